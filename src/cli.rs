@@ -1,0 +1,112 @@
+//! Value parsers shared by the binaries' clap definitions.
+//!
+//! Each turns what the user typed into a checked value before anything runs,
+//! so a bad value is a usage error (exit 2) that says what was wrong.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::encoding::Encoding;
+
+/// `-e` where text is decoded: any WHATWG label or `auto`.
+///
+/// # Errors
+/// A message listing valid labels.
+pub fn decoding(label: &str) -> Result<Encoding, String> {
+    Encoding::for_decoding(label).map_err(|e| e.to_string())
+}
+
+/// `-e` where text is encoded: any WHATWG label one can write in.
+///
+/// # Errors
+/// A message listing valid labels.
+pub fn encoding(label: &str) -> Result<Encoding, String> {
+    Encoding::for_encoding(label).map_err(|e| e.to_string())
+}
+
+/// `--timeout`: `5s`, `500ms`, `2m`, or plain seconds (`5`).
+///
+/// # Errors
+/// A message with examples.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration ({e}); e.g. 5s, 500ms, 2m"))
+}
+
+/// `--allow`: a network (`10.0.0.0/8`, `fd00::/8`) or one address.
+///
+/// # Errors
+/// A message with examples.
+pub fn network(text: &str) -> Result<IpNet, String> {
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
+        format!("'{text}' is not an IP network; e.g. 192.168.1.0/24, 127.0.0.2, fd00::/8")
+    })
+}
+
+/// `-b`: an IP address to bind (brackets allowed for IPv6).
+///
+/// # Errors
+/// A message with examples.
+pub fn bind_addr(text: &str) -> Result<IpAddr, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse()
+        .map_err(|_| format!("'{text}' is not an IP address; e.g. 0.0.0.0, 127.0.0.1, ::"))
+}
+
+/// A count or rate that must be at least 1.
+///
+/// # Errors
+/// A message when the value is 0 or not a number.
+pub fn positive(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a positive whole number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration("2").unwrap(), Duration::from_secs(2));
+        assert!(duration("soon").unwrap_err().contains("500ms"));
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!(network("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(network("127.0.0.2").unwrap().to_string(), "127.0.0.2/32");
+        assert_eq!(network("::1").unwrap().to_string(), "::1/128");
+        assert!(network("lan").is_err());
+    }
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(bind_addr("[::]").unwrap().to_string(), "::");
+        assert!(bind_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn positives() {
+        assert!(positive("0").is_err());
+        assert_eq!(positive("3").unwrap(), 3);
+    }
+}

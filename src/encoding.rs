@@ -1,0 +1,303 @@
+//! Text encodings on the wire.
+//!
+//! An [`Encoding`] is parsed once from a WHATWG label (`gb2312`, `gbk`,
+//! `utf-8`, `big5`, …) or `auto`, then used for every message:
+//!
+//! * [`Encoding::decode`] never fails: invalid bytes become U+FFFD and the
+//!   result says whether any were found;
+//! * [`Encoding::encode`] is strict: a character the encoding cannot represent
+//!   is an error naming the character and its code point, never a silent `?`
+//!   or an HTML `&#…;` reference.
+//!
+//! Note that the WHATWG label `gb2312` (like `gbk`) means GBK, the superset of
+//! GB2312 that Windows machines in China actually send.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use encoding_rs::{EncoderResult, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+use thiserror::Error;
+
+/// A text encoding chosen by the user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// One encoding from the WHATWG Encoding Standard.
+    Label {
+        /// What the user typed, lowercased (shown in messages: `gb2312`).
+        label: &'static str,
+        /// The encoding it names.
+        encoding: &'static encoding_rs::Encoding,
+    },
+    /// Decode only: strict UTF-8 when the bytes are valid UTF-8, else GB18030.
+    Auto,
+}
+
+/// Labels shown when the user types an unknown one.
+pub const EXAMPLE_LABELS: &str = "gb2312, gbk, gb18030, utf-8, big5, shift_jis, euc-kr, utf-16le";
+
+/// Why a label was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LabelError {
+    /// Not a WHATWG label at all.
+    #[error("unknown encoding '{0}' (try one of: {labels})", labels = EXAMPLE_LABELS)]
+    Unknown(String),
+    /// `auto` where text is encoded.
+    #[error("'auto' only works for reading; choose an encoding to send with (e.g. gb2312, utf-8)")]
+    AutoNotForEncoding,
+    /// A WHATWG label that names no real encoding (`replacement`).
+    #[error("'{0}' is not an encoding that text can be written in (try one of: {labels})", labels = EXAMPLE_LABELS)]
+    NotEncodable(String),
+}
+
+/// Why a line could not be encoded.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A character outside the encoding's repertoire.
+    #[error("'{ch}' (U+{code:04X}) cannot be written in {label}; try --encoding gb18030 or --encoding utf-8", code = *ch as u32)]
+    Unmappable {
+        /// The first character that cannot be represented.
+        ch: char,
+        /// The encoding's label as the user typed it.
+        label: &'static str,
+    },
+}
+
+impl Encoding {
+    /// Parses a label for decoding: any WHATWG label, or `auto`.
+    ///
+    /// # Errors
+    /// [`LabelError::Unknown`] for a label that names no encoding.
+    pub fn for_decoding(label: &str) -> Result<Encoding, LabelError> {
+        let lower = label.trim().to_ascii_lowercase();
+        if lower == "auto" {
+            return Ok(Encoding::Auto);
+        }
+        Self::lookup(&lower, label)
+    }
+
+    /// Parses a label for encoding: a WHATWG label that names an encoding
+    /// text can be written in.
+    ///
+    /// # Errors
+    /// [`LabelError`] for `auto`, an unknown label or `replacement`.
+    pub fn for_encoding(label: &str) -> Result<Encoding, LabelError> {
+        let lower = label.trim().to_ascii_lowercase();
+        if lower == "auto" {
+            return Err(LabelError::AutoNotForEncoding);
+        }
+        let enc = Self::lookup(&lower, label)?;
+        match enc {
+            Encoding::Label { encoding, .. }
+                if encoding.output_encoding() != encoding
+                    && encoding != UTF_16LE
+                    && encoding != UTF_16BE =>
+            {
+                Err(LabelError::NotEncodable(label.to_string()))
+            }
+            _ => Ok(enc),
+        }
+    }
+
+    fn lookup(lower: &str, typed: &str) -> Result<Encoding, LabelError> {
+        let encoding = encoding_rs::Encoding::for_label_no_replacement(lower.as_bytes())
+            .ok_or_else(|| LabelError::Unknown(typed.to_string()))?;
+        // Labels live for the whole program; leaking one short string per
+        // parse keeps `Encoding` `Copy` and is bounded by the number of flags.
+        let label: &'static str = Box::leak(lower.to_string().into_boxed_str());
+        Ok(Encoding::Label { label, encoding })
+    }
+
+    /// The default of every binary: `gb2312` (GBK in practice).
+    pub fn gb2312() -> Encoding {
+        Encoding::Label {
+            label: "gb2312",
+            encoding: encoding_rs::GBK,
+        }
+    }
+
+    /// The label as the user typed it (lowercased), or `auto`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Encoding::Label { label, .. } => label,
+            Encoding::Auto => "auto",
+        }
+    }
+
+    /// Decodes bytes to text; invalid bytes become U+FFFD.
+    ///
+    /// Returns the text and whether any byte was invalid. No byte-order mark
+    /// is sniffed or removed: the text is exactly what the bytes say.
+    pub fn decode<'a>(&self, bytes: &'a [u8]) -> (Cow<'a, str>, bool) {
+        match self {
+            Encoding::Label { encoding, .. } => encoding.decode_without_bom_handling(bytes),
+            Encoding::Auto => match std::str::from_utf8(bytes) {
+                Ok(text) => (Cow::Borrowed(text), false),
+                Err(_) => GB18030.decode_without_bom_handling(bytes),
+            },
+        }
+    }
+
+    /// Encodes text strictly, appending the bytes to `out`.
+    ///
+    /// # Errors
+    /// [`EncodeError::Unmappable`] naming the first character the encoding
+    /// cannot represent; `out` is then left as it was.
+    pub fn encode_into(&self, text: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let Encoding::Label { label, encoding } = *self else {
+            // `for_encoding` refuses `auto`; treat it as UTF-8 if it slips in.
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        };
+        if encoding == UTF_8 {
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        if encoding == UTF_16LE || encoding == UTF_16BE {
+            let big = encoding == UTF_16BE;
+            for unit in text.encode_utf16() {
+                out.extend_from_slice(&if big {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                });
+            }
+            return Ok(());
+        }
+        let start = out.len();
+        let mut encoder = encoding.new_encoder();
+        let mut src = text;
+        loop {
+            let need = encoder
+                .max_buffer_length_from_utf8_without_replacement(src.len())
+                .unwrap_or(src.len() * 4 + 16);
+            out.reserve(need);
+            let (result, read) =
+                encoder.encode_from_utf8_to_vec_without_replacement(src, out, true);
+            src = &src[read..];
+            match result {
+                EncoderResult::InputEmpty => return Ok(()),
+                EncoderResult::OutputFull => continue,
+                EncoderResult::Unmappable(ch) => {
+                    out.truncate(start);
+                    return Err(EncodeError::Unmappable { ch, label });
+                }
+            }
+        }
+    }
+
+    /// Encodes text strictly into a new buffer. See [`Encoding::encode_into`].
+    ///
+    /// # Errors
+    /// [`EncodeError::Unmappable`] for a character the encoding cannot represent.
+    pub fn encode(&self, text: &str) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(text.len());
+        self.encode_into(text, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Encoding({})", self.label())
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gb2312_round_trips_chinese() {
+        let enc = Encoding::for_encoding("gb2312").unwrap();
+        let bytes = enc.encode("你好").unwrap();
+        assert_eq!(bytes, vec![0xC4, 0xE3, 0xBA, 0xC3]);
+        let (text, bad) = enc.decode(&bytes);
+        assert_eq!(text, "你好");
+        assert!(!bad);
+    }
+
+    #[test]
+    fn gb2312_label_accepts_gbk_only_characters() {
+        // 镕 is in GBK but not in GB2312; Windows sends it as GBK.
+        let enc = Encoding::for_encoding("GB2312").unwrap();
+        let bytes = enc.encode("镕").unwrap();
+        assert_eq!(enc.decode(&bytes).0, "镕");
+    }
+
+    #[test]
+    fn unmappable_character_is_named_with_code_point() {
+        let enc = Encoding::for_encoding("gb2312").unwrap();
+        let err = enc.encode("ok 😀 no").unwrap_err();
+        assert_eq!(
+            err,
+            EncodeError::Unmappable {
+                ch: '😀',
+                label: "gb2312"
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("U+1F600"), "{msg}");
+        assert!(msg.contains("gb18030"), "{msg}");
+        assert!(msg.contains("utf-8"), "{msg}");
+    }
+
+    #[test]
+    fn gb18030_encodes_everything() {
+        let enc = Encoding::for_encoding("gb18030").unwrap();
+        let bytes = enc.encode("😀").unwrap();
+        assert_eq!(enc.decode(&bytes).0, "😀");
+    }
+
+    #[test]
+    fn invalid_bytes_become_replacement_and_are_reported() {
+        let enc = Encoding::gb2312();
+        let (text, bad) = enc.decode(&[b'a', 0xFF, b'b']);
+        assert_eq!(text, "a\u{FFFD}b");
+        assert!(bad);
+    }
+
+    #[test]
+    fn auto_reads_utf8_and_gbk() {
+        let auto = Encoding::for_decoding("auto").unwrap();
+        assert_eq!(auto.decode("你好".as_bytes()).0, "你好");
+        assert_eq!(auto.decode(&[0xC4, 0xE3, 0xBA, 0xC3]).0, "你好");
+    }
+
+    #[test]
+    fn auto_is_refused_for_sending() {
+        assert_eq!(
+            Encoding::for_encoding("auto"),
+            Err(LabelError::AutoNotForEncoding)
+        );
+    }
+
+    #[test]
+    fn unknown_label_lists_valid_ones() {
+        let err = Encoding::for_decoding("klingon").unwrap_err();
+        assert!(err.to_string().contains("gb18030"));
+        assert!(Encoding::for_encoding("replacement").is_err());
+    }
+
+    #[test]
+    fn utf16_encodes() {
+        let enc = Encoding::for_encoding("utf-16le").unwrap();
+        assert_eq!(enc.encode("A").unwrap(), vec![0x41, 0]);
+        let enc = Encoding::for_encoding("utf-16be").unwrap();
+        assert_eq!(enc.encode("A").unwrap(), vec![0, 0x41]);
+    }
+
+    #[test]
+    fn big5_and_shift_jis_round_trip() {
+        for (label, text) in [("big5", "中文"), ("shift_jis", "日本語")] {
+            let enc = Encoding::for_encoding(label).unwrap();
+            let bytes = enc.encode(text).unwrap();
+            assert_eq!(enc.decode(&bytes).0, text, "{label}");
+        }
+    }
+}

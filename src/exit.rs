@@ -1,0 +1,10 @@
+//! The exit codes of SPEC.md, named in one place.
+
+/// Everything went as asked.
+pub const SUCCESS: u8 = 0;
+/// A runtime failure; one clear line was printed on stderr.
+pub const FAILURE: u8 = 1;
+/// A usage error (clap's own code for bad arguments).
+pub const USAGE: u8 = 2;
+/// Stopped by Ctrl-C or SIGTERM (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;

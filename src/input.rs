@@ -1,0 +1,631 @@
+//! The `input-box` loop: lines in, one datagram per line out.
+//!
+//! ```text
+//! stdin (blocks or edited lines) ──▶ split lines ──▶ check UTF-8, quit word
+//!   ──▶ encode strictly ──▶ size check ──▶ send (again after "port unreachable")
+//! ```
+//!
+//! Stdin is read on its own thread and handed over in large blocks (or, on a
+//! terminal, edited lines), so the loop can notice Ctrl-C / SIGTERM while a
+//! read is blocked. A bad line is reported on stderr with its number and not
+//! sent; the rest go on, and the report says how many were refused.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use thiserror::Error;
+
+use crate::encoding::Encoding;
+use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+use crate::stop::{Stop, POLL_INTERVAL};
+
+/// The banner shown on stderr when stdin is a terminal.
+pub const BANNER: &str = "----输入框----";
+
+/// Bytes read from a pipe or file per read.
+const READ_BLOCK: usize = 256 * 1024;
+
+/// Set-up failures of `input-box`.
+#[derive(Debug, Error)]
+pub enum InputError {
+    /// The host name did not resolve.
+    #[error("cannot resolve '{host}': {reason}")]
+    Resolve {
+        /// The name typed.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The source address is not usable here.
+    #[error("cannot use source address {addr}: {reason}")]
+    Source {
+        /// The address typed.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The destination cannot be sent to at all.
+    #[error("cannot send to {dest}: {reason}")]
+    Destination {
+        /// `HOST:PORT` as typed.
+        dest: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading stdin failed.
+    #[error("cannot read input: {}", net::describe(.0))]
+    Read(#[source] io::Error),
+}
+
+/// Where and how to send.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The host as typed (a name, an IPv4 or IPv6 address).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// `-s ADDR[:PORT]`, as typed.
+    pub source: Option<String>,
+    /// `--broadcast`: set SO_BROADCAST.
+    pub broadcast: bool,
+    /// `--ttl`: multicast TTL or unicast hop limit.
+    pub ttl: Option<u32>,
+}
+
+impl Target {
+    /// `HOST:PORT` for messages (`[v6]:PORT` for IPv6 literals).
+    pub fn label(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses `-s`: `ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6`.
+pub fn parse_source(text: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let ip = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    ip.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
+}
+
+/// Opens the sending socket: resolves the host, binds the source, sets
+/// broadcast and TTL, and connects (so "port unreachable" is reported).
+///
+/// # Errors
+/// [`InputError`] for an unresolvable host, an unusable source address, or
+/// a destination that cannot be sent to (e.g. broadcast without
+/// `--broadcast`).
+pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
+    let source = match &target.source {
+        None => None,
+        Some(s) => Some(parse_source(s).ok_or_else(|| InputError::Source {
+            addr: s.clone(),
+            reason: "not an IP address (expected ADDR or ADDR:PORT)".into(),
+        })?),
+    };
+    let host = target
+        .host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(&target.host);
+    let resolve_err = |reason: String| InputError::Resolve {
+        host: target.host.clone(),
+        reason,
+    };
+    let candidates: Vec<SocketAddr> = (host, target.port)
+        .to_socket_addrs()
+        .map_err(|e| resolve_err(describe_resolve(&e)))?
+        .collect();
+    let dest = match source {
+        Some(src) => candidates
+            .iter()
+            .find(|a| a.is_ipv4() == src.is_ipv4())
+            .copied()
+            .ok_or_else(|| InputError::Source {
+                addr: src.to_string(),
+                reason: format!(
+                    "it is {} but {} has no {} address",
+                    if src.is_ipv4() { "IPv4" } else { "IPv6" },
+                    target.host,
+                    if src.is_ipv4() { "IPv4" } else { "IPv6" }
+                ),
+            })?,
+        None => *candidates
+            .first()
+            .ok_or_else(|| resolve_err("no address found".into()))?,
+    };
+    let dest_err = |e: io::Error| {
+        let mut reason = net::describe(&e);
+        if e.raw_os_error() == Some(libc::EACCES) && !target.broadcast {
+            reason.push_str(" (a broadcast address needs --broadcast)");
+        }
+        InputError::Destination {
+            dest: target.label(),
+            reason,
+        }
+    };
+    let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(dest_err)?;
+    if target.broadcast {
+        socket.set_broadcast(true).map_err(dest_err)?;
+    }
+    if let Some(ttl) = target.ttl {
+        let multicast = dest.ip().is_multicast();
+        match (dest, multicast) {
+            (SocketAddr::V4(_), true) => socket.set_multicast_ttl_v4(ttl),
+            (SocketAddr::V4(_), false) => socket.set_ttl_v4(ttl),
+            (SocketAddr::V6(_), true) => socket.set_multicast_hops_v6(ttl),
+            (SocketAddr::V6(_), false) => socket.set_unicast_hops_v6(ttl),
+        }
+        .map_err(dest_err)?;
+    }
+    let _ = socket.set_send_buffer_size(4 * 1024 * 1024);
+    if let Some(src) = source {
+        socket
+            .bind(&SockAddr::from(src))
+            .map_err(|e| InputError::Source {
+                addr: target.source.clone().unwrap_or_default(),
+                reason: net::describe(&e),
+            })?;
+    }
+    socket.connect(&SockAddr::from(dest)).map_err(dest_err)?;
+    Ok(socket.into())
+}
+
+fn describe_resolve(e: &io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("failed to lookup address information") {
+        // "failed to lookup address information: Name or service not known"
+        text.rsplit(": ")
+            .next()
+            .map(|s| s.to_lowercase())
+            .unwrap_or(text)
+    } else {
+        net::describe(e)
+    }
+}
+
+/// What the loop does with lines.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Encoding of the datagrams.
+    pub encoding: Encoding,
+    /// The line that is sent and then ends the program (`None`: disabled).
+    pub quit_word: Option<String>,
+    /// `HOST:PORT` as typed, for the warning when nobody listens.
+    pub dest_label: String,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The quit word was sent.
+    Quit,
+    /// End of input.
+    Eof,
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+}
+
+/// What the loop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Why it ended.
+    pub ended: Ended,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Payload bytes sent.
+    pub bytes: u64,
+    /// Lines refused (bad input or a failed send).
+    pub refused: u64,
+}
+
+/// Where lines come from.
+pub enum Lines {
+    /// `-m TEXT`: these messages, in order.
+    Messages(Vec<String>),
+    /// Stdin read in blocks (a pipe or a file).
+    Stream(Box<dyn Read + Send>),
+    /// Stdin on a terminal: a line editor with history.
+    Terminal,
+}
+
+enum Event {
+    Block(Vec<u8>),
+    Line(String),
+    Eof,
+    Interrupted,
+    Error(io::Error),
+}
+
+fn spawn_reader(lines: Lines) -> Receiver<Event> {
+    let (tx, rx) = mpsc::sync_channel(16);
+    thread::spawn(move || match lines {
+        Lines::Messages(msgs) => {
+            for m in msgs {
+                if tx.send(Event::Line(m)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Event::Eof);
+        }
+        Lines::Stream(mut r) => loop {
+            let mut buf = vec![0u8; READ_BLOCK];
+            match r.read(&mut buf) {
+                Ok(0) => {
+                    let _ = tx.send(Event::Eof);
+                    return;
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Event::Block(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Event::Error(e));
+                    return;
+                }
+            }
+        },
+        Lines::Terminal => {
+            use rustyline::error::ReadlineError;
+            let mut editor = match rustyline::DefaultEditor::new() {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            loop {
+                let event = match editor.readline("") {
+                    Ok(line) => {
+                        if !line.is_empty() {
+                            let _ = editor.add_history_entry(line.as_str());
+                        }
+                        Event::Line(line)
+                    }
+                    Err(ReadlineError::Eof) => Event::Eof,
+                    Err(ReadlineError::Interrupted) => Event::Interrupted,
+                    Err(e) => Event::Error(io::Error::other(e.to_string())),
+                };
+                let last = !matches!(event, Event::Line(_));
+                if tx.send(event).is_err() || last {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Sends datagrams on a connected socket, retrying the one that the kernel
+/// refused because of an earlier "port unreachable".
+struct Sender<'a, E: Write> {
+    socket: &'a UdpSocket,
+    max_payload: usize,
+    warned: bool,
+    config: &'a Config,
+    err: &'a mut E,
+    report: Report,
+    buf: Vec<u8>,
+}
+
+enum Step {
+    Continue,
+    Quit,
+}
+
+impl<E: Write> Sender<'_, E> {
+    fn refuse(&mut self, line_no: u64, why: &str) {
+        let _ = writeln!(self.err, "input-box: line {line_no}: {why}; not sent");
+        self.report.refused += 1;
+    }
+
+    fn line(&mut self, line_no: u64, raw: &[u8]) -> Step {
+        let raw = raw
+            .strip_suffix(b"\r\n")
+            .or_else(|| raw.strip_suffix(b"\n"))
+            .unwrap_or(raw);
+        let Ok(text) = std::str::from_utf8(raw) else {
+            self.refuse(line_no, "not valid UTF-8");
+            return Step::Continue;
+        };
+        self.text(line_no, text)
+    }
+
+    fn text(&mut self, line_no: u64, text: &str) -> Step {
+        let quit = self.config.quit_word.as_deref() == Some(text);
+        self.buf.clear();
+        if let Err(e) = self.config.encoding.encode_into(text, &mut self.buf) {
+            self.refuse(line_no, &e.to_string());
+            return if quit { Step::Quit } else { Step::Continue };
+        }
+        if self.buf.len() > self.max_payload {
+            let why = format!(
+                "{} bytes after encoding, over the {}-byte datagram limit",
+                self.buf.len(),
+                self.max_payload
+            );
+            self.refuse(line_no, &why);
+        } else {
+            self.send(line_no);
+        }
+        if quit {
+            Step::Quit
+        } else {
+            Step::Continue
+        }
+    }
+
+    fn send(&mut self, line_no: u64) {
+        // A "port unreachable" for an earlier datagram surfaces on this send,
+        // which then did not go out: warn once and send it again.
+        for _ in 0..4 {
+            match self.socket.send(&self.buf) {
+                Ok(_) => {
+                    self.report.sent += 1;
+                    self.report.bytes += self.buf.len() as u64;
+                    return;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    if !self.warned {
+                        self.warned = true;
+                        let _ = writeln!(
+                            self.err,
+                            "input-box: warning: no chat window is listening at {} (port unreachable); still sending",
+                            self.config.dest_label
+                        );
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let why = format!("cannot send: {}", net::describe(&e));
+                    self.refuse(line_no, &why);
+                    return;
+                }
+            }
+        }
+        self.refuse(line_no, "cannot send: port unreachable, again and again");
+    }
+}
+
+/// Runs the input box on a connected socket until the quit word, the end of
+/// input or the stop flag. Per-line problems go to `err` and are counted in
+/// [`Report::refused`].
+///
+/// # Errors
+/// [`InputError::Read`] when stdin cannot be read.
+pub fn run<E: Write>(
+    socket: &UdpSocket,
+    config: &Config,
+    lines: Lines,
+    stop: &Stop,
+    err: &mut E,
+) -> Result<Report, InputError> {
+    let max_payload = match socket.peer_addr() {
+        Ok(SocketAddr::V6(_)) => MAX_PAYLOAD_V6,
+        _ => MAX_PAYLOAD_V4,
+    };
+    let mut sender = Sender {
+        socket,
+        max_payload,
+        warned: false,
+        config,
+        err,
+        report: Report {
+            ended: Ended::Eof,
+            sent: 0,
+            bytes: 0,
+            refused: 0,
+        },
+        buf: Vec::with_capacity(4096),
+    };
+    let events = spawn_reader(lines);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line_no: u64 = 0;
+    let ended = loop {
+        if stop.is_set() {
+            break Ended::Stopped;
+        }
+        let event = match events.recv_timeout(POLL_INTERVAL) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break Ended::Eof,
+        };
+        match event {
+            Event::Line(text) => {
+                line_no += 1;
+                if let Step::Quit = sender.text(line_no, &text) {
+                    break Ended::Quit;
+                }
+            }
+            Event::Block(block) => {
+                let mut quit = false;
+                let mut rest: &[u8] = &block;
+                if !carry.is_empty() {
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(pos) => {
+                            carry.extend_from_slice(&rest[..=pos]);
+                            rest = &rest[pos + 1..];
+                            line_no += 1;
+                            let line = std::mem::take(&mut carry);
+                            quit = matches!(sender.line(line_no, &line), Step::Quit);
+                        }
+                        None => {
+                            carry.extend_from_slice(rest);
+                            rest = &[];
+                        }
+                    }
+                }
+                let mut reader = rest;
+                while !quit && !reader.is_empty() {
+                    match reader.iter().position(|&b| b == b'\n') {
+                        Some(pos) => {
+                            line_no += 1;
+                            quit = matches!(sender.line(line_no, &reader[..=pos]), Step::Quit);
+                            reader = &reader[pos + 1..];
+                        }
+                        None => {
+                            carry.extend_from_slice(reader);
+                            reader = &[];
+                        }
+                    }
+                    if stop.is_set() {
+                        break;
+                    }
+                }
+                if quit {
+                    break Ended::Quit;
+                }
+            }
+            Event::Eof => {
+                if !carry.is_empty() {
+                    line_no += 1;
+                    let line = std::mem::take(&mut carry);
+                    if let Step::Quit = sender.line(line_no, &line) {
+                        break Ended::Quit;
+                    }
+                }
+                break Ended::Eof;
+            }
+            Event::Interrupted => break Ended::Stopped,
+            Event::Error(e) => return Err(InputError::Read(e)),
+        }
+    };
+    sender.report.ended = ended;
+    Ok(sender.report)
+}
+
+/// Wraps stdin for [`Lines::Stream`].
+pub fn stdin_stream() -> Box<dyn Read + Send> {
+    Box::new(io::stdin())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pair() -> (UdpSocket, UdpSocket) {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port: rx.local_addr().unwrap().port(),
+            source: None,
+            broadcast: false,
+            ttl: None,
+        };
+        (open(&target).unwrap(), rx)
+    }
+
+    fn config() -> Config {
+        Config {
+            encoding: Encoding::gb2312(),
+            quit_word: Some("88".into()),
+            dest_label: "test".into(),
+        }
+    }
+
+    fn recv_all(rx: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+        let mut buf = [0u8; 65536];
+        (0..n)
+            .map(|_| {
+                let len = rx.recv(&mut buf).unwrap();
+                buf[..len].to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stream_split_across_blocks_quit_word_and_errors() {
+        let (tx, rx) = pair();
+        let mut input = Vec::new();
+        input.extend_from_slice("你好\r\n\nbad ".as_bytes());
+        input.extend_from_slice("😀\n".as_bytes());
+        input.extend_from_slice(b"\xff\xfe\n");
+        input.extend_from_slice(b"88\nnever\n");
+        let mut err = Vec::new();
+        let report = run(
+            &tx,
+            &config(),
+            Lines::Stream(Box::new(io::Cursor::new(input))),
+            &Stop::new(),
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!(report.ended, Ended::Quit);
+        assert_eq!(report.sent, 3);
+        assert_eq!(report.refused, 2);
+        let got = recv_all(&rx, 3);
+        assert_eq!(
+            got,
+            vec![vec![0xC4, 0xE3, 0xBA, 0xC3], vec![], b"88".to_vec()]
+        );
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("line 3: '😀' (U+1F600)"), "{err}");
+        assert!(err.contains("line 4: not valid UTF-8; not sent"), "{err}");
+    }
+
+    #[test]
+    fn last_line_without_newline_is_sent() {
+        let (tx, rx) = pair();
+        let report = run(
+            &tx,
+            &config(),
+            Lines::Stream(Box::new(io::Cursor::new(b"a\nb".to_vec()))),
+            &Stop::new(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(report.ended, Ended::Eof);
+        assert_eq!(recv_all(&rx, 2), vec![b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn oversize_line_is_refused_with_its_size() {
+        let (tx, rx) = pair();
+        let big = "x".repeat(MAX_PAYLOAD_V4 + 1);
+        let ok = "y".repeat(MAX_PAYLOAD_V4);
+        let mut err = Vec::new();
+        let report = run(
+            &tx,
+            &config(),
+            Lines::Messages(vec![big, ok]),
+            &Stop::new(),
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!((report.sent, report.refused), (1, 1));
+        assert_eq!(recv_all(&rx, 1)[0].len(), MAX_PAYLOAD_V4);
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("65508 bytes"), "{err}");
+    }
+
+    #[test]
+    fn source_forms_parse() {
+        assert_eq!(
+            parse_source("127.0.0.2").unwrap().to_string(),
+            "127.0.0.2:0"
+        );
+        assert_eq!(
+            parse_source("127.0.0.2:7").unwrap().to_string(),
+            "127.0.0.2:7"
+        );
+        assert_eq!(parse_source("::1").unwrap().to_string(), "[::1]:0");
+        assert_eq!(parse_source("[::1]:7").unwrap().to_string(), "[::1]:7");
+        assert!(parse_source("nope").is_none());
+    }
+}

@@ -1,0 +1,40 @@
+//! lanchat: a LAN chat toolkit.
+//!
+//! Two pairs of programs share this library:
+//!
+//! * the UDP pair, `chat-window` (receiver) and `input-box` (sender), which
+//!   speak GB2312/GBK on the wire like the classic Python teaching programs;
+//! * the TCP room, `room-server` and `room-client`.
+//!
+//! # Layout
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`encoding`] | [`encoding::Encoding`]: a label parsed once; lossy decode, strict encode |
+//! | [`sanitize`] | turning decoded text into one terminal-safe line |
+//! | [`message`] | a received datagram and its text and JSON renderings |
+//! | [`net`] | socket set-up (socket2), address display, batched UDP receive |
+//! | [`filter`] | the `--allow` list and the per-sender token-bucket rate limit |
+//! | [`window`] | the `chat-window` loop |
+//! | [`input`] | the `input-box` loop |
+//! | [`room`] | the TCP room: line framer, server event loop, client |
+//! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
+//! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
+//! | [`exit`] | the named exit codes |
+//! | [`tty`] | terminal detection and restoring the terminal mode on exit |
+//!
+//! Every loop takes an already bound socket and a [`stop::Stop`], so tests can
+//! drive the real loop in-process and the binaries stay thin.
+
+pub mod cli;
+pub mod encoding;
+pub mod exit;
+pub mod filter;
+pub mod input;
+pub mod message;
+pub mod net;
+pub mod room;
+pub mod sanitize;
+pub mod stop;
+pub mod tty;
+pub mod window;

@@ -1,0 +1,47 @@
+//! Terminal detection, and putting the terminal back as it was.
+//!
+//! The line editor switches the terminal to raw mode while it reads. If the
+//! program ends from another thread (SIGTERM, the server going away), the
+//! editor never gets to undo that, so [`TermGuard`] saves the mode at start
+//! and [`TermGuard::restore`] puts it back before exiting.
+
+use std::io::IsTerminal;
+
+/// Whether stdin is a terminal.
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// The terminal mode of stdin as it was at start.
+pub struct TermGuard {
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl TermGuard {
+    /// Saves the current mode of stdin (nothing when it is not a terminal).
+    pub fn save() -> Self {
+        #[cfg(unix)]
+        {
+            // SAFETY: termios is plain data; tcgetattr fills it or fails.
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            let ok = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } == 0;
+            TermGuard {
+                saved: ok.then_some(t),
+            }
+        }
+        #[cfg(not(unix))]
+        TermGuard {}
+    }
+
+    /// Puts the saved mode back.
+    pub fn restore(&self) {
+        #[cfg(unix)]
+        if let Some(t) = &self.saved {
+            // SAFETY: `t` is a mode tcgetattr returned for this descriptor.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
+            }
+        }
+    }
+}
