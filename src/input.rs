@@ -169,6 +169,15 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
         }
         .map_err(dest_err)?;
     }
+    if let (Some(src), IpAddr::V4(_)) = (source, dest.ip()) {
+        if dest.ip().is_multicast() {
+            if let IpAddr::V4(src_ip) = src.ip() {
+                // Send multicast out of the interface that owns the source
+                // address, not wherever the default route points.
+                socket.set_multicast_if_v4(&src_ip).map_err(dest_err)?;
+            }
+        }
+    }
     let _ = socket.set_send_buffer_size(4 * 1024 * 1024);
     if let Some(src) = source {
         socket

@@ -1,0 +1,301 @@
+//! Helpers for the integration tests: spawn the real binaries, read their
+//! output with bounded waits, and kill them on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The path of one of the project's binaries.
+pub fn bin(name: &str) -> &'static str {
+    match name {
+        "chat-window" => env!("CARGO_BIN_EXE_chat-window"),
+        "input-box" => env!("CARGO_BIN_EXE_input-box"),
+        "room-server" => env!("CARGO_BIN_EXE_room-server"),
+        "room-client" => env!("CARGO_BIN_EXE_room-client"),
+        other => panic!("no binary {other}"),
+    }
+}
+
+/// A running child: its output read on threads into channels; killed and
+/// reaped when dropped.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    stdout: Receiver<Vec<u8>>,
+    stderr_rx: Receiver<String>,
+    stderr_all: Arc<Mutex<Vec<String>>>,
+    stderr_done: Option<Receiver<()>>,
+}
+
+fn lines_to_channel<R: Read + Send + 'static>(r: R) -> Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut r = BufReader::new(r);
+        loop {
+            let mut line = Vec::new();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if line.ends_with(b"\n") {
+                        line.pop();
+                    }
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+impl Proc {
+    /// Spawns a binary of this project with piped stdin, stdout and stderr.
+    pub fn spawn(name: &str, args: &[&str]) -> Proc {
+        Self::spawn_cmd(name, Command::new(bin(name)).args(args))
+    }
+
+    /// Spawns any prepared command.
+    pub fn spawn_cmd(name: &str, cmd: &mut Command) -> Proc {
+        Self::spawn_cmd_keep_stdout(name, cmd.stdout(Stdio::piped()))
+    }
+
+    /// Spawns a command whose stdout the caller has set (a piped stdout is
+    /// still read into the channel).
+    pub fn spawn_cmd_keep_stdout(name: &str, cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = match child.stdout.take() {
+            Some(out) => lines_to_channel(out),
+            None => mpsc::channel().1,
+        };
+        let stderr_raw = lines_to_channel(child.stderr.take().unwrap());
+        let all = Arc::new(Mutex::new(Vec::new()));
+        let (tx, stderr_rx) = mpsc::channel();
+        let all2 = all.clone();
+        let (done_tx, stderr_done) = mpsc::channel();
+        thread::spawn(move || {
+            for line in stderr_raw {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                all2.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+            let _ = done_tx.send(());
+        });
+        Proc {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr_rx,
+            stderr_all: all,
+            stderr_done: Some(stderr_done),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; returns it.
+    pub fn wait_stderr(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "{}: no stderr line containing {needle:?} within {WAIT:?}; stderr so far:\n{}",
+                    self.name,
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// Waits for `listening on ADDR:PORT` (or `started on`) and returns the address.
+    pub fn listen_addr(&mut self, marker: &str) -> SocketAddr {
+        let line = self.wait_stderr(marker);
+        let addr = line.rsplit(' ').next().unwrap();
+        addr.parse()
+            .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"))
+    }
+
+    /// All stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr_all.lock().unwrap().join("\n")
+    }
+
+    /// The next stdout line, as raw bytes.
+    pub fn line_bytes(&mut self) -> Vec<u8> {
+        match self.stdout.recv_timeout(WAIT) {
+            Ok(l) => l,
+            Err(e) => panic!(
+                "{}: no stdout line within {WAIT:?} ({e:?}); stderr:\n{}",
+                self.name,
+                self.stderr()
+            ),
+        }
+    }
+
+    /// The next stdout line.
+    pub fn line(&mut self) -> String {
+        String::from_utf8(self.line_bytes()).expect("stdout is UTF-8")
+    }
+
+    /// The next `n` stdout lines.
+    pub fn lines(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.line()).collect()
+    }
+
+    /// Whether no stdout line arrives within `d` (for "nothing more" checks
+    /// after a later marker proved the earlier input was processed).
+    pub fn no_line_within(&mut self, d: Duration) -> Option<String> {
+        match self.stdout.recv_timeout(d) {
+            Ok(l) => Some(String::from_utf8_lossy(&l).into_owned()),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// All remaining stdout lines until the process closes stdout.
+    pub fn rest(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(l) => out.push(String::from_utf8_lossy(&l).into_owned()),
+                Err(RecvTimeoutError::Disconnected) => return out,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{}: stdout not closed in time", self.name)
+                }
+            }
+        }
+    }
+
+    /// Writes to stdin.
+    pub fn write(&mut self, data: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(data).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes stdin.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for exit (bounded); returns the status.
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Stderr is complete once its pipe closes.
+                if let Some(done) = self.stderr_done.take() {
+                    let _ = done.recv_timeout(WAIT);
+                }
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "{}: did not exit within {WAIT:?}; stderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for exit and checks the code, printing stderr on mismatch.
+    pub fn expect_exit(&mut self, code: i32) {
+        let status = self.wait();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "{}: expected exit {code}, found {status}; stderr:\n{}",
+            self.name,
+            self.stderr()
+        );
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a chat window on 127.0.0.1, port 0, with extra args; returns it and
+/// its real address.
+pub fn window(args: &[&str]) -> (Proc, SocketAddr) {
+    let mut all = vec!["-b", "127.0.0.1", "-p", "0"];
+    all.extend_from_slice(args);
+    let mut p = Proc::spawn("chat-window", &all);
+    let addr = p.listen_addr("listening on");
+    (p, addr)
+}
+
+/// Runs a command to completion (bounded) and returns (code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let mut p = Proc::spawn_cmd("command", cmd);
+    p.close_stdin();
+    let status = p.wait();
+    let out: Vec<String> = std::iter::from_fn(|| p.stdout.try_recv().ok())
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .collect();
+    (status.code(), out.join("\n"), p.stderr())
+}
+
+/// Runs a project binary with stdin from `input` to completion.
+pub fn run_bin_with_input(name: &str, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    let mut p = Proc::spawn(name, args);
+    p.write(input);
+    p.close_stdin();
+    let status = p.wait();
+    (status.code(), p.stderr())
+}
+
+/// A UDP socket bound to `ip:0` with a read timeout.
+pub fn udp(ip: &str) -> UdpSocket {
+    let s = UdpSocket::bind((ip, 0)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s
+}
+
+/// Whether a program is on PATH. In CI (CI=true) a missing peer is a failure,
+/// elsewhere the test says it skipped.
+pub fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{program} is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: {program} not installed");
+    }
+    found
+}
