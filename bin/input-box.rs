@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use lanchat::encoding::Encoding;
-use lanchat::input::{self, Config, Ended, Lines, Target};
+use lanchat::input::{self, Config, Ended, Target};
+use lanchat::lines::Source;
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
 use lanchat::{cli, exit};
@@ -72,12 +73,15 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let socket = input::open(&target)?;
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
     let lines = if !args.message.is_empty() {
-        Lines::Messages(args.message)
+        Source::Messages(args.message)
     } else if tty::stdin_is_terminal() {
         eprintln!("{}", input::BANNER);
-        Lines::Terminal
+        Source::Terminal {
+            prompt: String::new(),
+            printer: None,
+        }
     } else {
-        Lines::Stream(input::stdin_stream())
+        Source::Stream(input::stdin_stream())
     };
     let config = Config {
         encoding: args.encoding,

@@ -1,1 +1,80 @@
-fn main() {}
+//! `room-client`: joins a room-server; reads the keyboard and the room at once.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use lanchat::encoding::Encoding;
+use lanchat::lines::Source;
+use lanchat::room::client::{self, Config, Ended};
+use lanchat::stop::Stop;
+use lanchat::tty::{self, TermGuard};
+use lanchat::{cli, exit};
+
+/// Join a TCP chat room: each line you type goes to everyone else; their
+/// lines appear above your prompt without disturbing what you are typing.
+///
+/// Example: `room-client 192.168.1.10` (a room-server on port 5000), or
+/// from a script: `printf '你好\n' | room-client 127.0.0.1 -p 5000`.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Exit status: 0 end of input, 1 failure or server gone, 2 usage, 130 Ctrl-C/SIGTERM."
+)]
+struct Args {
+    /// The room server: a name, an IPv4 or IPv6 address
+    #[arg(default_value = "127.0.0.1")]
+    host: String,
+    /// TCP port of the room server
+    #[arg(short, long, default_value_t = 5000)]
+    port: u16,
+    /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
+    #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
+    encoding: Encoding,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let guard = TermGuard::save();
+    let code = match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("room-client: {err:#}");
+            exit::FAILURE
+        }
+    };
+    guard.restore();
+    ExitCode::from(code)
+}
+
+fn run(args: Args) -> anyhow::Result<u8> {
+    let send = match args.encoding {
+        Encoding::Auto => Encoding::gb2312(),
+        other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let stream = client::connect(&args.host, args.port, client::CONNECT_TIMEOUT)?;
+    let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
+    eprintln!("{}", client::CONNECTED);
+    let source = if tty::stdin_is_terminal() {
+        Source::Terminal {
+            prompt: client::PROMPT.to_string(),
+            printer: None,
+        }
+    } else {
+        Source::Stream(Box::new(std::io::stdin()))
+    };
+    let config = Config {
+        send,
+        receive: args.encoding,
+    };
+    let report = client::run(stream, config, source, &stop, &mut std::io::stderr())?;
+    Ok(match report.ended {
+        Ended::Disconnected => {
+            eprintln!("Disconnected from server");
+            exit::FAILURE
+        }
+        Ended::Stopped => exit::INTERRUPTED,
+        Ended::Eof if report.refused > 0 => exit::FAILURE,
+        Ended::Eof => exit::SUCCESS,
+    })
+}

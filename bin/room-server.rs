@@ -1,1 +1,77 @@
-fn main() {}
+//! `room-server`: a TCP chat room relaying each client's lines to all others.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use lanchat::room::server::{self, Config, Server};
+use lanchat::stop::Stop;
+use lanchat::{cli, exit};
+
+/// A TCP chat room: every line a client sends reaches every other client as
+/// `<ip:port> line`, with `[ip:port] entered room` / `left room` notices.
+/// Plain nc, ncat and telnet work as clients; bytes pass through undecoded.
+///
+/// Example: `room-server -p 5000`, then `room-client 192.168.1.10` (or
+/// `nc 192.168.1.10 5000`) on each machine.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Exit status: 0 done, 1 failure, 2 usage, 130 Ctrl-C/SIGTERM."
+)]
+struct Args {
+    /// Address to listen on (`::` listens on IPv6 and IPv4)
+    #[arg(short, long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = cli::bind_addr)]
+    bind: IpAddr,
+    /// TCP port (0 picks a free one)
+    #[arg(short, long, default_value_t = 5000)]
+    port: u16,
+    /// Clients at most; the next is told `! room full` and closed
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = cli::positive)]
+    max_clients: u64,
+    /// Longest line relayed, in bytes; a longer one is dropped and its sender told
+    #[arg(long, value_name = "BYTES", default_value_t = 65_536, value_parser = cli::positive)]
+    max_line: u64,
+    /// Lines per second per client; the excess is dropped and the client told `! slow down`
+    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = cli::positive)]
+    max_rate: u64,
+    /// Bytes queued for a client that does not read before it is dropped as too slow
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, value_parser = cli::positive)]
+    max_queue: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("room-server: {err:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<u8> {
+    let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
+    let files = server::raise_fd_limit();
+    let config = Config {
+        max_clients: usize::try_from(args.max_clients).unwrap_or(usize::MAX),
+        max_line: usize::try_from(args.max_line).unwrap_or(usize::MAX),
+        max_rate: Some(u32::try_from(args.max_rate).unwrap_or(u32::MAX)),
+        max_queue: usize::try_from(args.max_queue).unwrap_or(usize::MAX),
+        verbose: true,
+    };
+    let max_clients = config.max_clients;
+    let server = Server::new(listener, config)?;
+    let waker = server.waker();
+    let stop = Stop::install(move || {
+        let _ = waker.wake();
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    eprintln!("Chat server started on {}", server.local_addr()?);
+    let room = files.saturating_sub(16).min(max_clients as u64);
+    eprintln!("open-file limit {files}: room for {room} clients");
+    server.run(&stop)?;
+    Ok(exit::INTERRUPTED)
+}

@@ -12,21 +12,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::sync::mpsc::RecvTimeoutError;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
+use crate::lines::{self, Event, Source, Splitter};
 use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 use crate::stop::{Stop, POLL_INTERVAL};
 
 /// The banner shown on stderr when stdin is a terminal.
 pub const BANNER: &str = "----输入框----";
-
-/// Bytes read from a pipe or file per read.
-const READ_BLOCK: usize = 256 * 1024;
 
 /// Set-up failures of `input-box`.
 #[derive(Debug, Error)]
@@ -239,86 +236,6 @@ pub struct Report {
     pub refused: u64,
 }
 
-/// Where lines come from.
-pub enum Lines {
-    /// `-m TEXT`: these messages, in order.
-    Messages(Vec<String>),
-    /// Stdin read in blocks (a pipe or a file).
-    Stream(Box<dyn Read + Send>),
-    /// Stdin on a terminal: a line editor with history.
-    Terminal,
-}
-
-enum Event {
-    Block(Vec<u8>),
-    Line(String),
-    Eof,
-    Interrupted,
-    Error(io::Error),
-}
-
-fn spawn_reader(lines: Lines) -> Receiver<Event> {
-    let (tx, rx) = mpsc::sync_channel(16);
-    thread::spawn(move || match lines {
-        Lines::Messages(msgs) => {
-            for m in msgs {
-                if tx.send(Event::Line(m)).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(Event::Eof);
-        }
-        Lines::Stream(mut r) => loop {
-            let mut buf = vec![0u8; READ_BLOCK];
-            match r.read(&mut buf) {
-                Ok(0) => {
-                    let _ = tx.send(Event::Eof);
-                    return;
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Event::Block(buf)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Event::Error(e));
-                    return;
-                }
-            }
-        },
-        Lines::Terminal => {
-            use rustyline::error::ReadlineError;
-            let mut editor = match rustyline::DefaultEditor::new() {
-                Ok(e) => e,
-                Err(e) => {
-                    let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
-                    return;
-                }
-            };
-            loop {
-                let event = match editor.readline("") {
-                    Ok(line) => {
-                        if !line.is_empty() {
-                            let _ = editor.add_history_entry(line.as_str());
-                        }
-                        Event::Line(line)
-                    }
-                    Err(ReadlineError::Eof) => Event::Eof,
-                    Err(ReadlineError::Interrupted) => Event::Interrupted,
-                    Err(e) => Event::Error(io::Error::other(e.to_string())),
-                };
-                let last = !matches!(event, Event::Line(_));
-                if tx.send(event).is_err() || last {
-                    return;
-                }
-            }
-        }
-    });
-    rx
-}
-
 /// Sends datagrams on a connected socket, retrying the one that the kernel
 /// refused because of an earlier "port unreachable".
 struct Sender<'a, E: Write> {
@@ -343,10 +260,7 @@ impl<E: Write> Sender<'_, E> {
     }
 
     fn line(&mut self, line_no: u64, raw: &[u8]) -> Step {
-        let raw = raw
-            .strip_suffix(b"\r\n")
-            .or_else(|| raw.strip_suffix(b"\n"))
-            .unwrap_or(raw);
+        let raw = lines::strip_ending(raw);
         let Ok(text) = std::str::from_utf8(raw) else {
             self.refuse(line_no, "not valid UTF-8");
             return Step::Continue;
@@ -419,7 +333,7 @@ impl<E: Write> Sender<'_, E> {
 pub fn run<E: Write>(
     socket: &UdpSocket,
     config: &Config,
-    lines: Lines,
+    source: Source,
     stop: &Stop,
     err: &mut E,
 ) -> Result<Report, InputError> {
@@ -441,8 +355,8 @@ pub fn run<E: Write>(
         },
         buf: Vec::with_capacity(4096),
     };
-    let events = spawn_reader(lines);
-    let mut carry: Vec<u8> = Vec::new();
+    let (_, events) = lines::spawn(source);
+    let mut splitter = Splitter::default();
     let mut line_no: u64 = 0;
     let ended = loop {
         if stop.is_set() {
@@ -462,47 +376,18 @@ pub fn run<E: Write>(
             }
             Event::Block(block) => {
                 let mut quit = false;
-                let mut rest: &[u8] = &block;
-                if !carry.is_empty() {
-                    match rest.iter().position(|&b| b == b'\n') {
-                        Some(pos) => {
-                            carry.extend_from_slice(&rest[..=pos]);
-                            rest = &rest[pos + 1..];
-                            line_no += 1;
-                            let line = std::mem::take(&mut carry);
-                            quit = matches!(sender.line(line_no, &line), Step::Quit);
-                        }
-                        None => {
-                            carry.extend_from_slice(rest);
-                            rest = &[];
-                        }
-                    }
-                }
-                let mut reader = rest;
-                while !quit && !reader.is_empty() {
-                    match reader.iter().position(|&b| b == b'\n') {
-                        Some(pos) => {
-                            line_no += 1;
-                            quit = matches!(sender.line(line_no, &reader[..=pos]), Step::Quit);
-                            reader = &reader[pos + 1..];
-                        }
-                        None => {
-                            carry.extend_from_slice(reader);
-                            reader = &[];
-                        }
-                    }
-                    if stop.is_set() {
-                        break;
-                    }
-                }
+                splitter.split(&block, |line| {
+                    line_no += 1;
+                    quit = matches!(sender.line(line_no, line), Step::Quit);
+                    !quit && !stop.is_set()
+                });
                 if quit {
                     break Ended::Quit;
                 }
             }
-            Event::Eof => {
-                if !carry.is_empty() {
+            Event::Eof | Event::Closed => {
+                if let Some(line) = splitter.finish() {
                     line_no += 1;
-                    let line = std::mem::take(&mut carry);
                     if let Step::Quit = sender.line(line_no, &line) {
                         break Ended::Quit;
                     }
@@ -517,7 +402,7 @@ pub fn run<E: Write>(
     Ok(sender.report)
 }
 
-/// Wraps stdin for [`Lines::Stream`].
+/// Wraps stdin for [`Source::Stream`].
 pub fn stdin_stream() -> Box<dyn Read + Send> {
     Box::new(io::stdin())
 }
@@ -570,7 +455,7 @@ mod tests {
         let report = run(
             &tx,
             &config(),
-            Lines::Stream(Box::new(io::Cursor::new(input))),
+            Source::Stream(Box::new(io::Cursor::new(input))),
             &Stop::new(),
             &mut err,
         )
@@ -594,7 +479,7 @@ mod tests {
         let report = run(
             &tx,
             &config(),
-            Lines::Stream(Box::new(io::Cursor::new(b"a\nb".to_vec()))),
+            Source::Stream(Box::new(io::Cursor::new(b"a\nb".to_vec()))),
             &Stop::new(),
             &mut Vec::new(),
         )
@@ -612,7 +497,7 @@ mod tests {
         let report = run(
             &tx,
             &config(),
-            Lines::Messages(vec![big, ok]),
+            Source::Messages(vec![big, ok]),
             &Stop::new(),
             &mut err,
         )

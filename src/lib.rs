@@ -17,6 +17,7 @@
 //! | [`filter`] | the `--allow` list and the per-sender token-bucket rate limit |
 //! | [`window`] | the `chat-window` loop |
 //! | [`input`] | the `input-box` loop |
+//! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: line framer, server event loop, client |
 //! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
@@ -31,6 +32,7 @@ pub mod encoding;
 pub mod exit;
 pub mod filter;
 pub mod input;
+pub mod lines;
 pub mod message;
 pub mod net;
 pub mod room;

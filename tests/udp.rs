@@ -772,3 +772,84 @@ wait $pid
     assert!(lines[0].starts_with("127.0.0.1:"), "{out}");
     assert_eq!(lines[1], "组播");
 }
+
+// ---- input-box on a terminal ------------------------------------------------
+
+#[test]
+fn input_box_on_a_terminal_shows_banner_and_edits_lines() {
+    if !have("tmux") {
+        return;
+    }
+    let rx = udp("127.0.0.1");
+    let session = format!("lanchat-ib-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .args(["-L", &session])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.0, "kill-server"])
+                .output();
+        }
+    }
+    let cmd = format!("{} 127.0.0.1 -p {}", util::bin("input-box"), port_of(&rx));
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "10",
+        &cmd,
+    ]);
+    let _kill = Kill(session.clone());
+    let deadline = std::time::Instant::now() + util::WAIT;
+    loop {
+        let screen = tmux(&["capture-pane", "-p", "-t", &session]);
+        if screen.contains("----输入框----") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no banner:\n{screen}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Type "abx", erase the x, finish with "c": line editing.
+    tmux(&["send-keys", "-t", &session, "-l", "abx"]);
+    tmux(&["send-keys", "-t", &session, "BSpace"]);
+    tmux(&["send-keys", "-t", &session, "-l", "c"]);
+    tmux(&["send-keys", "-t", &session, "Enter"]);
+    assert_eq!(recv_text(&rx).1, b"abc");
+    // History: Up brings back the last line.
+    tmux(&["send-keys", "-t", &session, "Up"]);
+    tmux(&["send-keys", "-t", &session, "Enter"]);
+    assert_eq!(recv_text(&rx).1, b"abc");
+    tmux(&["send-keys", "-t", &session, "-l", "88"]);
+    tmux(&["send-keys", "-t", &session, "Enter"]);
+    assert_eq!(recv_text(&rx).1, b"88");
+}
+
+#[test]
+fn smoke_loopback_script_passes() {
+    let dir = std::path::Path::new(util::bin("chat-window"))
+        .parent()
+        .unwrap();
+    let (code, out, err) = run(Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/smoke-loopback.sh"
+        ))
+        .args(["3", "200"])
+        .env("LANCHAT_BIN", dir));
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("lost 0, duplicated 0, wrong sender 0"),
+        "{out}"
+    );
+}

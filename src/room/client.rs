@@ -1,1 +1,299 @@
+//! The `room-client`: the keyboard and the socket at once.
+//!
+//! ```text
+//! stdin thread (blocks, or rustyline lines) ──▶ encode ──▶ socket
+//! socket thread ──frame──▶ decode ──▶ sanitize ──▶ stdout, or above the prompt
+//! ```
+//!
+//! Neither side uses select() on stdin, so the design works on Windows too.
+//! On a terminal the socket thread prints through the line editor's external
+//! printer, which puts the message above the input line and redraws what the
+//! user was typing, intact.
 
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::thread;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::encoding::Encoding;
+use crate::lines::{self, Event, Printer, Source, Splitter};
+use crate::net;
+use crate::room::framer::{Frame, Framer};
+use crate::sanitize;
+use crate::stop::{Stop, POLL_INTERVAL};
+
+/// Shown on stderr once connected.
+pub const CONNECTED: &str = "Connected to remote host. Start sending messages!";
+/// The prompt on a terminal.
+pub const PROMPT: &str = "<You> ";
+/// How long to wait for a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest line accepted from the server before it is cut.
+const MAX_INCOMING_LINE: usize = 1024 * 1024;
+
+/// Failures of the client.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// No connection could be made.
+    #[error("Unable to connect to {target}: {reason}")]
+    Connect {
+        /// `HOST:PORT` as typed.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading stdin failed.
+    #[error("cannot read input: {}", net::describe(.0))]
+    Read(#[source] io::Error),
+}
+
+/// Connects to `host:port` within `timeout`, trying each address.
+///
+/// # Errors
+/// [`ClientError::Connect`] naming the target and the reason.
+pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let target = if bare.contains(':') {
+        format!("[{bare}]:{port}")
+    } else {
+        format!("{bare}:{port}")
+    };
+    let fail = |reason: String| ClientError::Connect {
+        target: target.clone(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = (bare, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            let text = e.to_string();
+            fail(text.rsplit(": ").next().unwrap_or(&text).to_lowercase())
+        })?
+        .collect();
+    let mut last = fail("no address found".into());
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = fail(net::describe(&e)),
+        }
+    }
+    Err(last)
+}
+
+/// How the client encodes and decodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Encoding of lines sent.
+    pub send: Encoding,
+    /// Encoding of lines received (may be `auto`).
+    pub receive: Encoding,
+}
+
+/// Why the client ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// End of input; everything typed was sent.
+    Eof,
+    /// The server closed the connection.
+    Disconnected,
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+}
+
+/// What the client did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Why it ended.
+    pub ended: Ended,
+    /// Lines sent.
+    pub sent: u64,
+    /// Lines refused (not encodable, not UTF-8).
+    pub refused: u64,
+}
+
+/// Where received lines go.
+enum Sink {
+    Stdout(io::Stdout),
+    Printer(Printer),
+}
+
+/// Reads the server's lines, prints them, and reports the end as
+/// [`Event::Closed`].
+fn spawn_socket_reader(
+    mut stream: TcpStream,
+    encoding: Encoding,
+    mut sink: Sink,
+    events: SyncSender<Event>,
+) {
+    thread::spawn(move || {
+        let mut framer = Framer::new(MAX_INCOMING_LINE);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = String::new();
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            framer.push(&buf[..n], |frame| {
+                match frame {
+                    Frame::Line(line) => {
+                        let (text, _) = encoding.decode(line);
+                        sanitize::push_line(&mut out, &text);
+                    }
+                    Frame::TooLong => out.push_str("! (a line too long to show was cut)"),
+                }
+                out.push('\n');
+            });
+            if out.is_empty() {
+                continue;
+            }
+            let ok = match &mut sink {
+                Sink::Stdout(s) => {
+                    let mut lock = s.lock();
+                    lock.write_all(out.as_bytes())
+                        .and_then(|()| lock.flush())
+                        .is_ok()
+                }
+                Sink::Printer(p) => {
+                    // The printer adds the line break itself.
+                    out.pop();
+                    p.print(std::mem::take(&mut out)).is_ok()
+                }
+            };
+            out.clear();
+            if !ok {
+                break;
+            }
+        }
+        let _ = events.send(Event::Closed);
+    });
+}
+
+/// Runs the client on a connected stream until end of input, the server
+/// closing, or the stop flag. Per-line problems go to `err`.
+///
+/// # Errors
+/// [`ClientError::Read`] when stdin cannot be read.
+pub fn run<E: Write>(
+    stream: TcpStream,
+    config: Config,
+    source: Source,
+    stop: &Stop,
+    err: &mut E,
+) -> Result<Report, ClientError> {
+    let (printer_tx, printer_rx) = mpsc::sync_channel(1);
+    let terminal = matches!(source, Source::Terminal { .. });
+    let source = match source {
+        Source::Terminal { prompt, .. } => Source::Terminal {
+            prompt,
+            printer: Some(printer_tx),
+        },
+        other => other,
+    };
+    let (events_tx, events) = lines::spawn(source);
+    let sink = if terminal {
+        match printer_rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(p) => Sink::Printer(p),
+            Err(_) => Sink::Stdout(io::stdout()),
+        }
+    } else {
+        Sink::Stdout(io::stdout())
+    };
+    let reader = stream.try_clone().map_err(ClientError::Read)?;
+    spawn_socket_reader(reader, config.receive, sink, events_tx);
+
+    let mut writer = &stream;
+    let mut report = Report {
+        ended: Ended::Eof,
+        sent: 0,
+        refused: 0,
+    };
+    let mut splitter = Splitter::default();
+    let mut line_no = 0u64;
+    let mut wire = Vec::new();
+    let mut send_line = |line_no: u64, raw: &[u8], report: &mut Report, err: &mut E| -> bool {
+        let raw = lines::strip_ending(raw);
+        let Ok(text) = std::str::from_utf8(raw) else {
+            let _ = writeln!(
+                err,
+                "room-client: line {line_no}: not valid UTF-8; not sent"
+            );
+            report.refused += 1;
+            return true;
+        };
+        wire.clear();
+        if let Err(e) = config.send.encode_into(text, &mut wire) {
+            let _ = writeln!(err, "room-client: line {line_no}: {e}; not sent");
+            report.refused += 1;
+            return true;
+        }
+        wire.push(b'\n');
+        if writer.write_all(&wire).is_err() {
+            return false;
+        }
+        report.sent += 1;
+        true
+    };
+    let ended = loop {
+        if stop.is_set() {
+            break Ended::Stopped;
+        }
+        let event = match events.recv_timeout(POLL_INTERVAL) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break Ended::Disconnected,
+        };
+        match event {
+            Event::Line(text) => {
+                line_no += 1;
+                if !send_line(line_no, text.as_bytes(), &mut report, err) {
+                    break Ended::Disconnected;
+                }
+            }
+            Event::Block(block) => {
+                let mut ok = true;
+                splitter.split(&block, |line| {
+                    line_no += 1;
+                    ok = send_line(line_no, line, &mut report, err);
+                    ok
+                });
+                if !ok {
+                    break Ended::Disconnected;
+                }
+            }
+            Event::Eof => {
+                if let Some(last) = splitter.finish() {
+                    line_no += 1;
+                    send_line(line_no, &last, &mut report, err);
+                }
+                // Half-close like `nc -N`: the server sees the end, relays
+                // what we sent, and closes; then we go.
+                let _ = stream.shutdown(Shutdown::Write);
+                let deadline = std::time::Instant::now() + Duration::from_secs(2);
+                loop {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    match events.recv_timeout(left) {
+                        Ok(Event::Closed) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+                break Ended::Eof;
+            }
+            Event::Interrupted => break Ended::Stopped,
+            Event::Closed => break Ended::Disconnected,
+            Event::Error(e) => return Err(ClientError::Read(e)),
+        }
+    };
+    report.ended = ended;
+    Ok(report)
+}

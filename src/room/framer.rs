@@ -1,1 +1,167 @@
+//! Lines from a byte stream, with a length cap.
+//!
+//! TCP delivers bytes in arbitrary pieces; [`Framer::push`] turns them into
+//! whole lines (without `\n` or `\r\n`), whatever the split. A line longer
+//! than the cap is reported once as [`Frame::TooLong`] and its bytes are
+//! dropped up to the next newline, so a hostile peer cannot make the buffer
+//! grow past the cap.
 
+/// One result of framing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A whole line, without its line ending.
+    Line(&'a [u8]),
+    /// A line went over the cap; it is dropped up to the next newline.
+    TooLong,
+}
+
+/// Splits a byte stream into capped lines.
+#[derive(Debug)]
+pub struct Framer {
+    buf: Vec<u8>,
+    max: usize,
+    discarding: bool,
+}
+
+impl Framer {
+    /// A framer for lines of at most `max` bytes (line ending excluded).
+    pub fn new(max: usize) -> Self {
+        Framer {
+            buf: Vec::new(),
+            max,
+            discarding: false,
+        }
+    }
+
+    /// Feeds bytes; calls `f` for each whole line or over-long line.
+    pub fn push(&mut self, mut data: &[u8], mut f: impl FnMut(Frame<'_>)) {
+        while !data.is_empty() {
+            let newline = data.iter().position(|&b| b == b'\n');
+            if self.discarding {
+                match newline {
+                    Some(pos) => {
+                        self.discarding = false;
+                        data = &data[pos + 1..];
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            match newline {
+                Some(pos) => {
+                    let piece = &data[..pos];
+                    if self.buf.is_empty() {
+                        emit(strip_cr(piece), self.max, &mut f);
+                    } else {
+                        self.buf.extend_from_slice(piece);
+                        let line = std::mem::take(&mut self.buf);
+                        emit(strip_cr(&line), self.max, &mut f);
+                        self.buf = line;
+                        self.buf.clear();
+                    }
+                    data = &data[pos + 1..];
+                }
+                None => {
+                    // +1: a trailing '\r' of a "\r\n" split across reads.
+                    if self.buf.len() + data.len() > self.max + 1 {
+                        self.buf.clear();
+                        self.discarding = true;
+                        f(Frame::TooLong);
+                    } else {
+                        self.buf.extend_from_slice(data);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The partial line held at end of stream, if any (not over the cap).
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        if self.discarding || self.buf.is_empty() {
+            return None;
+        }
+        let line = std::mem::take(&mut self.buf);
+        let line = strip_cr(&line).to_vec();
+        (line.len() <= self.max).then_some(line)
+    }
+
+    /// Bytes held for an unfinished line.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn emit(line: &[u8], max: usize, f: &mut impl FnMut(Frame<'_>)) {
+    if line.len() > max {
+        f(Frame::TooLong);
+    } else {
+        f(Frame::Line(line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(max: usize, pieces: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        let mut fr = Framer::new(max);
+        let mut out = Vec::new();
+        for p in pieces {
+            fr.push(p, |f| {
+                out.push(match f {
+                    Frame::Line(l) => Some(l.to_vec()),
+                    Frame::TooLong => None,
+                })
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn whole_lines_whatever_the_split() {
+        let want = vec![
+            Some(b"hello".to_vec()),
+            Some(b"".to_vec()),
+            Some(b"world".to_vec()),
+        ];
+        assert_eq!(frames(100, &[b"hello\n\nworld\n"]), want);
+        assert_eq!(
+            frames(100, &[b"hel", b"lo\n", b"\nwor", b"ld\r", b"\n"]),
+            want
+        );
+    }
+
+    #[test]
+    fn very_long_line_is_dropped_to_next_newline() {
+        let long = vec![b'x'; 50];
+        let got = frames(10, &[b"ok\n", &long, &long, b"tail\nnext\n"]);
+        assert_eq!(
+            got,
+            vec![Some(b"ok".to_vec()), None, Some(b"next".to_vec())]
+        );
+        let got = frames(3, &[b"abcd\nabc\n"]);
+        assert_eq!(got, vec![None, Some(b"abc".to_vec())]);
+    }
+
+    #[test]
+    fn buffer_never_exceeds_cap() {
+        let mut fr = Framer::new(8);
+        for _ in 0..100 {
+            fr.push(b"0123456789", |_| {});
+            assert!(fr.pending() <= 9);
+        }
+    }
+
+    #[test]
+    fn partial_line_at_end() {
+        let mut fr = Framer::new(10);
+        fr.push(b"a\nbc", |_| {});
+        assert_eq!(fr.finish(), Some(b"bc".to_vec()));
+        assert_eq!(fr.finish(), None);
+    }
+}

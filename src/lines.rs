@@ -1,0 +1,224 @@
+//! Lines from stdin (or `-m` messages), read on their own thread.
+//!
+//! A blocked read never notices Ctrl-C (ctrlc installs its handler with
+//! SA_RESTART), so stdin is read on a thread of its own and handed over as
+//! [`Event`]s: large blocks from a pipe or file (split into lines by a
+//! [`Splitter`] on the consuming side, no allocation per line), or edited
+//! lines from a terminal (rustyline, with history). The consumer waits with a
+//! timeout and polls its stop flag.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread;
+
+/// Bytes read from a pipe or file per read.
+const READ_BLOCK: usize = 256 * 1024;
+
+/// Where lines come from.
+pub enum Source {
+    /// `-m TEXT`: these messages, in order.
+    Messages(Vec<String>),
+    /// A pipe or file, read in blocks.
+    Stream(Box<dyn Read + Send>),
+    /// A terminal: a line editor with history and this prompt.
+    Terminal {
+        /// Shown before the input line.
+        prompt: String,
+        /// Where to hand the editor's external printer (to print above the
+        /// input line), if the caller wants one.
+        printer: Option<SyncSender<Printer>>,
+    },
+}
+
+/// Prints a message above the line being edited.
+pub type Printer = Box<dyn rustyline::ExternalPrinter + Send>;
+
+/// What the reading thread hands over.
+pub enum Event {
+    /// Raw bytes from a pipe or file (lines may span blocks).
+    Block(Vec<u8>),
+    /// One whole line, without its line ending.
+    Line(String),
+    /// End of input.
+    Eof,
+    /// Ctrl-C typed in the line editor.
+    Interrupted,
+    /// Reading failed.
+    Error(io::Error),
+    /// The other side (e.g. the server) closed; sent by other threads.
+    Closed,
+}
+
+/// Starts the reading thread; events arrive on the returned channel, which
+/// other threads may also feed through the returned sender.
+pub fn spawn(source: Source) -> (SyncSender<Event>, Receiver<Event>) {
+    let (tx, rx) = mpsc::sync_channel(16);
+    let sender = tx.clone();
+    thread::spawn(move || read(source, &tx));
+    (sender, rx)
+}
+
+fn read(source: Source, tx: &SyncSender<Event>) {
+    match source {
+        Source::Messages(msgs) => {
+            for m in msgs {
+                if tx.send(Event::Line(m)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Event::Eof);
+        }
+        Source::Stream(mut r) => loop {
+            let mut buf = vec![0u8; READ_BLOCK];
+            match r.read(&mut buf) {
+                Ok(0) => {
+                    let _ = tx.send(Event::Eof);
+                    return;
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Event::Block(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Event::Error(e));
+                    return;
+                }
+            }
+        },
+        Source::Terminal { prompt, printer } => {
+            use rustyline::error::ReadlineError;
+            let mut editor = match rustyline::DefaultEditor::new() {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            if let Some(printer_tx) = printer {
+                match editor.create_external_printer() {
+                    Ok(p) => {
+                        let _ = printer_tx.send(Box::new(p));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
+                        return;
+                    }
+                }
+            }
+            loop {
+                let event = match editor.readline(&prompt) {
+                    Ok(line) => {
+                        if !line.is_empty() {
+                            let _ = editor.add_history_entry(line.as_str());
+                        }
+                        Event::Line(line)
+                    }
+                    Err(ReadlineError::Eof) => Event::Eof,
+                    Err(ReadlineError::Interrupted) => Event::Interrupted,
+                    Err(e) => Event::Error(io::Error::other(e.to_string())),
+                };
+                let last = !matches!(event, Event::Line(_));
+                if tx.send(event).is_err() || last {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Splits blocks into lines, carrying a partial line to the next block.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    carry: Vec<u8>,
+}
+
+impl Splitter {
+    /// Calls `f` with each complete line in `block` (ending in `\n`,
+    /// included), after any partial line carried from earlier blocks. Stops
+    /// early when `f` returns false; the rest of the block is then dropped.
+    pub fn split(&mut self, block: &[u8], mut f: impl FnMut(&[u8]) -> bool) {
+        let mut rest = block;
+        if !self.carry.is_empty() {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(pos) => {
+                    self.carry.extend_from_slice(&rest[..=pos]);
+                    rest = &rest[pos + 1..];
+                    let line = std::mem::take(&mut self.carry);
+                    if !f(&line) {
+                        return;
+                    }
+                }
+                None => {
+                    self.carry.extend_from_slice(rest);
+                    return;
+                }
+            }
+        }
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            if !f(&rest[..=pos]) {
+                return;
+            }
+            rest = &rest[pos + 1..];
+        }
+        self.carry.extend_from_slice(rest);
+    }
+
+    /// The partial line left at end of input, if any.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        (!self.carry.is_empty()).then(|| std::mem::take(&mut self.carry))
+    }
+}
+
+/// Removes one trailing `\n` or `\r\n` from raw bytes.
+pub fn strip_ending(raw: &[u8]) -> &[u8] {
+    raw.strip_suffix(b"\r\n")
+        .or_else(|| raw.strip_suffix(b"\n"))
+        .unwrap_or(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_all(blocks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut s = Splitter::default();
+        let mut out = Vec::new();
+        for b in blocks {
+            s.split(b, |l| {
+                out.push(l.to_vec());
+                true
+            });
+        }
+        out.extend(s.finish());
+        out
+    }
+
+    #[test]
+    fn lines_across_blocks() {
+        assert_eq!(
+            split_all(&[b"ab", b"c\nd", b"", b"e\nf"]),
+            vec![b"abc\n".to_vec(), b"de\n".to_vec(), b"f".to_vec()]
+        );
+    }
+
+    #[test]
+    fn stop_early() {
+        let mut s = Splitter::default();
+        let mut n = 0;
+        s.split(b"a\nb\nc\n", |_| {
+            n += 1;
+            n < 2
+        });
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn strip() {
+        assert_eq!(strip_ending(b"a\r\n"), b"a");
+        assert_eq!(strip_ending(b"a\n"), b"a");
+        assert_eq!(strip_ending(b"a"), b"a");
+    }
+}
