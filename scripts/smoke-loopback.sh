@@ -12,6 +12,7 @@ set -euo pipefail
 hosts=${1:-4}
 per_host=${2:-500}
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 if [[ -z "${LANCHAT_BIN:-}" ]]; then
     cargo build --release --quiet --bin chat-window --bin input-box
@@ -33,17 +34,7 @@ total=$((hosts * per_host))
     >"$work/out.txt" 2>"$work/err.txt" &
 window_pid=$!
 
-# Wait (bounded) for the real port on stderr.
-for _ in $(seq 1 500); do
-    grep -q '^listening on ' "$work/err.txt" 2>/dev/null && break
-    sleep 0.01
-done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/err.txt")
-if [[ -z "$port" ]]; then
-    echo "smoke-loopback: chat window did not start:" >&2
-    cat "$work/err.txt" >&2
-    exit 1
-fi
+port=$(wait_port "$work/err.txt")
 
 pids=()
 for h in $(seq 2 $((hosts + 1))); do
@@ -60,20 +51,11 @@ status=0
 wait "$window_pid" || status=$?
 window_pid=""
 
-# Pair sender and text lines; check the sender's IP matches the text's host.
-received=$(awk 'NR % 2 == 1 { from = $0; next }
-    { split(from, a, ":"); split($0, b, " "); if (a[1] != b[1]) bad++; print $0 }
-    END { if (bad) print "MISMATCH " bad > "/dev/stderr" }' "$work/out.txt" 2>"$work/mismatch.txt" | sort)
-unique=$(printf '%s\n' "$received" | grep -c . || true)
-distinct=$(printf '%s\n' "$received" | sort -u | grep -c . || true)
-dups=$((unique - distinct))
-lost=$((total - distinct))
-mismatch=$(sed -n 's/MISMATCH //p' "$work/mismatch.txt")
-mismatch=${mismatch:-0}
 logged=$(wc -l <"$work/log.json")
-
-echo "smoke-loopback: hosts $hosts, sent $total, received $distinct, lost $lost, duplicated $dups, wrong sender $mismatch, logged $logged"
-if [[ $status -ne 0 || $senders_ok -ne 1 || $lost -ne 0 || $dups -ne 0 || $mismatch -ne 0 || $logged -ne $total ]]; then
+ok=1
+check_messages smoke-loopback "$work/out.txt" "$total" "$hosts" || ok=0
+echo "smoke-loopback: logged $logged of $total"
+if [[ $status -ne 0 || $senders_ok -ne 1 || $ok -ne 1 || $logged -ne $total ]]; then
     echo "smoke-loopback: FAILED (chat-window exit $status)" >&2
     cat "$work/err.txt" "$work"/ib-*.err >&2
     exit 1

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Smoke test across real network stacks, as root: N network namespaces (hosts)
+# joined by a Linux bridge that lives in a namespace of its own, each host
+# with its own address in a private test subnet this script picks and owns.
+# Nothing is added to the machine's own namespace. Checks:
+#   1. unicast: chat-window in host 1, input-box in hosts 2..N at once; every
+#      message exactly once with the right sender; Ctrl-C on the window
+#      leaves a complete --log;
+#   2. broadcast: input-box --broadcast to the subnet broadcast address;
+#   3. multicast: chat-window --multicast GROUP --interface ADDR receives
+#      input-box GROUP --ttl 1 from another host;
+#   4. IPv6: chat window on ::, one IPv4 and one IPv6 sender;
+#   5. scripts/smoke-lan.sh driven with LANCHAT_REMOTE="ip netns exec".
+# Always tears down what it created (trap), even on failure or Ctrl-C.
+#
+# Usage: sudo scripts/smoke-netns.sh [HOSTS]     (HOSTS ≥ 3, default 4)
+# Exit: 0 all well, 1 a check failed, 77 skipped (not root or no ip netns).
+# Env: LANCHAT_BIN  directory of the binaries (default: builds release)
+#      MESSAGES     per sending host (default 300)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+SKIP=77
+hosts=${1:-4}
+per_host=${MESSAGES:-300}
+if ((hosts < 3)); then
+    echo "smoke-netns: need at least 3 hosts" >&2
+    exit 2
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    echo "smoke-netns: SKIPPED: needs root (network namespaces)" >&2
+    exit $SKIP
+fi
+if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
+    echo "smoke-netns: SKIPPED: 'ip netns' is not available (install iproute2)" >&2
+    exit $SKIP
+fi
+if [[ -z "${LANCHAT_BIN:-}" ]]; then
+    cargo build --release --quiet --bin chat-window --bin input-box
+    LANCHAT_BIN=target/release
+fi
+LANCHAT_BIN=$(cd "$LANCHAT_BIN" && pwd)
+cw="$LANCHAT_BIN/chat-window"
+ib="$LANCHAT_BIN/input-box"
+
+# Names and addresses owned by this run.
+tag="lc$$"
+sw="${tag}sw"
+net3="10.$((200 + RANDOM % 50)).$((RANDOM % 250))"
+net6="fd00:1c:$(printf %x $((RANDOM)))::"
+group="239.255.$((RANDOM % 250)).$((1 + RANDOM % 250))"
+ns() { echo "${tag}h$1"; }
+addr4() { echo "$net3.$1"; }
+addr6() { echo "${net6}$1"; }
+
+created=()
+work=$(mktemp -d)
+pids=()
+teardown() {
+    local p n
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for n in "${created[@]}"; do ip netns delete "$n" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+# Refuse to touch names someone else made.
+existing=$(ip netns list | awk '{print $1}')
+for n in "$sw" $(for i in $(seq 1 "$hosts"); do ns "$i"; done); do
+    if grep -qx "$n" <<<"$existing"; then
+        echo "smoke-netns: namespace $n already exists and is not ours; refusing" >&2
+        exit 1
+    fi
+done
+
+ip netns add "$sw"
+created+=("$sw")
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 type bridge mcast_snooping 0
+ip -n "$sw" link set br0 up
+for i in $(seq 1 "$hosts"); do
+    n=$(ns "$i")
+    ip netns add "$n"
+    created+=("$n")
+    ip -n "$n" link set lo up
+    # The veth pair is made inside the host's namespace, then its peer moved
+    # to the switch: nothing ever appears in the machine's own namespace.
+    ip -n "$n" link add eth0 type veth peer name "p$i"
+    ip -n "$n" link set "p$i" netns "$sw"
+    ip -n "$sw" link set "p$i" master br0 up
+    ip -n "$n" addr add "$(addr4 "$i")/24" brd + dev eth0
+    ip -n "$n" addr add "$(addr6 "$i")/64" dev eth0 nodad
+    ip -n "$n" link set eth0 up
+    ip -n "$n" route add 224.0.0.0/4 dev eth0
+done
+echo "smoke-netns: $hosts hosts on $net3.0/24 and ${net6}/64 (namespaces ${tag}*)"
+
+failures=0
+fail() {
+    echo "smoke-netns: FAILED: $*" >&2
+    failures=$((failures + 1))
+}
+
+# start_window OUT ERR ARGS...: chat window in host 1; sets $win and $port.
+start_window() {
+    local out=$1 err=$2
+    shift 2
+    ip netns exec "$(ns 1)" "$cw" "$@" >"$out" 2>"$err" &
+    win=$!
+    pids+=("$win")
+    port=$(wait_port "$err")
+}
+
+# --- 1. unicast from every other host at once, then Ctrl-C: complete log ---
+senders=$((hosts - 1))
+total=$((senders * per_host))
+start_window "$work/u.out" "$work/u.err" -p 0 --log "$work/u.log"
+spids=()
+for i in $(seq 2 "$hosts"); do
+    seq 1 "$per_host" | sed "s/^/$(addr4 "$i") 消息 /" |
+        ip netns exec "$(ns "$i")" "$ib" "$(addr4 1)" -p "$port" 2>"$work/u-$i.err" &
+    spids+=($!)
+done
+for p in "${spids[@]}"; do wait "$p" || fail "input-box exited non-zero"; done
+# Wait (bounded) until everything is shown, then Ctrl-C the window.
+for _ in $(seq 1 1000); do
+    (($(wc -l <"$work/u.out") >= 2 * total)) && break
+    sleep 0.01
+done
+kill -INT "$win"
+st=0
+wait "$win" || st=$?
+[[ $st -eq 130 ]] || fail "chat-window exit $st after Ctrl-C, expected 130"
+check_messages "smoke-netns unicast" "$work/u.out" "$total" "$senders" || fail "unicast"
+shown=$(($(wc -l <"$work/u.out") / 2))
+logged=$(wc -l <"$work/u.log")
+echo "smoke-netns unicast: shown $shown, logged $logged after Ctrl-C"
+[[ $logged -eq $shown ]] || fail "log has $logged lines, window showed $shown"
+
+# --- 2. broadcast ------------------------------------------------------------
+start_window "$work/b.out" "$work/b.err" -p 0 --count 1 --timeout 10s
+ip netns exec "$(ns 2)" "$ib" "$net3.255" --broadcast -p "$port" -m "$(addr4 2) 广播 1" 2>"$work/b-2.err" ||
+    fail "broadcast send"
+wait "$win" || fail "broadcast not received: $(cat "$work/b.err")"
+check_messages "smoke-netns broadcast" "$work/b.out" 1 1 || fail "broadcast"
+
+# --- 3. multicast ------------------------------------------------------------
+start_window "$work/m.out" "$work/m.err" -p 0 --multicast "$group" --interface "$(addr4 1)" --count 2 --timeout 10s
+for i in 2 3; do
+    ip netns exec "$(ns "$i")" "$ib" "$group" --ttl 1 -s "$(addr4 "$i")" -p "$port" \
+        -m "$(addr4 "$i") 组播 1" 2>"$work/m-$i.err" || fail "multicast send from host $i"
+done
+wait "$win" || fail "multicast not received: $(cat "$work/m.err")"
+check_messages "smoke-netns multicast" "$work/m.out" 2 2 || fail "multicast"
+
+# --- 4. IPv6: window on ::, an IPv4 and an IPv6 sender -----------------------
+start_window "$work/6.out" "$work/6.err" -b :: -p 0 --count $((2 * per_host)) --timeout 20s
+seq 1 "$per_host" | sed "s/^/$(addr4 2) 消息 /" |
+    ip netns exec "$(ns 2)" "$ib" "$(addr4 1)" -p "$port" 2>"$work/6-2.err" &
+p4=$!
+seq 1 "$per_host" | sed "s/^/$(addr6 3) 消息 /" |
+    ip netns exec "$(ns 3)" "$ib" "$(addr6 1)" -p "$port" 2>"$work/6-3.err" &
+p6=$!
+wait "$p4" || fail "IPv4 sender"
+wait "$p6" || fail "IPv6 sender: $(cat "$work/6-3.err")"
+wait "$win" || fail "IPv6 run: $(cat "$work/6.err")"
+check_messages "smoke-netns ipv6" "$work/6.out" $((2 * per_host)) 2 || fail "ipv6"
+
+# --- 5. smoke-lan.sh with the namespaces as LAN hosts ------------------------
+lan_hosts=()
+for i in $(seq 2 "$hosts"); do lan_hosts+=("$(addr4 "$i")"); done
+# smoke-lan.sh runs "$LANCHAT_REMOTE HOST input-box ..."; map each host
+# address to its namespace.
+cat >"$work/remote" <<EOF
+#!/usr/bin/env bash
+host=\$1; shift
+n=\$(grep -x "\$host .*" "$work/hostmap" | cut -d' ' -f2)
+exec ip netns exec "\$n" "\$@"
+EOF
+chmod +x "$work/remote"
+: >"$work/hostmap"
+for i in $(seq 2 "$hosts"); do echo "$(addr4 "$i") $(ns "$i")" >>"$work/hostmap"; done
+if ip netns exec "$(ns 1)" env LANCHAT_REMOTE="$work/remote" LANCHAT_REMOTE_BIN="$ib" \
+    LANCHAT_WINDOW_ADDR="$(addr4 1)" LANCHAT_BIN="$LANCHAT_BIN" MESSAGES=100 \
+    bash scripts/smoke-lan.sh "${lan_hosts[@]}"; then :; else fail "smoke-lan.sh"; fi
+
+if ((failures)); then
+    echo "smoke-netns: $failures check(s) FAILED" >&2
+    exit 1
+fi
+echo "smoke-netns: OK"
