@@ -363,6 +363,8 @@ fn ipv6_and_dual_stack_names() {
 #[test]
 fn server_stops_on_sigint_with_130() {
     let (mut srv, _) = server(&[]);
+    let limit = srv.wait_stderr("open-file limit");
+    assert!(limit.contains("room for"), "{limit}");
     srv.signal(libc::SIGINT);
     srv.expect_exit(130);
     let (mut srv, _) = server(&[]);

@@ -593,6 +593,22 @@ fn broadcast_needs_the_flag_and_then_works_on_loopback() {
 }
 
 #[test]
+fn host_name_destination() {
+    let rx = udp("127.0.0.1");
+    let (code, _, err) = run(Command::new(util::bin("input-box")).args([
+        "localhost",
+        "-p",
+        &port_of(&rx),
+        "-s",
+        "127.0.0.1",
+        "-m",
+        "by name",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recv_text(&rx).1, b"by name");
+}
+
+#[test]
 fn ipv6_destination() {
     let rx = udp("::1");
     let (code, _, err) =
