@@ -75,7 +75,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let lines = if !args.message.is_empty() {
         Source::Messages(args.message)
     } else if tty::stdin_is_terminal() {
-        eprintln!("{}", input::BANNER);
+        lanchat::status::line(input::BANNER);
         Source::Terminal {
             prompt: String::new(),
             printer: None,

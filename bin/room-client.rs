@@ -54,7 +54,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     };
     let stream = client::connect(&args.host, args.port, client::CONNECT_TIMEOUT)?;
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
-    eprintln!("{}", client::CONNECTED);
+    lanchat::status::line(client::CONNECTED);
     let source = if tty::stdin_is_terminal() {
         Source::Terminal {
             prompt: client::PROMPT.to_string(),

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use lanchat::room::server::{self, Config, Server};
 use lanchat::stop::Stop;
-use lanchat::{cli, exit};
+use lanchat::{cli, exit, status};
 
 /// A TCP chat room: every line a client sends reaches every other client as
 /// `<ip:port> line`, with `[ip:port] entered room` / `left room` notices.
@@ -69,9 +69,9 @@ fn run(args: Args) -> anyhow::Result<u8> {
         let _ = waker.wake();
     })
     .context("cannot install the Ctrl-C handler")?;
-    eprintln!("Chat server started on {}", server.local_addr()?);
+    status::line(&format!("Chat server started on {}", server.local_addr()?));
     let room = files.saturating_sub(16).min(max_clients as u64);
-    eprintln!("open-file limit {files}: room for {room} clients");
+    status::line(&format!("open-file limit {files}: room for {room} clients"));
     server.run(&stop)?;
     Ok(exit::INTERRUPTED)
 }

@@ -20,6 +20,7 @@
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: line framer, server event loop, client |
 //! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
+//! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
 //! | [`exit`] | the named exit codes |
 //! | [`tty`] | terminal detection and restoring the terminal mode on exit |
@@ -37,6 +38,7 @@ pub mod message;
 pub mod net;
 pub mod room;
 pub mod sanitize;
+pub mod status;
 pub mod stop;
 pub mod tty;
 pub mod window;

@@ -135,9 +135,9 @@ pub enum WindowError {
 
 /// Prints the banner and where the window listens (stderr).
 pub fn announce(addr: SocketAddr, recv_buffer: usize) {
-    eprintln!("{BANNER}");
-    eprintln!("listening on {addr}");
-    eprintln!("receive buffer: {recv_buffer} bytes");
+    crate::status::line(BANNER);
+    crate::status::line(&format!("listening on {addr}"));
+    crate::status::line(&format!("receive buffer: {recv_buffer} bytes"));
 }
 
 struct Output<'a, W: Write> {

@@ -331,7 +331,10 @@ impl Server {
                     });
                     self.stats.joined += 1;
                     if self.config.verbose {
-                        eprintln!("[{name}] entered room ({} in room)", self.clients.len());
+                        crate::status::line(&format!(
+                            "[{name}] entered room ({} in room)",
+                            self.clients.len()
+                        ));
                     }
                     let msg = format!("[{name}] entered room\n");
                     self.broadcast(Some(key), msg.into_bytes().into());
@@ -531,11 +534,11 @@ impl Server {
             Leave::TooSlow => " (too slow)",
         };
         if self.config.verbose {
-            eprintln!(
+            crate::status::line(&format!(
                 "[{}] left room{note} ({} in room)",
                 client.name,
                 self.clients.len()
-            );
+            ));
         }
         let msg = format!("[{}] left room{note}\n", client.name);
         drop(client);
