@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use util::{have, run, Proc, WAIT};
+use util::{bracketed_name, have, run, Proc, Tmux, WAIT};
 
 fn server(args: &[&str]) -> (Proc, SocketAddr) {
     let mut all = vec!["-b", "127.0.0.1", "-p", "0"];
@@ -327,12 +327,7 @@ fn nc_and_ncat_work_as_clients() {
         let mut p = Proc::spawn_cmd(tool, Command::new(tool).args(["127.0.0.1", &port]));
         let entered = a.line();
         assert!(entered.ends_with("entered room\n"), "{entered}");
-        let name = entered
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap()
-            .to_string();
+        let name = bracketed_name(&entered);
         p.write("你好 from nc\n".as_bytes());
         assert_eq!(a.line(), format!("<{name}> 你好 from nc\n"));
         a.send(b"hello tool\n");
@@ -401,12 +396,7 @@ fn client_sends_encoded_lines_and_prints_sanitized_decoded_ones() {
     );
     cl.wait_stderr("Connected to remote host. Start sending messages!");
     let entered = peer.line();
-    let name = entered
-        .trim_start_matches('[')
-        .split(']')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = bracketed_name(&entered);
     cl.write("你好\n".as_bytes());
     let mut want = format!("<{name}> ").into_bytes();
     want.extend_from_slice(&[0xC4, 0xE3, 0xBA, 0xC3, b'\n']);
@@ -461,60 +451,14 @@ fn client_on_a_terminal_keeps_the_typed_line_intact() {
     }
     let (mut srv, addr) = server(&[]);
     let mut peer = Conn::open("127.0.0.2", addr);
-    let session = format!("lanchat-test-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        let out = Command::new("tmux")
-            .args(["-L", &session])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let cmd = format!("{} 127.0.0.1 -p {}", util::bin("room-client"), addr.port());
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "120",
-        "-y",
-        "20",
-        &cmd,
-    ]);
-    struct Kill(String);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
-    let _kill = Kill(session.clone());
-    let wait_screen = |want: &dyn Fn(&str) -> bool| -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = tmux(&["capture-pane", "-p", "-t", &session]);
-            if want(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "screen never matched:\n{screen}");
-            thread::sleep(Duration::from_millis(50));
-        }
-    };
-    wait_screen(&|s| s.contains("<You>"));
-    let entered = peer.line();
-    let name = entered
-        .trim_start_matches('[')
-        .split(']')
-        .next()
-        .unwrap()
-        .to_string();
-    tmux(&["send-keys", "-t", &session, "-l", "half typed"]);
-    wait_screen(&|s| s.contains("<You> half typed"));
-    let msg = [0xC4, 0xE3, 0xBA, 0xC3, b'\n'];
-    peer.send(&msg);
-    let screen = wait_screen(&|s| s.contains("你好"));
+    let term = Tmux::start("room-client", &cmd, 120, 20);
+    term.wait_screen(|s| s.contains("<You>"));
+    let name = bracketed_name(&peer.line());
+    term.type_text("half typed");
+    term.wait_screen(|s| s.contains("<You> half typed"));
+    peer.send(&[0xC4, 0xE3, 0xBA, 0xC3, b'\n']);
+    let screen = term.wait_screen(|s| s.contains("你好"));
     let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
     let msg_at = lines.iter().position(|l| l.contains("你好")).unwrap();
     let input_at = lines
@@ -526,8 +470,8 @@ fn client_on_a_terminal_keeps_the_typed_line_intact() {
         "message printed above the input line:\n{screen}"
     );
     // Finish the line: it is sent whole.
-    tmux(&["send-keys", "-t", &session, "-l", " now"]);
-    tmux(&["send-keys", "-t", &session, "Enter"]);
+    term.type_text(" now");
+    term.key("Enter");
     assert_eq!(peer.line(), format!("<{name}> half typed now\n"));
     srv.wait_stderr("entered room");
 }

@@ -797,57 +797,21 @@ fn input_box_on_a_terminal_shows_banner_and_edits_lines() {
         return;
     }
     let rx = udp("127.0.0.1");
-    let session = format!("lanchat-ib-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        let out = Command::new("tmux")
-            .args(["-L", &session])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    struct Kill(String);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
     let cmd = format!("{} 127.0.0.1 -p {}", util::bin("input-box"), port_of(&rx));
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "100",
-        "-y",
-        "10",
-        &cmd,
-    ]);
-    let _kill = Kill(session.clone());
-    let deadline = std::time::Instant::now() + util::WAIT;
-    loop {
-        let screen = tmux(&["capture-pane", "-p", "-t", &session]);
-        if screen.contains("----输入框----") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no banner:\n{screen}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let term = util::Tmux::start("input-box", &cmd, 100, 10);
+    term.wait_screen(|s| s.contains("----输入框----"));
     // Type "abx", erase the x, finish with "c": line editing.
-    tmux(&["send-keys", "-t", &session, "-l", "abx"]);
-    tmux(&["send-keys", "-t", &session, "BSpace"]);
-    tmux(&["send-keys", "-t", &session, "-l", "c"]);
-    tmux(&["send-keys", "-t", &session, "Enter"]);
+    term.type_text("abx");
+    term.key("BSpace");
+    term.type_text("c");
+    term.key("Enter");
     assert_eq!(recv_text(&rx).1, b"abc");
     // History: Up brings back the last line.
-    tmux(&["send-keys", "-t", &session, "Up"]);
-    tmux(&["send-keys", "-t", &session, "Enter"]);
+    term.key("Up");
+    term.key("Enter");
     assert_eq!(recv_text(&rx).1, b"abc");
-    tmux(&["send-keys", "-t", &session, "-l", "88"]);
-    tmux(&["send-keys", "-t", &session, "Enter"]);
+    term.type_text("88");
+    term.key("Enter");
     assert_eq!(recv_text(&rx).1, b"88");
 }
 

@@ -299,3 +299,79 @@ pub fn have(program: &str) -> bool {
     }
     found
 }
+
+/// A program running in its own tmux server on a pseudo-terminal; the
+/// server is killed on drop.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `cmd` in a new detached session of `cols`×`rows`.
+    pub fn start(name: &str, cmd: &str, cols: u16, rows: u16) -> Tmux {
+        let t = Tmux {
+            socket: format!("lanchat-{name}-{}", std::process::id()),
+        };
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            cmd,
+        ]);
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types text literally.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    /// Presses a named key (`Enter`, `BSpace`, `Up`).
+    pub fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "main", key]);
+    }
+
+    /// Polls the screen (bounded by WAIT) until `want` holds; returns it.
+    pub fn wait_screen(&self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.run(&["capture-pane", "-p", "-t", "main"]);
+            if want(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "screen never matched:\n{screen}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// The `ip:port` inside a `[ip:port] entered room` line.
+pub fn bracketed_name(line: &str) -> String {
+    line.trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap()
+        .to_string()
+}
