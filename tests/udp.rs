@@ -770,12 +770,14 @@ fn multicast_group_reaches_the_window() {
 ip link set lo up
 ip link set lo multicast on
 ip route add 224.0.0.0/4 dev lo
-"{cw}" -p 0 --multicast 239.1.2.3 --interface 127.0.0.1 --count 1 --timeout 10s 2>err &
+err=$(mktemp)
+"{cw}" -p 0 --multicast 239.1.2.3 --interface 127.0.0.1 --count 1 --timeout 10s 2>"$err" &
 pid=$!
-i=0; until grep -q 'listening on' err 2>/dev/null; do i=$((i+1)); [ $i -lt 500 ] || exit 9; sleep 0.01; done
-port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' err)
+i=0; until grep -q 'listening on' "$err" 2>/dev/null; do i=$((i+1)); [ $i -lt 500 ] || exit 9; sleep 0.01; done
+port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$err")
 "{ib}" 239.1.2.3 -p "$port" --ttl 1 -s 127.0.0.1 -m 组播
 wait $pid
+rm -f "$err"
 "#,
         cw = util::bin("chat-window"),
         ib = util::bin("input-box")
