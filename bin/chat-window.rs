@@ -70,14 +70,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("chat-window: {err:#}");
-            ExitCode::from(exit::FAILURE)
-        }
-    }
+    exit::report("chat-window", run(Args::parse()))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
@@ -102,11 +95,11 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
     window::announce(bound.socket.local_addr()?, bound.recv_buffer);
     let config = Config {
-        renderer: Some(Renderer {
+        renderer: Renderer {
             encoding: args.encoding,
             format: args.format,
             timestamps: args.timestamps,
-        }),
+        },
         allow: AllowList::new(args.allow),
         max_rate: args.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32),
         count: args.count,

@@ -50,16 +50,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let guard = TermGuard::save();
-    let code = match run(args) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("input-box: {err:#}");
-            exit::FAILURE
-        }
-    };
-    guard.restore();
-    ExitCode::from(code)
+    exit::report("input-box", TermGuard::around(|| run(args)))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
@@ -81,7 +72,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
             printer: None,
         }
     } else {
-        Source::Stream(input::stdin_stream())
+        Source::Stream(Box::new(std::io::stdin()))
     };
     let config = Config {
         encoding: args.encoding,

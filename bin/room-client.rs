@@ -35,16 +35,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let guard = TermGuard::save();
-    let code = match run(args) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("room-client: {err:#}");
-            exit::FAILURE
-        }
-    };
-    guard.restore();
-    ExitCode::from(code)
+    exit::report("room-client", TermGuard::around(|| run(args)))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {

@@ -42,14 +42,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("room-server: {err:#}");
-            ExitCode::from(exit::FAILURE)
-        }
-    }
+    exit::report("room-server", run(Args::parse()))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {

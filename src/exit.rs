@@ -8,3 +8,15 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
+
+/// Turns a binary's result into its exit code, printing an error once, with
+/// its chain, as `PROGRAM: error: cause`.
+pub fn report(program: &str, result: anyhow::Result<u8>) -> std::process::ExitCode {
+    std::process::ExitCode::from(match result {
+        Ok(code) => code,
+        Err(err) => {
+            crate::status::line(&format!("{program}: {err:#}"));
+            FAILURE
+        }
+    })
+}

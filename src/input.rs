@@ -10,17 +10,16 @@
 //! read is blocked. A bad line is reported on stderr with its number and not
 //! sent; the rest go on, and the report says how many were refused.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::mpsc::RecvTimeoutError;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Event, Source, Splitter};
+use crate::lines::{self, Finish, Flow, Source};
 use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
-use crate::stop::{Stop, POLL_INTERVAL};
+use crate::stop::Stop;
 
 /// The banner shown on stderr when stdin is a terminal.
 pub const BANNER: &str = "----输入框----";
@@ -260,15 +259,10 @@ impl<E: Write> Sender<'_, E> {
     }
 
     fn line(&mut self, line_no: u64, raw: &[u8]) -> Step {
-        let raw = lines::strip_ending(raw);
-        let Ok(text) = std::str::from_utf8(raw) else {
+        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
             self.refuse(line_no, "not valid UTF-8");
             return Step::Continue;
         };
-        self.text(line_no, text)
-    }
-
-    fn text(&mut self, line_no: u64, text: &str) -> Step {
         let quit = self.config.quit_word.as_deref() == Some(text);
         self.buf.clear();
         if let Err(e) = self.config.encoding.encode_into(text, &mut self.buf) {
@@ -356,55 +350,20 @@ pub fn run<E: Write>(
         buf: Vec::with_capacity(4096),
     };
     let (_, events) = lines::spawn(source);
-    let mut splitter = Splitter::default();
-    let mut line_no: u64 = 0;
-    let ended = loop {
-        if stop.is_set() {
-            break Ended::Stopped;
+    let finish = lines::drive(&events, stop, |line_no, raw| {
+        match sender.line(line_no, raw) {
+            Step::Quit => Flow::Stop,
+            Step::Continue => Flow::Continue,
         }
-        let event = match events.recv_timeout(POLL_INTERVAL) {
-            Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break Ended::Eof,
-        };
-        match event {
-            Event::Line(text) => {
-                line_no += 1;
-                if let Step::Quit = sender.text(line_no, &text) {
-                    break Ended::Quit;
-                }
-            }
-            Event::Block(block) => {
-                let mut quit = false;
-                splitter.split(&block, |line| {
-                    line_no += 1;
-                    quit = matches!(sender.line(line_no, line), Step::Quit);
-                    !quit && !stop.is_set()
-                });
-                if quit {
-                    break Ended::Quit;
-                }
-            }
-            Event::Eof | Event::Closed => {
-                if let Some(line) = splitter.finish() {
-                    line_no += 1;
-                    if let Step::Quit = sender.line(line_no, &line) {
-                        break Ended::Quit;
-                    }
-                }
-                break Ended::Eof;
-            }
-            Event::Interrupted => break Ended::Stopped,
-            Event::Error(e) => return Err(InputError::Read(e)),
-        }
+    })
+    .map_err(InputError::Read)?;
+    let ended = match finish {
+        Finish::Handler => Ended::Quit,
+        Finish::Stopped => Ended::Stopped,
+        Finish::Eof | Finish::Closed => Ended::Eof,
     };
     sender.report.ended = ended;
     Ok(sender.report)
-}
-
-/// Wraps stdin for [`Source::Stream`].
-pub fn stdin_stream() -> Box<dyn Read + Send> {
-    Box::new(io::stdin())
 }
 
 #[cfg(test)]

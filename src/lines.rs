@@ -8,8 +8,10 @@
 //! timeout and polls its stop flag.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
+
+use crate::stop::{Stop, POLL_INTERVAL};
 
 /// Bytes read from a pipe or file per read.
 const READ_BLOCK: usize = 256 * 1024;
@@ -129,6 +131,86 @@ fn read(source: Source, tx: &SyncSender<Event>) {
     }
 }
 
+/// What a line handler tells [`drive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next line.
+    Continue,
+    /// Stop reading (e.g. the quit word was sent, the socket failed).
+    Stop,
+}
+
+/// Why [`drive`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// End of input; every line was handled.
+    Eof,
+    /// The handler returned [`Flow::Stop`].
+    Handler,
+    /// Ctrl-C in the line editor, or the stop flag.
+    Stopped,
+    /// Another thread reported [`Event::Closed`].
+    Closed,
+}
+
+/// Hands every line from `events` to `on_line` with its number (from 1),
+/// until end of input, the handler stopping, the stop flag (polled every
+/// [`POLL_INTERVAL`]) or [`Event::Closed`]. Lines from a pipe keep their
+/// `\n` (strip it with [`strip_ending`]); a last line without one is handled
+/// at end of input.
+///
+/// # Errors
+/// The error reading stdin failed with.
+pub fn drive(
+    events: &Receiver<Event>,
+    stop: &Stop,
+    mut on_line: impl FnMut(u64, &[u8]) -> Flow,
+) -> io::Result<Finish> {
+    let mut splitter = Splitter::default();
+    let mut line_no = 0u64;
+    loop {
+        if stop.is_set() {
+            return Ok(Finish::Stopped);
+        }
+        let event = match events.recv_timeout(POLL_INTERVAL) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Ok(Finish::Eof),
+        };
+        match event {
+            Event::Line(text) => {
+                line_no += 1;
+                if on_line(line_no, text.as_bytes()) == Flow::Stop {
+                    return Ok(Finish::Handler);
+                }
+            }
+            Event::Block(block) => {
+                let mut flow = Flow::Continue;
+                splitter.split(&block, |line| {
+                    line_no += 1;
+                    flow = on_line(line_no, line);
+                    flow == Flow::Continue && !stop.is_set()
+                });
+                if flow == Flow::Stop {
+                    return Ok(Finish::Handler);
+                }
+            }
+            Event::Eof => {
+                if let Some(line) = splitter.finish() {
+                    line_no += 1;
+                    if on_line(line_no, &line) == Flow::Stop {
+                        return Ok(Finish::Handler);
+                    }
+                }
+                return Ok(Finish::Eof);
+            }
+            Event::Interrupted => return Ok(Finish::Stopped),
+            Event::Closed => return Ok(Finish::Closed),
+            Event::Error(e) => return Err(e),
+        }
+    }
+}
+
 /// Splits blocks into lines, carrying a partial line to the next block.
 #[derive(Debug, Default)]
 pub struct Splitter {
@@ -213,6 +295,46 @@ mod tests {
             n < 2
         });
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn drive_numbers_lines_across_blocks_and_stops_on_request() {
+        let (tx, rx) = mpsc::sync_channel(8);
+        tx.send(Event::Block(b"a\nb".to_vec())).unwrap();
+        tx.send(Event::Block(b"c\nd\nstop\nnever\n".to_vec()))
+            .unwrap();
+        let mut seen = Vec::new();
+        let end = drive(&rx, &Stop::new(), |n, l| {
+            seen.push((n, l.to_vec()));
+            if l == b"stop\n" {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        })
+        .unwrap();
+        assert_eq!(end, Finish::Handler);
+        let want: Vec<(u64, Vec<u8>)> = vec![
+            (1, b"a\n".to_vec()),
+            (2, b"bc\n".to_vec()),
+            (3, b"d\n".to_vec()),
+            (4, b"stop\n".to_vec()),
+        ];
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn drive_handles_last_partial_line_at_eof() {
+        let (tx, rx) = mpsc::sync_channel(8);
+        tx.send(Event::Block(b"x\ny".to_vec())).unwrap();
+        tx.send(Event::Eof).unwrap();
+        let mut n = 0;
+        let end = drive(&rx, &Stop::new(), |_, _| {
+            n += 1;
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!((end, n), (Finish::Eof, 2));
     }
 
     #[test]

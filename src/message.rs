@@ -57,6 +57,17 @@ pub struct Renderer {
     pub timestamps: bool,
 }
 
+impl Default for Renderer {
+    /// GB2312 text records without timestamps, as chat-window starts.
+    fn default() -> Self {
+        Renderer {
+            encoding: Encoding::gb2312(),
+            format: Format::Text,
+            timestamps: false,
+        }
+    }
+}
+
 /// Formats a time as `2026-11-22T01:02:03.456Z`.
 pub fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()

@@ -34,6 +34,15 @@ impl TermGuard {
         TermGuard {}
     }
 
+    /// Runs `f` and puts the terminal mode back afterwards, whatever thread
+    /// left it in raw mode.
+    pub fn around<T>(f: impl FnOnce() -> T) -> T {
+        let guard = TermGuard::save();
+        let out = f();
+        guard.restore();
+        out
+    }
+
     /// Puts the saved mode back.
     pub fn restore(&self) {
         #[cfg(unix)]

@@ -35,7 +35,7 @@ const FLUSH_AT: usize = 256 * 1024;
 #[derive(Debug, Default)]
 pub struct Config {
     /// How datagrams are decoded and shown.
-    pub renderer: Option<Renderer>,
+    pub renderer: Renderer,
     /// `--allow`: senders outside these networks are dropped.
     pub allow: AllowList,
     /// `--max-rate`: messages per second per sender address.
@@ -185,11 +185,7 @@ pub fn run<W: Write>(
     out: &mut W,
     stop: &Stop,
 ) -> Result<Report, WindowError> {
-    let renderer = config.renderer.unwrap_or(Renderer {
-        encoding: crate::encoding::Encoding::gb2312(),
-        format: crate::message::Format::Text,
-        timestamps: false,
-    });
+    let renderer = config.renderer;
     let start = Instant::now();
     let deadline = config.timeout.map(|t| start + t);
     let mut limiter = config.max_rate.map(RateLimiter::new);

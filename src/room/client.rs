@@ -12,18 +12,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Event, Printer, Source, Splitter};
+use crate::lines::{self, Event, Finish, Flow, Printer, Source};
 use crate::net;
 use crate::room::framer::{Frame, Framer};
 use crate::sanitize;
-use crate::stop::{Stop, POLL_INTERVAL};
+use crate::stop::Stop;
 
 /// Shown on stderr once connected.
 pub const CONNECTED: &str = "Connected to remote host. Start sending messages!";
@@ -218,81 +218,47 @@ pub fn run<E: Write>(
         sent: 0,
         refused: 0,
     };
-    let mut splitter = Splitter::default();
-    let mut line_no = 0u64;
     let mut wire = Vec::new();
-    let mut send_line = |line_no: u64, raw: &[u8], report: &mut Report, err: &mut E| -> bool {
-        let raw = lines::strip_ending(raw);
-        let Ok(text) = std::str::from_utf8(raw) else {
+    let finish = lines::drive(&events, stop, |line_no, raw| {
+        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
             let _ = writeln!(
                 err,
                 "room-client: line {line_no}: not valid UTF-8; not sent"
             );
             report.refused += 1;
-            return true;
+            return Flow::Continue;
         };
         wire.clear();
         if let Err(e) = config.send.encode_into(text, &mut wire) {
             let _ = writeln!(err, "room-client: line {line_no}: {e}; not sent");
             report.refused += 1;
-            return true;
+            return Flow::Continue;
         }
         wire.push(b'\n');
         if writer.write_all(&wire).is_err() {
-            return false;
+            return Flow::Stop;
         }
         report.sent += 1;
-        true
-    };
-    let ended = loop {
-        if stop.is_set() {
-            break Ended::Stopped;
+        Flow::Continue
+    })
+    .map_err(ClientError::Read)?;
+    let ended = match finish {
+        Finish::Eof => {
+            // Half-close like `nc -N`: the server sees the end, relays what
+            // we sent, and closes; then we go (bounded wait).
+            let _ = stream.shutdown(Shutdown::Write);
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(event) =
+                events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                if matches!(event, Event::Closed) {
+                    break;
+                }
+            }
+            Ended::Eof
         }
-        let event = match events.recv_timeout(POLL_INTERVAL) {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break Ended::Disconnected,
-        };
-        match event {
-            Event::Line(text) => {
-                line_no += 1;
-                if !send_line(line_no, text.as_bytes(), &mut report, err) {
-                    break Ended::Disconnected;
-                }
-            }
-            Event::Block(block) => {
-                let mut ok = true;
-                splitter.split(&block, |line| {
-                    line_no += 1;
-                    ok = send_line(line_no, line, &mut report, err);
-                    ok
-                });
-                if !ok {
-                    break Ended::Disconnected;
-                }
-            }
-            Event::Eof => {
-                if let Some(last) = splitter.finish() {
-                    line_no += 1;
-                    send_line(line_no, &last, &mut report, err);
-                }
-                // Half-close like `nc -N`: the server sees the end, relays
-                // what we sent, and closes; then we go.
-                let _ = stream.shutdown(Shutdown::Write);
-                let deadline = std::time::Instant::now() + Duration::from_secs(2);
-                loop {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    match events.recv_timeout(left) {
-                        Ok(Event::Closed) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                }
-                break Ended::Eof;
-            }
-            Event::Interrupted => break Ended::Stopped,
-            Event::Closed => break Ended::Disconnected,
-            Event::Error(e) => return Err(ClientError::Read(e)),
-        }
+        Finish::Stopped => Ended::Stopped,
+        Finish::Handler | Finish::Closed => Ended::Disconnected,
     };
     report.ended = ended;
     Ok(report)

@@ -222,12 +222,15 @@ impl Server {
     pub fn run(mut self, stop: &Stop) -> Result<Stats, ServerError> {
         let mut events = Events::with_capacity(1024);
         while !stop.is_set() {
-            let timeout = if self.more_to_read.is_empty() && !self.accept_paused {
-                Some(Duration::from_secs(1))
+            // Unread data left over: just look for new events. Accepting
+            // paused for lack of descriptors: retry soon. Else wait; the
+            // stop handler wakes the poll.
+            let timeout = if !self.more_to_read.is_empty() {
+                Some(Duration::ZERO)
             } else if self.accept_paused {
                 Some(Duration::from_millis(100))
             } else {
-                Some(Duration::ZERO)
+                None
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
