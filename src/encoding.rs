@@ -137,6 +137,37 @@ impl Encoding {
         }
     }
 
+    /// Decodes bytes, replacing `out`'s contents, reusing its allocation.
+    /// Returns whether any byte was invalid (shown as U+FFFD).
+    pub fn decode_into(&self, bytes: &[u8], out: &mut String) -> bool {
+        out.clear();
+        let encoding = match self {
+            Encoding::Label { encoding, .. } => *encoding,
+            Encoding::Auto => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    out.push_str(text);
+                    return false;
+                }
+                Err(_) => GB18030,
+            },
+        };
+        let mut decoder = encoding.new_decoder_without_bom_handling();
+        let mut src = bytes;
+        let mut malformed = false;
+        loop {
+            let need = decoder
+                .max_utf8_buffer_length(src.len())
+                .unwrap_or(src.len() * 3 + 16);
+            out.reserve(need);
+            let (result, read, errors) = decoder.decode_to_string(src, out, true);
+            malformed |= errors;
+            src = &src[read..];
+            if result == encoding_rs::CoderResult::InputEmpty {
+                return malformed;
+            }
+        }
+    }
+
     /// Encodes text strictly, appending the bytes to `out`.
     ///
     /// # Errors
@@ -260,6 +291,27 @@ mod tests {
         let (text, bad) = enc.decode(&[b'a', 0xFF, b'b']);
         assert_eq!(text, "a\u{FFFD}b");
         assert!(bad);
+    }
+
+    #[test]
+    fn decode_into_matches_decode() {
+        let mut buf = String::from("old");
+        for enc in [
+            Encoding::gb2312(),
+            Encoding::Auto,
+            Encoding::for_decoding("utf-8").unwrap(),
+        ] {
+            for bytes in [
+                &[0xC4, 0xE3, 0xBA, 0xC3][..],
+                b"plain",
+                &[b'a', 0xFF, 0x80],
+                b"",
+            ] {
+                let (want, bad) = enc.decode(bytes);
+                assert_eq!(enc.decode_into(bytes, &mut buf), bad);
+                assert_eq!(buf, want);
+            }
+        }
     }
 
     #[test]

@@ -31,19 +31,54 @@ pub fn needs_escape(ch: char) -> bool {
         | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
 }
 
-/// Appends `text` to `out` with every dangerous character escaped.
-pub fn push_line(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(pos) = rest.find(needs_escape) {
-        out.push_str(&rest[..pos]);
-        let ch = rest[pos..]
-            .chars()
-            .next()
-            .expect("find returned a char boundary");
-        push_escape(out, ch);
-        rest = &rest[pos + ch.len_utf8()..];
+/// Whether `b` can be the first byte of a character [`needs_escape`] may be
+/// true for: C0 controls (tab too; checked later), DEL, and the UTF-8 lead
+/// bytes of the C1 range (0xC2), U+061C (0xD8) and U+200E…U+2069 (0xE2).
+/// CJK lead bytes (0xE3…0xE9) and continuation bytes never are.
+#[inline(always)]
+fn suspect(b: u8) -> bool {
+    (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2)
+}
+
+/// The position of the first suspect byte at or after `from`. Checks 16
+/// bytes at a time without branches, which the compiler turns into SIMD.
+fn next_suspect(bytes: &[u8], from: usize) -> Option<usize> {
+    const CHUNK: usize = 16;
+    let mut i = from;
+    while i + CHUNK <= bytes.len() {
+        let chunk: &[u8; CHUNK] = bytes[i..i + CHUNK].try_into().expect("CHUNK bytes");
+        if chunk.iter().fold(false, |any, &b| any | suspect(b)) {
+            break;
+        }
+        i += CHUNK;
     }
-    out.push_str(rest);
+    bytes[i..].iter().position(|&b| suspect(b)).map(|p| i + p)
+}
+
+/// Appends `text` to `out` with every dangerous character escaped.
+///
+/// Every character that needs escaping starts with a suspect byte, and a
+/// suspect byte is always ASCII or a lead byte, so the text between suspect
+/// bytes is copied as it is and only the character at each suspect byte is
+/// decoded and checked.
+pub fn push_line(out: &mut String, text: &str) {
+    let bytes = text.as_bytes();
+    let mut start = 0; // first byte not yet copied
+    let mut i = 0;
+    while let Some(pos) = next_suspect(bytes, i) {
+        let ch = first_char(&text[pos..]);
+        if needs_escape(ch) {
+            out.push_str(&text[start..pos]);
+            push_escape(out, ch);
+            start = pos + ch.len_utf8();
+        }
+        i = pos + ch.len_utf8();
+    }
+    out.push_str(&text[start..]);
+}
+
+fn first_char(text: &str) -> char {
+    text.chars().next().expect("a lead byte starts a char")
 }
 
 /// Returns `text` as one terminal-safe line.
@@ -94,6 +129,24 @@ mod tests {
         assert_eq!(line("abc\u{202e}def"), "abc\\u{202e}def");
         assert_eq!(line("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
         assert_eq!(line("\u{2028}"), "\\u{2028}");
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_rule_for_every_character() {
+        // Each char alone and between CJK text: escaped exactly when
+        // needs_escape says so.
+        for cp in (0..0x3000u32)
+            .chain(0xFFF0..0x10000)
+            .chain(0x1F600..0x1F610)
+        {
+            let Some(ch) = char::from_u32(cp) else {
+                continue;
+            };
+            let text = format!("中{ch}文");
+            let got = line(&text);
+            let escaped = got != text;
+            assert_eq!(escaped, needs_escape(ch), "U+{cp:04X}: {got:?}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 use crate::filter::{AllowList, RateLimiter};
-use crate::message::Renderer;
+use crate::message::{Renderer, Scratch};
 use crate::net::{self, BatchReceiver, BATCH};
 use crate::stop::{Stop, POLL_INTERVAL};
 
@@ -199,6 +199,7 @@ pub fn run<W: Write>(
     };
     let mut summary = Summary::default();
     let mut senders: HashSet<SocketAddr> = HashSet::new();
+    let mut scratch = Scratch::default();
     net::set_poll_timeout(socket, POLL_INTERVAL)?;
     let mut wait = true;
 
@@ -246,7 +247,8 @@ pub fn run<W: Write>(
                 }
             }
             let log = if has_log { Some(&mut output.log) } else { None };
-            let rendered = renderer.render(&mut output.text, log, from, payload, now_wall);
+            let rendered =
+                renderer.render(&mut output.text, log, &mut scratch, from, payload, now_wall);
             summary.shown += 1;
             if rendered.malformed {
                 summary.malformed += 1;

@@ -1,0 +1,45 @@
+//! Measures the in-process cost of decoding and rendering one datagram
+//! (no sockets): ns per message for GB2312 payloads of several sizes, text
+//! and JSON. Used to profile chat-window's hot path:
+//! `cargo run --release --example render-cost`.
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use lanchat::encoding::Encoding;
+use lanchat::message::{Format, Renderer, Scratch};
+
+fn payload(size: usize) -> Vec<u8> {
+    let (unit, _, _) = encoding_rs::GBK.encode("你好世界局域网聊天");
+    unit.iter().copied().cycle().take(size & !1).collect()
+}
+
+fn main() {
+    let from: SocketAddr = "172.16.43.31:50873".parse().unwrap();
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
+    for format in [Format::Text, Format::Json] {
+        for size in [64, 1000] {
+            let r = Renderer {
+                encoding: Encoding::gb2312(),
+                format,
+                timestamps: false,
+            };
+            let data = payload(size);
+            let mut out = String::with_capacity(1 << 20);
+            let mut scratch = Scratch::default();
+            let now = SystemTime::now();
+            let start = Instant::now();
+            for _ in 0..iterations {
+                r.render(&mut out, None, &mut scratch, from, &data, now);
+                if out.len() > 1 << 19 {
+                    out.clear();
+                }
+            }
+            let ns = start.elapsed().as_nanos() as f64 / iterations as f64;
+            println!("{format:?} {size:>5} B: {ns:>8.0} ns/message");
+        }
+    }
+}
