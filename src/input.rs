@@ -17,7 +17,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Finish, Flow, Source};
+use crate::lines::{self, Finish, Flow, LineSink, Source};
 use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 use crate::stop::Stop;
 
@@ -235,8 +235,10 @@ pub struct Report {
     pub refused: u64,
 }
 
-/// Sends datagrams on a connected socket, retrying the one that the kernel
-/// refused because of an earlier "port unreachable".
+/// Encodes lines into a batch and sends the batch on a connected socket
+/// (one datagram per line, up to [`net::SEND_BATCH`] per system call),
+/// retrying the datagram that the kernel refused because of an earlier
+/// "port unreachable".
 struct Sender<'a, E: Write> {
     socket: &'a UdpSocket,
     max_payload: usize,
@@ -244,12 +246,12 @@ struct Sender<'a, E: Write> {
     config: &'a Config,
     err: &'a mut E,
     report: Report,
-    buf: Vec<u8>,
-}
-
-enum Step {
-    Continue,
-    Quit,
+    /// Encoded datagrams of the batch, back to back.
+    data: Vec<u8>,
+    /// Each datagram of the batch: where it ends in `data`, its line number.
+    ends: Vec<(usize, u64)>,
+    /// Consecutive "port unreachable" refusals of the same datagram.
+    refusals: u32,
 }
 
 impl<E: Write> Sender<'_, E> {
@@ -258,63 +260,108 @@ impl<E: Write> Sender<'_, E> {
         self.report.refused += 1;
     }
 
-    fn line(&mut self, line_no: u64, raw: &[u8]) -> Step {
-        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
-            self.refuse(line_no, "not valid UTF-8");
-            return Step::Continue;
-        };
-        let quit = self.config.quit_word.as_deref() == Some(text);
-        self.buf.clear();
-        if let Err(e) = self.config.encoding.encode_into(text, &mut self.buf) {
-            self.refuse(line_no, &e.to_string());
-            return if quit { Step::Quit } else { Step::Continue };
-        }
-        if self.buf.len() > self.max_payload {
-            let why = format!(
-                "{} bytes after encoding, over the {}-byte datagram limit",
-                self.buf.len(),
-                self.max_payload
+    fn warn_unreachable(&mut self) {
+        if !self.warned {
+            self.warned = true;
+            let _ = writeln!(
+                self.err,
+                "input-box: warning: no chat window is listening at {} (port unreachable); still sending",
+                self.config.dest_label
             );
-            self.refuse(line_no, &why);
-        } else {
-            self.send(line_no);
-        }
-        if quit {
-            Step::Quit
-        } else {
-            Step::Continue
         }
     }
 
-    fn send(&mut self, line_no: u64) {
-        // A "port unreachable" for an earlier datagram surfaces on this send,
-        // which then did not go out: warn once and send it again.
-        for _ in 0..4 {
-            match self.socket.send(&self.buf) {
-                Ok(_) => {
-                    self.report.sent += 1;
-                    self.report.bytes += self.buf.len() as u64;
-                    return;
+    /// Sends every batched datagram (or refuses the ones that cannot go).
+    fn send_batch(&mut self) {
+        // Taken out of `self` while slices of it are in flight; put back
+        // (emptied, capacity kept) at the end.
+        let mut data = std::mem::take(&mut self.data);
+        let mut ends = std::mem::take(&mut self.ends);
+        let mut first = 0; // index into `ends` of the next datagram to send
+        let mut refs: Vec<&[u8]> = Vec::with_capacity(ends.len());
+        while first < ends.len() {
+            refs.clear();
+            let mut begin = if first == 0 { 0 } else { ends[first - 1].0 };
+            for &(end, _) in &ends[first..] {
+                refs.push(&data[begin..end]);
+                begin = end;
+            }
+            match net::send_batch(self.socket, &refs) {
+                Ok(n) => {
+                    self.report.sent += n as u64;
+                    self.report.bytes += refs[..n].iter().map(|d| d.len() as u64).sum::<u64>();
+                    first += n;
+                    self.refusals = 0;
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    if !self.warned {
-                        self.warned = true;
-                        let _ = writeln!(
-                            self.err,
-                            "input-box: warning: no chat window is listening at {} (port unreachable); still sending",
-                            self.config.dest_label
-                        );
-                    }
+                // A "port unreachable" for an earlier datagram surfaces on
+                // this send, which then did not go out: warn once and send
+                // it again.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && self.refusals < 4 => {
+                    self.refusals += 1;
+                    self.warn_unreachable();
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    let line_no = ends[first].1;
                     let why = format!("cannot send: {}", net::describe(&e));
                     self.refuse(line_no, &why);
-                    return;
+                    first += 1;
+                    self.refusals = 0;
                 }
             }
         }
-        self.refuse(line_no, "cannot send: port unreachable, again and again");
+        drop(refs);
+        // sendmmsg drops the error of any datagram after the first (it
+        // returns the partial count, and we send the rest again), so read
+        // what is pending now: the ICMP of this batch is here on loopback,
+        // and reading it also spares the next send from failing.
+        if let Ok(Some(e)) = self.socket.take_error() {
+            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
+                self.warn_unreachable();
+            }
+        }
+        data.clear();
+        ends.clear();
+        self.data = data;
+        self.ends = ends;
+    }
+}
+
+impl<E: Write> LineSink for Sender<'_, E> {
+    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow {
+        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
+            self.refuse(line_no, "not valid UTF-8");
+            return Flow::Continue;
+        };
+        let quit = self.config.quit_word.as_deref() == Some(text);
+        let start = self.data.len();
+        match self.config.encoding.encode_into(text, &mut self.data) {
+            Err(e) => self.refuse(line_no, &e.to_string()),
+            Ok(()) if self.data.len() - start > self.max_payload => {
+                let why = format!(
+                    "{} bytes after encoding, over the {}-byte datagram limit",
+                    self.data.len() - start,
+                    self.max_payload
+                );
+                self.data.truncate(start);
+                self.refuse(line_no, &why);
+            }
+            Ok(()) => {
+                self.ends.push((self.data.len(), line_no));
+                if self.ends.len() >= net::SEND_BATCH {
+                    self.send_batch();
+                }
+            }
+        }
+        if quit {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn flush(&mut self) -> Flow {
+        self.send_batch();
+        Flow::Continue
     }
 }
 
@@ -347,22 +394,17 @@ pub fn run<E: Write>(
             bytes: 0,
             refused: 0,
         },
-        buf: Vec::with_capacity(4096),
+        data: Vec::with_capacity(64 * 1024),
+        ends: Vec::with_capacity(net::SEND_BATCH),
+        refusals: 0,
     };
     let (_, events) = lines::spawn(source);
-    let finish = lines::drive(&events, stop, |line_no, raw| {
-        match sender.line(line_no, raw) {
-            Step::Quit => Flow::Stop,
-            Step::Continue => Flow::Continue,
-        }
-    })
-    .map_err(InputError::Read)?;
-    let ended = match finish {
+    let finish = lines::drive(&events, stop, &mut sender).map_err(InputError::Read)?;
+    sender.report.ended = match finish {
         Finish::Handler => Ended::Quit,
         Finish::Stopped => Ended::Stopped,
         Finish::Eof | Finish::Closed => Ended::Eof,
     };
-    sender.report.ended = ended;
     Ok(sender.report)
 }
 
@@ -372,7 +414,9 @@ mod tests {
     use std::time::Duration;
 
     fn pair() -> (UdpSocket, UdpSocket) {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rx = net::bind_udp("127.0.0.1:0".parse().unwrap(), 4 << 20)
+            .unwrap()
+            .socket;
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let target = Target {
             host: "127.0.0.1".into(),
@@ -430,6 +474,24 @@ mod tests {
         let err = String::from_utf8(err).unwrap();
         assert!(err.contains("line 3: '😀' (U+1F600)"), "{err}");
         assert!(err.contains("line 4: not valid UTF-8; not sent"), "{err}");
+    }
+
+    #[test]
+    fn batched_lines_arrive_one_datagram_each_in_order() {
+        let (tx, rx) = pair();
+        let input: String = (0..1000).map(|i| format!("第{i}行\n")).collect();
+        let report = run(
+            &tx,
+            &config(),
+            Source::Stream(Box::new(io::Cursor::new(input.into_bytes()))),
+            &Stop::new(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!((report.sent, report.refused), (1000, 0));
+        for (i, got) in recv_all(&rx, 1000).into_iter().enumerate() {
+            assert_eq!(encoding_rs::GBK.decode(&got).0, format!("第{i}行"));
+        }
     }
 
     #[test]

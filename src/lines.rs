@@ -153,7 +153,26 @@ pub enum Finish {
     Closed,
 }
 
-/// Hands every line from `events` to `on_line` with its number (from 1),
+/// What [`drive`] hands lines to.
+pub trait LineSink {
+    /// One line (with its `\n` when it came from a pipe) and its number.
+    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow;
+
+    /// Called when the lines read so far are all handed over (after each
+    /// block or edited line, and at the end): the moment to send what was
+    /// batched.
+    fn flush(&mut self) -> Flow {
+        Flow::Continue
+    }
+}
+
+impl<F: FnMut(u64, &[u8]) -> Flow> LineSink for F {
+    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow {
+        self(line_no, raw)
+    }
+}
+
+/// Hands every line from `events` to `sink` with its number (from 1),
 /// until end of input, the handler stopping, the stop flag (polled every
 /// [`POLL_INTERVAL`]) or [`Event::Closed`]. Lines from a pipe keep their
 /// `\n` (strip it with [`strip_ending`]); a last line without one is handled
@@ -164,7 +183,19 @@ pub enum Finish {
 pub fn drive(
     events: &Receiver<Event>,
     stop: &Stop,
-    mut on_line: impl FnMut(u64, &[u8]) -> Flow,
+    sink: &mut impl LineSink,
+) -> io::Result<Finish> {
+    let finish = drive_lines(events, stop, sink)?;
+    if sink.flush() == Flow::Stop && finish == Finish::Eof {
+        return Ok(Finish::Handler);
+    }
+    Ok(finish)
+}
+
+fn drive_lines(
+    events: &Receiver<Event>,
+    stop: &Stop,
+    sink: &mut impl LineSink,
 ) -> io::Result<Finish> {
     let mut splitter = Splitter::default();
     let mut line_no = 0u64;
@@ -180,7 +211,7 @@ pub fn drive(
         match event {
             Event::Line(text) => {
                 line_no += 1;
-                if on_line(line_no, text.as_bytes()) == Flow::Stop {
+                if sink.line(line_no, text.as_bytes()) == Flow::Stop || sink.flush() == Flow::Stop {
                     return Ok(Finish::Handler);
                 }
             }
@@ -188,17 +219,17 @@ pub fn drive(
                 let mut flow = Flow::Continue;
                 splitter.split(&block, |line| {
                     line_no += 1;
-                    flow = on_line(line_no, line);
+                    flow = sink.line(line_no, line);
                     flow == Flow::Continue && !stop.is_set()
                 });
-                if flow == Flow::Stop {
+                if flow == Flow::Stop || sink.flush() == Flow::Stop {
                     return Ok(Finish::Handler);
                 }
             }
             Event::Eof => {
                 if let Some(line) = splitter.finish() {
                     line_no += 1;
-                    if on_line(line_no, &line) == Flow::Stop {
+                    if sink.line(line_no, &line) == Flow::Stop {
                         return Ok(Finish::Handler);
                     }
                 }
@@ -304,7 +335,7 @@ mod tests {
         tx.send(Event::Block(b"c\nd\nstop\nnever\n".to_vec()))
             .unwrap();
         let mut seen = Vec::new();
-        let end = drive(&rx, &Stop::new(), |n, l| {
+        let end = drive(&rx, &Stop::new(), &mut |n: u64, l: &[u8]| {
             seen.push((n, l.to_vec()));
             if l == b"stop\n" {
                 Flow::Stop
@@ -329,7 +360,7 @@ mod tests {
         tx.send(Event::Block(b"x\ny".to_vec())).unwrap();
         tx.send(Event::Eof).unwrap();
         let mut n = 0;
-        let end = drive(&rx, &Stop::new(), |_, _| {
+        let end = drive(&rx, &Stop::new(), &mut |_: u64, _: &[u8]| {
             n += 1;
             Flow::Continue
         })

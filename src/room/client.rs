@@ -219,7 +219,7 @@ pub fn run<E: Write>(
         refused: 0,
     };
     let mut wire = Vec::new();
-    let finish = lines::drive(&events, stop, |line_no, raw| {
+    let finish = lines::drive(&events, stop, &mut |line_no: u64, raw: &[u8]| {
         let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
             let _ = writeln!(
                 err,
