@@ -8,6 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use lanchat::net;
 
 #[derive(Parser)]
 struct Args {
@@ -36,36 +37,6 @@ fn payload(size: usize) -> Vec<u8> {
     p
 }
 
-#[cfg(target_os = "linux")]
-fn send_batch(socket: &UdpSocket, data: &[u8], n: usize) -> usize {
-    use std::os::fd::AsRawFd;
-    const MAX: usize = 64;
-    let n = n.min(MAX);
-    // SAFETY: zeroed iovec/mmsghdr are valid; every pointer refers to `data`,
-    // which outlives the call, and the kernel only reads from it.
-    unsafe {
-        let mut iov: [libc::iovec; MAX] = std::mem::zeroed();
-        let mut hdrs: [libc::mmsghdr; MAX] = std::mem::zeroed();
-        for i in 0..n {
-            iov[i].iov_base = data.as_ptr() as *mut _;
-            iov[i].iov_len = data.len();
-            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
-            hdrs[i].msg_hdr.msg_iovlen = 1;
-        }
-        let r = libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as _, 0);
-        if r < 0 {
-            0
-        } else {
-            r as usize
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn send_batch(socket: &UdpSocket, data: &[u8], _n: usize) -> usize {
-    usize::from(socket.send(data).is_ok())
-}
-
 fn main() {
     let args = Args::parse();
     assert!(
@@ -80,11 +51,12 @@ fn main() {
     .unwrap();
     socket.connect(args.dest).unwrap();
     let data = payload(args.size);
+    let refs = vec![data.as_slice(); net::SEND_BATCH];
     let start = Instant::now();
     let limit = Duration::from_secs(args.max_seconds);
     let mut sent = 0u64;
     while sent < args.count && start.elapsed() < limit {
-        let mut batch = (args.count - sent).min(64) as usize;
+        let mut batch = (args.count - sent).min(net::SEND_BATCH as u64) as usize;
         if args.rate > 0 {
             let due = (start.elapsed().as_secs_f64() * args.rate as f64) as u64;
             if due <= sent {
@@ -93,7 +65,7 @@ fn main() {
             }
             batch = batch.min((due - sent) as usize);
         }
-        sent += send_batch(&socket, &data, batch) as u64;
+        sent += net::send_batch(&socket, &refs[..batch]).unwrap_or(0) as u64;
     }
     let secs = start.elapsed().as_secs_f64();
     println!("sent {sent} in {secs:.3} s: {:.0}/s", sent as f64 / secs);
