@@ -216,6 +216,48 @@ fn slow_consumer_is_dropped_and_never_slows_the_others() {
 }
 
 #[test]
+fn a_flooding_sender_is_slowed_down_not_its_readers_dropped() {
+    // Backpressure: with a small queue bound and no rate limit, a sender
+    // writing 20 MB as fast as it can must not get readers that keep
+    // reading dropped as "too slow"; the room reads the sender more slowly.
+    const LINES: usize = 20_000;
+    let (mut srv, addr) = server(&["--max-rate", "1000000", "--max-queue", "65536"]);
+    let readers: Vec<Conn> = ["127.0.0.2", "127.0.0.3"]
+        .iter()
+        .map(|h| Conn::open(h, addr))
+        .collect();
+    let mut sender = Conn::open("127.0.0.4", addr);
+    srv.wait_stderr("(3 in room)");
+    let prefix = format!("<{}> ", sender.name);
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut r| {
+            let prefix = prefix.clone();
+            thread::spawn(move || {
+                let mut n = 0;
+                while n < LINES {
+                    let line = r.line();
+                    assert!(!line.contains("too slow"), "{line}");
+                    if line.starts_with(&prefix) {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let line = format!("{}\n", "z".repeat(999));
+    let block = line.repeat(100);
+    for _ in 0..LINES / 100 {
+        sender.send(block.as_bytes());
+    }
+    for h in handles {
+        assert_eq!(h.join().unwrap(), LINES);
+    }
+    assert!(!srv.stderr().contains("too slow"), "{}", srv.stderr());
+}
+
+#[test]
 fn line_over_max_line_is_dropped_and_only_its_sender_told() {
     let (mut srv, addr) = server(&["--max-line", "100"]);
     let mut a = Conn::open("127.0.0.2", addr);

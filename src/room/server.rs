@@ -39,6 +39,13 @@ const READ_SHARE: usize = 256 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffers written per vectored write.
 const IOV_MAX: usize = 64;
+/// A client whose queue stays over the high-water mark (a quarter of
+/// `max_queue`) this long is stuck: it no longer holds the room back, and
+/// is dropped as too slow once its queue overflows.
+const STALL: Duration = Duration::from_secs(1);
+/// A queue past this many times `max_queue` is dropped at once, stuck or
+/// not, so memory stays bounded whatever happens.
+const HARD_CAP: usize = 4;
 
 /// Limits of the room.
 #[derive(Debug, Clone)]
@@ -151,6 +158,37 @@ struct Client {
     queued: usize,
     bucket: Option<Bucket>,
     told_slow_down: bool,
+    /// The last time the queue was at or under the high-water mark.
+    caught_up: Instant,
+    /// Marked for removal as too slow; gets nothing more.
+    leaving: bool,
+    /// In the read round (`more_to_read`).
+    want_read: bool,
+}
+
+impl Client {
+    /// Queues `msg`; returns whether the queue was empty before.
+    fn enqueue(&mut self, msg: Rc<[u8]>, high: usize, now: Instant) -> bool {
+        let was_empty = self.queue.is_empty();
+        if self.queued <= high {
+            self.caught_up = now;
+        }
+        self.queued += msg.len();
+        self.queue.push_back(msg);
+        was_empty
+    }
+
+    /// Over the high-water mark, and not for long: the room waits for it.
+    fn holds_room(&self, high: usize, now: Instant) -> bool {
+        self.queued > high && now.duration_since(self.caught_up) < STALL
+    }
+
+    /// Whether it must go: its queue overflowed while it was stuck, or
+    /// passed the hard cap.
+    fn too_slow(&self, max_queue: usize, now: Instant) -> bool {
+        (self.queued > max_queue && now.duration_since(self.caught_up) >= STALL)
+            || self.queued > max_queue.saturating_mul(HARD_CAP)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -168,9 +206,14 @@ pub struct Server {
     config: Config,
     stats: Stats,
     /// Clients with unread data left after their share.
-    more_to_read: Vec<usize>,
+    more_to_read: VecDeque<usize>,
     /// Clients with queued output to try writing.
     to_write: Vec<usize>,
+    /// Clients whose queue was non-empty when last looked at (may repeat).
+    backlogged: Vec<usize>,
+    /// Set when a client that is not stuck went over the high-water mark:
+    /// reading stops until the queues drain (backpressure).
+    reads_paused: bool,
     /// Clients to remove, with why.
     to_remove: Vec<(usize, Leave)>,
     accept_paused: bool,
@@ -197,8 +240,10 @@ impl Server {
             clients: Slab::new(),
             config,
             stats: Stats::default(),
-            more_to_read: Vec::new(),
+            more_to_read: VecDeque::new(),
             to_write: Vec::new(),
+            backlogged: Vec::new(),
+            reads_paused: false,
             to_remove: Vec::new(),
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
@@ -222,10 +267,15 @@ impl Server {
     pub fn run(mut self, stop: &Stop) -> Result<Stats, ServerError> {
         let mut events = Events::with_capacity(1024);
         while !stop.is_set() {
-            // Unread data left over: just look for new events. Accepting
-            // paused for lack of descriptors: retry soon. Else wait; the
-            // stop handler wakes the poll.
-            let timeout = if !self.more_to_read.is_empty() {
+            // Backpressure: while a client that is still reading has a long
+            // queue, read nobody (their TCP windows fill and the senders
+            // wait), and look again soon. Unread data left over: just look
+            // for new events. Accepting paused for lack of descriptors:
+            // retry soon. Else wait; the stop handler wakes the poll.
+            let behind = self.room_behind();
+            let timeout = if behind {
+                Some(Duration::from_millis(5))
+            } else if !self.more_to_read.is_empty() {
                 Some(Duration::ZERO)
             } else if self.accept_paused {
                 Some(Duration::from_millis(100))
@@ -237,14 +287,13 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ServerError::Poll(e)),
             }
-            let mut readable: Vec<usize> = std::mem::take(&mut self.more_to_read);
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            readable.push(key);
+                            self.want_read(key);
                         }
                         if event.is_writable() {
                             self.to_write.push(key);
@@ -255,10 +304,22 @@ impl Server {
             if self.accept_paused {
                 self.accept();
             }
-            readable.sort_unstable();
-            readable.dedup();
-            for key in readable {
-                self.read_client(key);
+            // Round robin: each client with data waiting reads its share in
+            // turn; one that has more goes to the back. Backpressure stops
+            // the round early, and the next round resumes where it stopped.
+            if !self.room_behind() {
+                for _ in 0..self.more_to_read.len() {
+                    if self.reads_paused {
+                        break;
+                    }
+                    let Some(key) = self.more_to_read.pop_front() else {
+                        break;
+                    };
+                    if let Some(c) = self.clients.get_mut(key) {
+                        c.want_read = false;
+                        self.read_client(key);
+                    }
+                }
             }
             self.settle();
         }
@@ -271,6 +332,49 @@ impl Server {
             );
         }
         Ok(self.stats)
+    }
+
+    /// Puts a client at the back of the read round, once.
+    fn want_read(&mut self, key: usize) {
+        if let Some(c) = self.clients.get_mut(key) {
+            if !c.want_read {
+                c.want_read = true;
+                self.more_to_read.push_back(key);
+            }
+        }
+    }
+
+    /// The high-water mark of a queue: a quarter of `max_queue`.
+    fn high(&self) -> usize {
+        self.config.max_queue / 4
+    }
+
+    /// Whether some client that is not stuck is over the high-water mark;
+    /// also drops the clients that are stuck and overflowed.
+    fn room_behind(&mut self) -> bool {
+        let (high, max_queue) = (self.high(), self.config.max_queue);
+        let now = Instant::now();
+        let clients = &self.clients;
+        self.backlogged
+            .retain(|&k| clients.get(k).is_some_and(|c| !c.queue.is_empty()));
+
+        self.backlogged.sort_unstable();
+        self.backlogged.dedup();
+        let mut behind = false;
+        for &k in &self.backlogged {
+            let c = &mut self.clients[k];
+            if c.leaving {
+                continue;
+            }
+            if c.too_slow(max_queue, now) {
+                c.leaving = true;
+                self.to_remove.push((k, Leave::TooSlow));
+            } else if c.holds_room(high, now) {
+                behind = true;
+            }
+        }
+        self.reads_paused = behind;
+        behind
     }
 
     /// Writes queued output and removes departed clients until nothing
@@ -331,6 +435,9 @@ impl Server {
                             .max_rate
                             .map(|r| Bucket::full(r, Instant::now())),
                         told_slow_down: false,
+                        caught_up: Instant::now(),
+                        leaving: false,
+                        want_read: false,
                     });
                     self.stats.joined += 1;
                     if self.config.verbose {
@@ -342,7 +449,7 @@ impl Server {
                     let msg = format!("[{name}] entered room\n");
                     self.broadcast(Some(key), msg.into_bytes().into());
                     // A client may have sent data before registering.
-                    self.more_to_read.push(key);
+                    self.want_read(key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -368,33 +475,34 @@ impl Server {
 
     /// Queues `msg` for every client but `except`.
     fn broadcast(&mut self, except: Option<usize>, msg: Rc<[u8]>) {
-        let max_queue = self.config.max_queue;
+        let (high, max_queue) = (self.high(), self.config.max_queue);
+        let now = Instant::now();
         for (key, client) in self.clients.iter_mut() {
-            if Some(key) == except {
+            if Some(key) == except || client.leaving {
                 continue;
             }
-            if client.queued > max_queue {
-                continue; // already marked too slow
-            }
-            let was_empty = client.queue.is_empty();
-            client.queued += msg.len();
-            client.queue.push_back(msg.clone());
-            if client.queued > max_queue {
-                self.to_remove.push((key, Leave::TooSlow));
-            } else if was_empty {
+            if client.enqueue(msg.clone(), high, now) {
                 self.to_write.push(key);
+                self.backlogged.push(key);
+            }
+            if client.too_slow(max_queue, now) {
+                client.leaving = true;
+                self.to_remove.push((key, Leave::TooSlow));
+            } else if client.holds_room(high, now) {
+                // Stop reading senders until it catches up.
+                self.reads_paused = true;
             }
         }
     }
 
     /// Queues `msg` for one client.
     fn tell(&mut self, key: usize, msg: &[u8]) {
+        let (high, now) = (self.high(), Instant::now());
         if let Some(client) = self.clients.get_mut(key) {
-            if client.queue.is_empty() {
+            if client.enqueue(msg.into(), high, now) {
                 self.to_write.push(key);
+                self.backlogged.push(key);
             }
-            client.queued += msg.len();
-            client.queue.push_back(msg.into());
         }
     }
 
@@ -404,8 +512,8 @@ impl Server {
             let Some(client) = self.clients.get_mut(key) else {
                 return;
             };
-            if budget == 0 {
-                self.more_to_read.push(key);
+            if budget == 0 || self.reads_paused {
+                self.want_read(key);
                 return;
             }
             match client.stream.read(&mut self.read_buf) {
@@ -481,6 +589,7 @@ impl Server {
     }
 
     fn write_client(&mut self, key: usize) {
+        let high = self.high();
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
@@ -502,6 +611,9 @@ impl Server {
                 }
                 Ok(mut written) => {
                     client.queued -= written;
+                    if client.queued <= high {
+                        client.caught_up = Instant::now();
+                    }
                     while written > 0 {
                         let front_left = client.queue[0].len() - client.head_written;
                         if written >= front_left {

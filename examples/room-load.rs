@@ -1,0 +1,407 @@
+//! Benchmark load for a TCP chat room (room-server, the classic Python
+//! select() room, `ncat --chat`). Loopback only; every phase is bounded in
+//! time. Prints one `key=value` line for scripts.
+//!
+//! * `hold`: connect N clients (from 127.0.1.x, .2.x, … as many hosts), then
+//!   one line from client 0 must reach all N-1 others: `held=N` or the
+//!   number that got it.
+//! * `fanout`: C clients, S of them sending lines (at --rate lines/s in all,
+//!   or as fast as they can), every client reading; optionally one more
+//!   client that never reads. Reports lines delivered per second, the share
+//!   of delivered lines that carried a sender prefix, and p50/p99 latency.
+//!
+//! `cargo run --release --example room-load -- 127.0.0.1:5000 fanout --clients 100 --senders 10`
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+#[derive(Parser)]
+struct Args {
+    /// The room server (loopback)
+    server: SocketAddr,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Connect N clients and check one line reaches all of them
+    Hold {
+        #[arg(long)]
+        clients: usize,
+        /// Seconds allowed for connecting and for the line to arrive
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Relay load: lines/s delivered, prefixed share, latency
+    Fanout {
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Lines per second in all (0: as fast as the senders can)
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Seconds of sending
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Lines per sender instead (0: send for --seconds); the run then
+        /// lasts until every line is delivered (at most 60 s)
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Payload bytes per line
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Add one client that never reads
+        #[arg(long)]
+        stuck: bool,
+    },
+}
+
+fn raise_nofile() {
+    // SAFETY: get/setrlimit on this process with an owned struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Connects from 127.0.<1 + i/250>.<1 + i%250>, so thousands of clients do
+/// not share one source address's ports.
+fn connect(server: SocketAddr, i: usize) -> std::io::Result<TcpStream> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    let src: SocketAddr = format!("127.0.{}.{}:0", 1 + i / 250, 1 + i % 250)
+        .parse()
+        .unwrap();
+    if server.is_ipv4() {
+        socket.bind(&SockAddr::from(src))?;
+    }
+    socket.connect_timeout(&SockAddr::from(server), Duration::from_secs(10))?;
+    let stream: TcpStream = socket.into();
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+fn hold(server: SocketAddr, n: usize, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut conns = Vec::with_capacity(n);
+    for i in 0..n {
+        match connect(server, i) {
+            Ok(c) => conns.push(c),
+            Err(e) => {
+                println!("held=0 connected={i} error={}", e.kind());
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            println!("held=0 connected={i} error=timeout");
+            return;
+        }
+    }
+    // One epoll thread watches every client for the marker line.
+    let marker = format!("hold-marker-{}", std::process::id());
+    let got = {
+        use mio::{Events, Interest, Poll, Token};
+        use std::io::Read;
+        let mut poll = Poll::new().unwrap();
+        // Moved, not cloned: 10,000 clients must not need 20,000 files.
+        let mut socks: Vec<(mio::net::TcpStream, Vec<u8>, bool)> = conns
+            .drain(1..)
+            .enumerate()
+            .map(|(i, c)| {
+                c.set_nonblocking(true).unwrap();
+                let mut m = mio::net::TcpStream::from_std(c);
+                poll.registry()
+                    .register(&mut m, Token(i), Interest::READABLE)
+                    .unwrap();
+                (m, Vec::new(), false)
+            })
+            .collect();
+        write_fully(&mut conns[0], format!("{marker}\n").as_bytes()).expect("send marker");
+        let mut events = Events::with_capacity(4096);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut reached = 0;
+        while reached < n - 1 && Instant::now() < deadline {
+            let _ = poll.poll(&mut events, Some(Duration::from_millis(100)));
+            for ev in events.iter() {
+                let (s, pending, done) = &mut socks[ev.token().0];
+                while let Ok(k) = s.read(&mut buf) {
+                    if k == 0 {
+                        break;
+                    }
+                    pending.extend_from_slice(&buf[..k]);
+                }
+                if !*done
+                    && pending
+                        .windows(marker.len())
+                        .any(|w| w == marker.as_bytes())
+                {
+                    *done = true;
+                    reached += 1;
+                }
+                // Keep only a tail that could hold the start of the marker.
+                let keep = pending.len().min(marker.len());
+                pending.drain(..pending.len() - keep);
+            }
+        }
+        reached
+    };
+    let held = if got == n - 1 { n } else { got };
+    println!("held={held} connected={n} reached={got}");
+}
+
+struct Stats {
+    delivered: AtomicU64,
+    prefixed: AtomicU64,
+    latencies_us: Mutex<Vec<u32>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fanout(
+    server: SocketAddr,
+    clients: usize,
+    senders: usize,
+    rate: u64,
+    seconds: u64,
+    count: u64,
+    size: usize,
+    stuck: bool,
+) {
+    let origin = Instant::now();
+    let stats = Arc::new(Stats {
+        delivered: AtomicU64::new(0),
+        prefixed: AtomicU64::new(0),
+        latencies_us: Mutex::new(Vec::new()),
+    });
+    let conns: Vec<TcpStream> = (0..clients)
+        .map(|i| connect(server, i).expect("connect"))
+        .collect();
+    let _stuck = stuck.then(|| connect(server, clients).expect("connect stuck client"));
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    // One epoll thread reads every client, so the figures measure the room
+    // and not the wake-up of a hundred reader threads.
+    let reader = {
+        let streams: Vec<TcpStream> = conns.iter().map(|c| c.try_clone().unwrap()).collect();
+        let stats = stats.clone();
+        let stop = stop_reading.clone();
+        thread::spawn(move || read_all(streams, &stats, &stop, origin))
+    };
+    // Let the join notices settle before measuring.
+    thread::sleep(Duration::from_millis(300));
+    let pad = "x".repeat(size.saturating_sub(24));
+    let sent = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let per_sender_rate = rate as f64 / senders as f64;
+    let sender_threads: Vec<_> = conns
+        .iter()
+        .take(senders)
+        .map(|c| {
+            let mut c = c.try_clone().unwrap();
+            let pad = pad.clone();
+            let sent = sent.clone();
+            thread::spawn(move || {
+                let mut n = 0u64;
+                let end = start + Duration::from_secs(if count > 0 { 60 } else { seconds });
+                while Instant::now() < end && (count == 0 || n < count) {
+                    if per_sender_rate > 0.0 {
+                        // Sleep until this line is due (no busy polling:
+                        // the load must not steal the room's CPU).
+                        let due = start + Duration::from_secs_f64(n as f64 / per_sender_rate);
+                        let now = Instant::now();
+                        if due > now {
+                            thread::sleep(due - now);
+                        }
+                    }
+                    let line = format!("L {} {pad}\n", origin.elapsed().as_micros());
+                    if let Err(e) = write_fully(&mut c, line.as_bytes()) {
+                        // The room froze (10 s without progress) or closed us.
+                        eprintln!("room-load: sender stopped: {e}");
+                        break;
+                    }
+                    n += 1;
+                }
+                sent.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for t in sender_threads {
+        t.join().unwrap();
+    }
+    let send_secs = start.elapsed().as_secs_f64();
+    // Drain: until every delivery arrived, or nothing more came for 1 s
+    // (bounded by 15 s, or 60 s for a --count run).
+    let want = sent.load(Ordering::Relaxed) * (clients as u64 - 1);
+    let drain_end = Instant::now() + Duration::from_secs(if count > 0 { 60 } else { 15 });
+    let (mut last, mut last_change) = (u64::MAX, Instant::now());
+    while Instant::now() < drain_end {
+        let now = stats.delivered.load(Ordering::Relaxed);
+        if now >= want {
+            break;
+        }
+        if now != last {
+            (last, last_change) = (now, Instant::now());
+        } else if last_change.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop_reading.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    let delivered = stats.delivered.load(Ordering::Relaxed);
+    let prefixed = stats.prefixed.load(Ordering::Relaxed);
+    let mut lat = stats.latencies_us.lock().unwrap().clone();
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            0.0
+        } else {
+            f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0
+        }
+    };
+    println!(
+        "sent={} send_seconds={:.2} expected={} delivered={} delivery_pct={:.2} lines_per_s={:.0} prefixed_pct={:.2} p50_ms={:.3} p99_ms={:.3}",
+        sent.load(Ordering::Relaxed),
+        send_secs,
+        want,
+        delivered,
+        if want > 0 { 100.0 * delivered as f64 / want as f64 } else { 0.0 },
+        delivered as f64 / elapsed,
+        if delivered > 0 { 100.0 * prefixed as f64 / delivered as f64 } else { 0.0 },
+        pct(0.5),
+        pct(0.99)
+    );
+}
+
+/// Writes all of `data` to a socket that the reader thread made
+/// non-blocking (the flag is shared by every copy of the socket): waits for
+/// room with poll(2), giving up after 10 s without progress.
+fn write_fully(stream: &mut TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd {
+                    fd: stream.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the duration of the call.
+                if unsafe { libc::poll(&mut pfd, 1, 10_000) } == 0 {
+                    return Err(std::io::ErrorKind::TimedOut.into());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads every stream with one mio poll; counts relayed test lines, how
+/// many carried a sender prefix, and their latency.
+fn read_all(streams: Vec<TcpStream>, stats: &Stats, stop: &AtomicBool, origin: Instant) {
+    use mio::{Events, Interest, Poll, Token};
+    use std::io::Read;
+    let mut poll = Poll::new().unwrap();
+    let mut conns: Vec<(mio::net::TcpStream, Vec<u8>)> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.set_nonblocking(true).unwrap();
+            let mut m = mio::net::TcpStream::from_std(s);
+            poll.registry()
+                .register(&mut m, Token(i), Interest::READABLE)
+                .unwrap();
+            (m, Vec::new())
+        })
+        .collect();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut lat = Vec::new();
+    let (mut delivered, mut prefixed) = (0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+        for ev in events.iter() {
+            let (stream, pending) = &mut conns[ev.token().0];
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Err(_) => break, // WouldBlock, or the room closed us
+                }
+            }
+            let now = origin.elapsed().as_micros() as u64;
+            let mut start = 0;
+            while let Some(p) = pending[start..].iter().position(|&b| b == b'\n') {
+                let line = &pending[start..start + p];
+                start += p + 1;
+                // "<who> L <t_us> ..." or, unprefixed, "L <t_us> ..."
+                let (body, has_prefix) = if line.starts_with(b"<") {
+                    match line.windows(4).position(|w| w == b"> L ") {
+                        Some(q) => (&line[q + 2..], true),
+                        None => continue, // not a test line
+                    }
+                } else if line.starts_with(b"L ") {
+                    (line, false)
+                } else {
+                    continue; // join and leave notices
+                };
+                delivered += 1;
+                prefixed += u64::from(has_prefix);
+                let t = body
+                    .split(|&b| b == b' ')
+                    .nth(1)
+                    .and_then(|t| std::str::from_utf8(t).ok()?.parse::<u64>().ok());
+                if let Some(t) = t {
+                    lat.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
+                }
+            }
+            pending.drain(..start);
+        }
+        stats.delivered.store(delivered, Ordering::Relaxed);
+    }
+    stats.prefixed.store(prefixed, Ordering::Relaxed);
+    stats.latencies_us.lock().unwrap().extend(lat);
+}
+
+fn main() {
+    let args = Args::parse();
+    assert!(
+        args.server.ip().is_loopback(),
+        "benchmarks connect only to loopback"
+    );
+    raise_nofile();
+    match args.mode {
+        Mode::Hold { clients, seconds } => hold(args.server, clients, seconds),
+        Mode::Fanout {
+            clients,
+            senders,
+            rate,
+            seconds,
+            size,
+            stuck,
+            count,
+        } => fanout(
+            args.server,
+            clients,
+            senders,
+            rate,
+            seconds,
+            count,
+            size,
+            stuck,
+        ),
+    }
+}
