@@ -517,3 +517,132 @@ fn client_on_a_terminal_keeps_the_typed_line_intact() {
     assert_eq!(peer.line(), format!("<{name}> half typed now\n"));
     srv.wait_stderr("entered room");
 }
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn churn_of_500_clients_loses_and_reorders_nothing_and_leaks_no_files() {
+    const CHURN: usize = 500;
+    const CHATTERS: usize = 10;
+    const SECONDS: u64 = 20;
+    raise_nofile();
+    let (mut srv, addr) = server(&["--max-rate", "100000"]);
+    let pid = srv.child.id();
+    let baseline = open_files(pid);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // 500 clients that keep connecting and leaving (and never read).
+    let churners: Vec<_> = (0..4)
+        .map(|t| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut pool: Vec<Option<TcpStream>> = (0..CHURN / 4).map(|_| None).collect();
+                let mut i = 0usize;
+                let mut cycles = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let slot = i % pool.len();
+                    // Close the old connection (some with a reset), open anew.
+                    if let Some(old) = pool[slot].take() {
+                        if i.is_multiple_of(3) {
+                            let _ = socket2::SockRef::from(&old).set_linger(Some(Duration::ZERO));
+                        }
+                        drop(old);
+                    }
+                    let from = format!("127.0.{}.{}", 10 + t, 1 + slot % 250);
+                    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+                    s.bind(&SockAddr::from(SocketAddr::new(from.parse().unwrap(), 0)))
+                        .unwrap();
+                    if s.connect_timeout(&SockAddr::from(addr), WAIT).is_ok() {
+                        pool[slot] = Some(s.into());
+                    }
+                    i += 1;
+                    cycles += 1;
+                    // Each join and leave is announced to ~500 others: pace
+                    // the churn so the test measures correctness, not load.
+                    thread::sleep(Duration::from_millis(10));
+                }
+                cycles
+            })
+        })
+        .collect();
+
+    // 10 chatters, each sending numbered lines and checking everyone else's.
+    let chatters: Vec<Conn> = (0..CHATTERS)
+        .map(|i| Conn::open(&format!("127.0.0.{}", 20 + i), addr))
+        .collect();
+    let names: Vec<String> = chatters.iter().map(|c| c.name.clone()).collect();
+    let start = Instant::now();
+    let handles: Vec<_> = chatters
+        .into_iter()
+        .enumerate()
+        .map(|(me, mut conn)| {
+            let names = names.clone();
+            thread::spawn(move || {
+                let mut writer = conn.writer.try_clone().unwrap();
+                let sent = thread::spawn(move || {
+                    let mut n = 0u64;
+                    while start.elapsed() < Duration::from_secs(SECONDS) {
+                        writeln!(writer, "seq {n}").unwrap();
+                        n += 1;
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                    writeln!(writer, "done").unwrap();
+                    n
+                });
+                // Read until every other chatter said "done"; per sender the
+                // numbers must run 0, 1, 2, … without a gap.
+                let mut next = vec![0u64; names.len()];
+                let mut done = vec![false; names.len()];
+                done[me] = true;
+                while !done.iter().all(|&d| d) {
+                    let line = conn.line();
+                    let Some(rest) = line.strip_prefix('<') else {
+                        continue;
+                    };
+                    let Some((who, body)) = rest.split_once("> ") else {
+                        continue;
+                    };
+                    let Some(k) = names.iter().position(|n| n == who) else {
+                        continue;
+                    };
+                    let body = body.trim_end();
+                    if body == "done" {
+                        done[k] = true;
+                    } else if let Some(n) = body.strip_prefix("seq ") {
+                        assert_eq!(
+                            n.parse::<u64>().unwrap(),
+                            next[k],
+                            "from {who}: lost or reordered"
+                        );
+                        next[k] += 1;
+                    }
+                }
+                (sent.join().unwrap(), next)
+            })
+        })
+        .collect();
+    let results: Vec<(u64, Vec<u64>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let cycles: u64 = churners.into_iter().map(|h| h.join().unwrap()).sum();
+    for (me, (_, got)) in results.iter().enumerate() {
+        for (k, (sent, _)) in results.iter().enumerate() {
+            if k != me {
+                assert_eq!(got[k], *sent, "chatter {me} got every line of chatter {k}");
+            }
+        }
+    }
+    assert!(cycles >= CHURN as u64, "clients churned: {cycles}");
+    // Every client (churners, and chatters whose threads ended) is gone
+    // now: the server's descriptors come back to the start. Bounded wait.
+    let want = baseline;
+    let deadline = Instant::now() + WAIT;
+    while open_files(pid) > want && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open_files(pid), want, "descriptors leaked");
+    srv.wait_stderr("left room");
+}

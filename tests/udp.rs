@@ -835,3 +835,80 @@ fn smoke_loopback_script_passes() {
         "{out}"
     );
 }
+
+// ---- hostile input and floods -------------------------------------------------
+
+#[test]
+fn flood_from_one_sender_does_not_hide_a_normal_sender_with_max_rate() {
+    // One sender floods 200,000 datagrams; another sends 100 at a modest
+    // pace. With --max-rate, the window spends almost nothing on the flood
+    // and every normal message is shown.
+    let (mut w, addr) = window(&["--max-rate", "50", "--recv-buffer", "33554432"]);
+    let flood = std::thread::spawn(move || {
+        let s = udp("127.0.0.2");
+        let payload = [b'f'; 64];
+        for _ in 0..200_000 {
+            let _ = s.send_to(&payload, addr);
+        }
+    });
+    let calm = udp("127.0.0.3");
+    let calm_name = calm.local_addr().unwrap().to_string();
+    let pacer = std::thread::spawn(move || {
+        for i in 0..100 {
+            calm.send_to(format!("calm {i}").as_bytes(), addr).unwrap();
+            // A modest pace: 40 messages a second, under the limit of 50.
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    });
+    flood.join().unwrap();
+    pacer.join().unwrap();
+    let mut calm_seen = Vec::new();
+    let mut flood_shown = 0;
+    while calm_seen.len() < 100 {
+        let from = w.line();
+        let text = w.line();
+        if from == calm_name {
+            calm_seen.push(text);
+        } else {
+            flood_shown += 1;
+        }
+    }
+    let want: Vec<String> = (0..100).map(|i| format!("calm {i}")).collect();
+    assert_eq!(calm_seen, want, "every normal message, in order");
+    assert!(
+        flood_shown < 1000,
+        "the flood was limited: {flood_shown} shown"
+    );
+    w.signal(libc::SIGINT);
+    w.expect_exit(130);
+    let err = w.stderr();
+    assert!(err.contains("dropped by --max-rate (127.0.0.2 "), "{err}");
+}
+
+#[test]
+fn log_is_complete_after_a_signal_in_the_middle_of_a_burst() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let dir = tempdir();
+        let log = format!("{dir}/burst.log");
+        let (mut w, addr) = window(&["--log", &log]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let sender = std::thread::spawn(move || {
+            let s = udp("127.0.0.2");
+            let mut i = 0u64;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) && i < 2_000_000 {
+                let _ = s.send_to(format!("burst {i}").as_bytes(), addr);
+                i += 1;
+            }
+        });
+        // Mid-burst: some output has been shown, the sender is still going.
+        w.lines(2000);
+        w.signal(sig);
+        w.expect_exit(130);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sender.join().unwrap();
+        let shown = 1000 + w.rest().len() / 2;
+        let logged = std::fs::read_to_string(&log).unwrap().lines().count();
+        assert_eq!(logged, shown, "every shown message is in the log ({sig})");
+    }
+}

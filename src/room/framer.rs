@@ -4,7 +4,9 @@
 //! whole lines (without `\n` or `\r\n`), whatever the split. A line longer
 //! than the cap is reported once as [`Frame::TooLong`] and its bytes are
 //! dropped up to the next newline, so a hostile peer cannot make the buffer
-//! grow past the cap.
+//! grow past the cap. It is reported as soon as it is known to be too long:
+//! at its newline, or, if none has come yet, once its bytes so far exceed the
+//! cap by more than one (room for a `\r` before the `\n`).
 
 /// One result of framing.
 #[derive(Debug, PartialEq, Eq)]
