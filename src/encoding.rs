@@ -32,6 +32,13 @@ pub enum Encoding {
     Auto,
 }
 
+/// Labels kept as typed in messages (others show the canonical name).
+const SHOWN_LABELS: &[&str] = &[
+    "gb2312", "gbk", "gb18030", "utf-8", "utf8", "big5", "big5-hkscs", "shift_jis", "sjis",
+    "euc-jp", "euc-kr", "iso-2022-jp", "utf-16le", "utf-16be", "utf-16", "latin1",
+    "iso-8859-1", "windows-1252", "cp936", "x-gbk",
+];
+
 /// Labels shown when the user types an unknown one.
 pub const EXAMPLE_LABELS: &str = "gb2312, gbk, gb18030, utf-8, big5, shift_jis, euc-kr, utf-16le";
 
@@ -101,9 +108,14 @@ impl Encoding {
     fn lookup(lower: &str, typed: &str) -> Result<Encoding, LabelError> {
         let encoding = encoding_rs::Encoding::for_label_no_replacement(lower.as_bytes())
             .ok_or_else(|| LabelError::Unknown(typed.to_string()))?;
-        // Labels live for the whole program; leaking one short string per
-        // parse keeps `Encoding` `Copy` and is bounded by the number of flags.
-        let label: &'static str = Box::leak(lower.to_string().into_boxed_str());
+        // Messages name the encoding as the user typed it where that is a
+        // common label, else by its canonical name; either way a static str,
+        // so `Encoding` stays `Copy` and parsing allocates nothing that lives on.
+        let label = SHOWN_LABELS
+            .iter()
+            .find(|l| **l == lower)
+            .copied()
+            .unwrap_or_else(|| encoding.name());
         Ok(Encoding::Label { label, encoding })
     }
 
@@ -334,6 +346,14 @@ mod tests {
         let err = Encoding::for_decoding("klingon").unwrap_err();
         assert!(err.to_string().contains("gb18030"));
         assert!(Encoding::for_encoding("replacement").is_err());
+    }
+
+    #[test]
+    fn label_as_typed_or_canonical_name() {
+        assert_eq!(Encoding::for_decoding("GB2312").unwrap().label(), "gb2312");
+        assert_eq!(Encoding::for_decoding(" sjis ").unwrap().label(), "sjis");
+        // An uncommon label shows the encoding's canonical name.
+        assert_eq!(Encoding::for_decoding("csgb2312").unwrap().label(), "GBK");
     }
 
     #[test]
