@@ -34,9 +34,26 @@ pub enum Encoding {
 
 /// Labels kept as typed in messages (others show the canonical name).
 const SHOWN_LABELS: &[&str] = &[
-    "gb2312", "gbk", "gb18030", "utf-8", "utf8", "big5", "big5-hkscs", "shift_jis", "sjis",
-    "euc-jp", "euc-kr", "iso-2022-jp", "utf-16le", "utf-16be", "utf-16", "latin1",
-    "iso-8859-1", "windows-1252", "cp936", "x-gbk",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "utf-8",
+    "utf8",
+    "big5",
+    "big5-hkscs",
+    "shift_jis",
+    "sjis",
+    "euc-jp",
+    "euc-kr",
+    "iso-2022-jp",
+    "utf-16le",
+    "utf-16be",
+    "utf-16",
+    "latin1",
+    "iso-8859-1",
+    "windows-1252",
+    "cp936",
+    "x-gbk",
 ];
 
 /// Labels shown when the user types an unknown one.
