@@ -483,7 +483,7 @@ def main():
               "column, so no receiver can show more. The null receiver (recvmmsg, counts only) "
               "is this machine's ceiling. Default socket buffers for the peers; chat-window asks "
               "for 8 MiB (the kernel grants `2 × net.core.rmem_max`).\n" % COUNT)
-    md.append("| receiver | payload | generator rate (datagrams/s) | loss | CPU s | datagrams per CPU-second | peak RSS |")
+    md.append("| receiver | payload | generator rate (datagrams/s) | loss | CPU s per million offered | datagrams shown per CPU-second | peak RSS |")
     md.append("|---|---|---|---|---|---|---|")
     for label, size, gen, loss, cpu, rss, got in rows:
         per_cpu = got / cpu if cpu else 0
