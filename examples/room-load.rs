@@ -111,22 +111,15 @@ fn hold(server: SocketAddr, n: usize, seconds: u64) {
     // One epoll thread watches every client for the marker line.
     let marker = format!("hold-marker-{}", std::process::id());
     let got = {
-        use mio::{Events, Interest, Poll, Token};
+        use mio::{Events, Poll};
         use std::io::Read;
         let mut poll = Poll::new().unwrap();
         // Moved, not cloned: 10,000 clients must not need 20,000 files.
-        let mut socks: Vec<(mio::net::TcpStream, Vec<u8>, bool)> = conns
-            .drain(1..)
-            .enumerate()
-            .map(|(i, c)| {
-                c.set_nonblocking(true).unwrap();
-                let mut m = mio::net::TcpStream::from_std(c);
-                poll.registry()
-                    .register(&mut m, Token(i), Interest::READABLE)
-                    .unwrap();
-                (m, Vec::new(), false)
-            })
-            .collect();
+        let mut socks: Vec<(mio::net::TcpStream, Vec<u8>, bool)> =
+            register(&poll, conns.drain(1..))
+                .into_iter()
+                .map(|m| (m, Vec::new(), false))
+                .collect();
         write_fully(&mut conns[0], format!("{marker}\n").as_bytes()).expect("send marker");
         let mut events = Events::with_capacity(4096);
         let mut buf = vec![0u8; 64 * 1024];
@@ -309,23 +302,35 @@ fn write_fully(stream: &mut TcpStream, mut data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads every stream with one mio poll; counts relayed test lines, how
-/// many carried a sender prefix, and their latency.
-fn read_all(streams: Vec<TcpStream>, stats: &Stats, stop: &AtomicBool, origin: Instant) {
-    use mio::{Events, Interest, Poll, Token};
-    use std::io::Read;
-    let mut poll = Poll::new().unwrap();
-    let mut conns: Vec<(mio::net::TcpStream, Vec<u8>)> = streams
+/// Makes the streams non-blocking and registers them for reading with
+/// `poll`, the i-th as `Token(i)`.
+fn register(
+    poll: &mio::Poll,
+    streams: impl IntoIterator<Item = TcpStream>,
+) -> Vec<mio::net::TcpStream> {
+    streams
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
             s.set_nonblocking(true).unwrap();
             let mut m = mio::net::TcpStream::from_std(s);
             poll.registry()
-                .register(&mut m, Token(i), Interest::READABLE)
+                .register(&mut m, mio::Token(i), mio::Interest::READABLE)
                 .unwrap();
-            (m, Vec::new())
+            m
         })
+        .collect()
+}
+
+/// Reads every stream with one mio poll; counts relayed test lines, how
+/// many carried a sender prefix, and their latency.
+fn read_all(streams: Vec<TcpStream>, stats: &Stats, stop: &AtomicBool, origin: Instant) {
+    use mio::{Events, Poll};
+    use std::io::Read;
+    let mut poll = Poll::new().unwrap();
+    let mut conns: Vec<(mio::net::TcpStream, Vec<u8>)> = register(&poll, streams)
+        .into_iter()
+        .map(|m| (m, Vec::new()))
         .collect();
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 * 1024];
