@@ -260,9 +260,8 @@ pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
     let mut p = Proc::spawn_cmd("command", cmd);
     p.close_stdin();
     let status = p.wait();
-    let out: Vec<String> = std::iter::from_fn(|| p.stdout.try_recv().ok())
-        .map(|l| String::from_utf8_lossy(&l).into_owned())
-        .collect();
+    // All of stdout: its reader thread may still be handing lines over.
+    let out = p.rest();
     (status.code(), out.join("\n"), p.stderr())
 }
 
