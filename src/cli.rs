@@ -66,6 +66,21 @@ pub fn bind_addr(text: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("'{text}' is not an IP address; e.g. 0.0.0.0, 127.0.0.1, ::"))
 }
 
+/// A size in bytes: `4194304`, `4MiB`, `256MiB`, `1GiB`, or SI `64KB`
+/// (IEC units are powers of 1024, SI units powers of 1000); at least 1.
+///
+/// # Errors
+/// A message with examples.
+pub fn bytes(text: &str) -> Result<u64, String> {
+    match parse_size::parse_size(text) {
+        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "'{text}' is not a size in bytes; e.g. 65536, 64KiB, 4MiB, 256MiB, 1GiB"
+        )),
+    }
+}
+
 /// A count or rate that must be at least 1.
 ///
 /// # Errors
@@ -102,6 +117,16 @@ mod tests {
     fn bind_addresses() {
         assert_eq!(bind_addr("[::]").unwrap().to_string(), "::");
         assert!(bind_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("4194304").unwrap(), 4 << 20);
+        assert_eq!(bytes("32MiB").unwrap(), 32 << 20);
+        assert_eq!(bytes("256 MiB").unwrap(), 256 << 20);
+        assert_eq!(bytes("64KB").unwrap(), 64_000);
+        assert!(bytes("0").is_err());
+        assert!(bytes("lots").unwrap_err().contains("256MiB"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -49,16 +49,27 @@ impl Bucket {
 
     /// Takes one token if there is one.
     pub fn take(&mut self, rate: u32, now: Instant) -> bool {
-        let rate = f64::from(rate);
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
+        if self.ready(rate, now) {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// Refills for the time passed; whether a token is there (none taken).
+    pub fn ready(&mut self, rate: u32, now: Instant) -> bool {
+        let rate = f64::from(rate);
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        self.last = now;
+        self.tokens >= 1.0
+    }
+
+    /// How long after the last refill until a token is there.
+    pub fn wait(&self, rate: u32) -> Duration {
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::from_secs_f64(missing / f64::from(rate.max(1)))
     }
 }
 
@@ -123,7 +134,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn empty_allow_list_allows_all() {
@@ -141,6 +151,21 @@ mod tests {
         assert!(!list.allows("127.0.0.3".parse().unwrap()));
         assert!(list.allows("fd12::1".parse().unwrap()));
         assert!(!list.allows("::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bucket_says_how_long_until_the_next_token() {
+        let t0 = Instant::now();
+        let mut b = Bucket::full(100, t0);
+        for _ in 0..100 {
+            assert!(b.take(100, t0));
+        }
+        assert!(!b.ready(100, t0));
+        let wait = b.wait(100).as_secs_f64();
+        assert!((wait - 0.010).abs() < 1e-6, "{wait}");
+        assert!(!b.ready(100, t0 + Duration::from_millis(9)));
+        assert!(b.ready(100, t0 + Duration::from_millis(11)));
+        assert_eq!(b.wait(100), Duration::ZERO);
     }
 
     #[test]

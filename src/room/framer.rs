@@ -23,6 +23,9 @@ pub struct Framer {
     buf: Vec<u8>,
     max: usize,
     discarding: bool,
+    /// `buf` holds the line last returned by [`Framer::next`]; empty it
+    /// before taking more bytes.
+    returned: bool,
 }
 
 impl Framer {
@@ -32,47 +35,57 @@ impl Framer {
             buf: Vec::new(),
             max,
             discarding: false,
+            returned: false,
         }
     }
 
     /// Feeds bytes; calls `f` for each whole line or over-long line.
     pub fn push(&mut self, mut data: &[u8], mut f: impl FnMut(Frame<'_>)) {
         while !data.is_empty() {
-            let newline = data.iter().position(|&b| b == b'\n');
-            if self.discarding {
-                match newline {
-                    Some(pos) => {
-                        self.discarding = false;
-                        data = &data[pos + 1..];
-                    }
-                    None => return,
-                }
-                continue;
+            let (used, frame) = self.next(data);
+            if let Some(frame) = frame {
+                f(frame);
             }
-            match newline {
+            data = &data[used..];
+        }
+    }
+
+    /// Feeds bytes up to and including the first newline in `data` (all of
+    /// `data` when it has none); returns how many bytes it took and the
+    /// frame they completed, if any. At most one frame per call, so a
+    /// caller can stop between lines (a throttled sender) and keep the
+    /// rest of `data` for later.
+    pub fn next<'a>(&'a mut self, data: &'a [u8]) -> (usize, Option<Frame<'a>>) {
+        if self.returned {
+            self.returned = false;
+            self.buf.clear();
+        }
+        let newline = data.iter().position(|&b| b == b'\n');
+        if self.discarding {
+            return match newline {
                 Some(pos) => {
-                    let piece = &data[..pos];
-                    if self.buf.is_empty() {
-                        emit(strip_cr(piece), self.max, &mut f);
-                    } else {
-                        self.buf.extend_from_slice(piece);
-                        let line = std::mem::take(&mut self.buf);
-                        emit(strip_cr(&line), self.max, &mut f);
-                        self.buf = line;
-                        self.buf.clear();
-                    }
-                    data = &data[pos + 1..];
+                    self.discarding = false;
+                    (pos + 1, None)
                 }
-                None => {
-                    // +1: a trailing '\r' of a "\r\n" split across reads.
-                    if self.buf.len() + data.len() > self.max + 1 {
-                        self.buf.clear();
-                        self.discarding = true;
-                        f(Frame::TooLong);
-                    } else {
-                        self.buf.extend_from_slice(data);
-                    }
-                    return;
+                None => (data.len(), None),
+            };
+        }
+        match newline {
+            Some(pos) if self.buf.is_empty() => (pos + 1, Some(frame(&data[..pos], self.max))),
+            Some(pos) => {
+                self.buf.extend_from_slice(&data[..pos]);
+                self.returned = true;
+                (pos + 1, Some(frame(&self.buf, self.max)))
+            }
+            None => {
+                // +1: a trailing '\r' of a "\r\n" split across reads.
+                if self.buf.len() + data.len() > self.max + 1 {
+                    self.buf.clear();
+                    self.discarding = true;
+                    (data.len(), Some(Frame::TooLong))
+                } else {
+                    self.buf.extend_from_slice(data);
+                    (data.len(), None)
                 }
             }
         }
@@ -80,6 +93,10 @@ impl Framer {
 
     /// The partial line held at end of stream, if any (not over the cap).
     pub fn finish(&mut self) -> Option<Vec<u8>> {
+        if self.returned {
+            self.returned = false;
+            self.buf.clear();
+        }
         if self.discarding || self.buf.is_empty() {
             return None;
         }
@@ -90,20 +107,26 @@ impl Framer {
 
     /// Bytes held for an unfinished line.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        if self.returned {
+            0
+        } else {
+            self.buf.len()
+        }
+    }
+}
+
+/// The frame of one complete line, a trailing `\r` removed.
+fn frame(line: &[u8], max: usize) -> Frame<'_> {
+    let line = strip_cr(line);
+    if line.len() > max {
+        Frame::TooLong
+    } else {
+        Frame::Line(line)
     }
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn emit(line: &[u8], max: usize, f: &mut impl FnMut(Frame<'_>)) {
-    if line.len() > max {
-        f(Frame::TooLong);
-    } else {
-        f(Frame::Line(line));
-    }
 }
 
 #[cfg(test)]
@@ -157,6 +180,25 @@ mod tests {
             fr.push(b"0123456789", |_| {});
             assert!(fr.pending() <= 9);
         }
+    }
+
+    #[test]
+    fn next_takes_one_line_at_a_time_and_the_rest_can_wait() {
+        let mut fr = Framer::new(10);
+        let data = b"ab\r\ncd\nef";
+        let (used, f) = fr.next(data);
+        assert_eq!((used, f), (4, Some(Frame::Line(b"ab"))));
+        // A caller that must stop here keeps data[4..] and feeds it later.
+        let (used2, f) = fr.next(&data[4..]);
+        assert_eq!((used2, f), (3, Some(Frame::Line(b"cd"))));
+        let (used3, f) = fr.next(&data[7..]);
+        assert_eq!((used3, f), (2, None));
+        assert_eq!(fr.pending(), 2);
+        // A line completed from held bytes comes from the framer's buffer.
+        let (_, f) = fr.next(b"gh\n");
+        assert_eq!(f, Some(Frame::Line(b"efgh")));
+        assert_eq!(fr.pending(), 0);
+        assert_eq!(fr.finish(), None);
     }
 
     #[test]

@@ -1,0 +1,416 @@
+//! The room's shared log, and each member's place in it.
+//!
+//! ```text
+//!            trimmed ◀─┐                              ┌─▶ appended
+//! log:   [seq 40][seq 41][seq 42][seq 43][seq 44][seq 45]
+//!         ▲ slowest member      ▲ member B      ▲ member C (caught up at 46)
+//! ```
+//!
+//! Every relayed line and every join or leave notice is appended to one
+//! [`Log`] once, for the whole room (as in Kafka's log with consumer
+//! offsets, or the LMAX disruptor's ring with sequence numbers). A member
+//! holds an [`Outbox`]: its position in the log, how much of the entry
+//! there it has written, and a small queue of notices meant for it alone
+//! (`! line too long`, `! slow down`). Entries a member sent itself are
+//! skipped for it. The log is trimmed behind the slowest member, so memory
+//! follows what that member has not read yet, not members × lines: a join
+//! storm of N clients costs N entries, not N²/2.
+//!
+//! Everything here is plain data; the event loop in [`super::server`]
+//! turns an outbox into vectored writes with [`Outbox::slices`] and
+//! [`Outbox::advance`].
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Bytes counted per entry on top of its data: the entry itself and the
+/// allocator's share of its buffer, so [`Log::bytes`] tracks real memory.
+pub const ENTRY_OVERHEAD: usize = 48;
+
+/// A member's identity in the log (never reused); 0 is nobody.
+pub type MemberId = u64;
+
+/// One line or notice, as sent on the wire (`<ip:port> text\n`).
+#[derive(Debug)]
+struct Entry {
+    data: Box<[u8]>,
+    /// Who sent it (they do not get it back); 0 for notices to all.
+    from: MemberId,
+    /// Bytes of all entries before this one, since the log began.
+    offset: u64,
+}
+
+/// The append-only sequence of everything said in the room.
+#[derive(Debug, Default)]
+pub struct Log {
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    base: u64,
+    /// Bytes of all entries ever appended.
+    end_offset: u64,
+    /// Memory held, as counted by [`Log::bytes`].
+    held: usize,
+}
+
+impl Log {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The sequence number the next entry will get.
+    pub fn end(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+
+    /// Sequence number of the oldest entry held.
+    pub fn start(&self) -> u64 {
+        self.base
+    }
+
+    /// Appends an entry from `from` (0: from nobody); returns its sequence
+    /// number.
+    pub fn push(&mut self, data: Box<[u8]>, from: MemberId) -> u64 {
+        let seq = self.end();
+        self.held += data.len() + ENTRY_OVERHEAD;
+        let offset = self.end_offset;
+        self.end_offset += data.len() as u64;
+        self.entries.push_back(Entry { data, from, offset });
+        seq
+    }
+
+    /// Bytes of all entries before `seq` since the log began (`seq` between
+    /// [`Log::start`] and [`Log::end`]).
+    pub fn offset(&self, seq: u64) -> u64 {
+        match self.entries.get(seq.saturating_sub(self.base) as usize) {
+            Some(e) => e.offset,
+            None => self.end_offset,
+        }
+    }
+
+    /// Bytes of all entries ever appended.
+    pub fn end_offset(&self) -> u64 {
+        self.end_offset
+    }
+
+    /// Memory the entries held take: their bytes plus [`ENTRY_OVERHEAD`]
+    /// each.
+    pub fn bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops every entry before `seq` (no member needs them any more).
+    pub fn trim(&mut self, seq: u64) {
+        while self.base < seq {
+            let Some(e) = self.entries.pop_front() else {
+                break;
+            };
+            self.held -= e.data.len() + ENTRY_OVERHEAD;
+            self.base += 1;
+        }
+    }
+
+    fn get(&self, seq: u64) -> Option<&Entry> {
+        self.entries.get(seq.checked_sub(self.base)? as usize)
+    }
+}
+
+/// What one member still has to receive: its place in the [`Log`] and the
+/// notices for it alone.
+#[derive(Debug)]
+pub struct Outbox {
+    id: MemberId,
+    /// The next entry to send.
+    pos: u64,
+    /// Bytes of the entry at `pos` already written.
+    written: usize,
+    /// Bytes of this member's own entries at or after `pos` (skipped).
+    own_ahead: u64,
+    /// Notices for this member alone, sent between log entries.
+    private: VecDeque<Box<[u8]>>,
+    /// Bytes of the front notice already written.
+    private_written: usize,
+    /// Bytes of the notices still to send.
+    private_bytes: usize,
+}
+
+impl Outbox {
+    /// A member `id` that receives everything appended from now on.
+    pub fn new(id: MemberId, log: &Log) -> Self {
+        Outbox {
+            id,
+            pos: log.end(),
+            written: 0,
+            own_ahead: 0,
+            private: VecDeque::new(),
+            private_written: 0,
+            private_bytes: 0,
+        }
+    }
+
+    /// The member this outbox belongs to.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// Its position in the log: the next entry to send.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    /// Bytes still to send to this member: log entries not its own, and
+    /// private notices.
+    pub fn backlog(&self, log: &Log) -> u64 {
+        log.end_offset - log.offset(self.pos) - self.written as u64 - self.own_ahead
+            + (self.private_bytes - self.private_written) as u64
+    }
+
+    /// What this member holds up in the room's memory: its
+    /// [`Outbox::backlog`] plus [`ENTRY_OVERHEAD`] for each log entry it
+    /// has not passed yet (the log cannot be trimmed past it).
+    pub fn cost(&self, log: &Log) -> u64 {
+        self.backlog(log) + log.end().saturating_sub(self.pos) * ENTRY_OVERHEAD as u64
+    }
+
+    /// Whether nothing is left to send.
+    pub fn is_empty(&self, log: &Log) -> bool {
+        self.backlog(log) == 0
+    }
+
+    /// Bytes of private notices waiting (memory the room holds for them).
+    pub fn private_bytes(&self) -> usize {
+        self.private_bytes
+    }
+
+    /// Must be called when this member's own line was appended at `seq`:
+    /// a member that was caught up stays caught up; one that is behind
+    /// will skip it.
+    pub fn appended_own(&mut self, log: &Log, seq: u64) {
+        let Some(e) = log.get(seq) else {
+            return;
+        };
+        if self.pos == seq && self.written == 0 {
+            self.pos += 1;
+            self.skip_own(log);
+        } else {
+            self.own_ahead += e.data.len() as u64;
+        }
+    }
+
+    /// Queues a notice for this member alone.
+    pub fn tell(&mut self, msg: Box<[u8]>) {
+        self.private_bytes += msg.len();
+        self.private.push_back(msg);
+    }
+
+    /// Moves past the member's own entries at `pos`.
+    fn skip_own(&mut self, log: &Log) {
+        while self.written == 0 {
+            match log.get(self.pos) {
+                Some(e) if e.from == self.id => {
+                    self.own_ahead -= e.data.len() as u64;
+                    self.pos += 1;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Fills `out` with what to write next, in order: the rest of a log
+    /// entry begun, the private notices, then further log entries (not the
+    /// member's own). Returns how many slices it filled.
+    pub fn slices<'a>(&'a self, log: &'a Log, out: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        let mut seq = self.pos;
+        if self.written > 0 && n < out.len() {
+            if let Some(e) = log.get(seq) {
+                out[n] = IoSlice::new(&e.data[self.written..]);
+                n += 1;
+                seq += 1;
+            }
+        }
+        for (i, msg) in self.private.iter().enumerate() {
+            if n == out.len() {
+                return n;
+            }
+            let from = if i == 0 { self.private_written } else { 0 };
+            out[n] = IoSlice::new(&msg[from..]);
+            n += 1;
+        }
+        while n < out.len() {
+            let Some(e) = log.get(seq) else {
+                break;
+            };
+            if e.from != self.id {
+                out[n] = IoSlice::new(&e.data);
+                n += 1;
+            }
+            seq += 1;
+        }
+        n
+    }
+
+    /// Records that `n` bytes of what [`Outbox::slices`] offered were
+    /// written.
+    pub fn advance(&mut self, log: &Log, mut n: usize) {
+        // The same order as `slices`: a begun entry, notices, entries.
+        if self.written > 0 {
+            let Some(e) = log.get(self.pos) else {
+                return;
+            };
+            let left = e.data.len() - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.written = 0;
+            self.pos += 1;
+            self.skip_own(log);
+        }
+        while n > 0 {
+            let Some(front) = self.private.front() else {
+                break;
+            };
+            let left = front.len() - self.private_written;
+            if n < left {
+                self.private_written += n;
+                return;
+            }
+            n -= left;
+            self.private_bytes -= front.len();
+            self.private_written = 0;
+            self.private.pop_front();
+        }
+        self.skip_own(log);
+        while n > 0 {
+            let Some(e) = log.get(self.pos) else {
+                return;
+            };
+            let left = e.data.len();
+            if n < left {
+                self.written = n;
+                return;
+            }
+            n -= left;
+            self.pos += 1;
+            self.skip_own(log);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(text: &str) -> Box<[u8]> {
+        text.as_bytes().into()
+    }
+
+    /// Everything `slices` offers, written `chunk` bytes at a time.
+    fn drain(out: &mut Outbox, log: &Log, chunk: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        loop {
+            let mut iov = [IoSlice::new(&[]); 4];
+            let n = out.slices(log, &mut iov);
+            let bytes: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            if bytes.is_empty() {
+                return got;
+            }
+            let take = bytes.len().min(chunk);
+            got.extend_from_slice(&bytes[..take]);
+            out.advance(log, take);
+        }
+    }
+
+    #[test]
+    fn each_member_gets_every_entry_but_its_own_whatever_the_write_sizes() {
+        for chunk in [1, 2, 3, 5, 7, 100] {
+            let mut log = Log::new();
+            let mut a = Outbox::new(1, &log);
+            let mut b = Outbox::new(2, &log);
+            let s = log.push(entry("<a> one\n"), 1);
+            a.appended_own(&log, s);
+            log.push(entry("[c] entered room\n"), 3);
+            let s = log.push(entry("<b> two\n"), 2);
+            b.appended_own(&log, s);
+            b.tell(entry("! slow down\n"));
+            let s = log.push(entry("<a> three\n"), 1);
+            a.appended_own(&log, s);
+            assert_eq!(a.backlog(&log), 25, "chunk {chunk}");
+            assert_eq!(
+                String::from_utf8(drain(&mut a, &log, chunk)).unwrap(),
+                "[c] entered room\n<b> two\n"
+            );
+            assert_eq!(
+                String::from_utf8(drain(&mut b, &log, chunk)).unwrap(),
+                "! slow down\n<a> one\n[c] entered room\n<a> three\n"
+            );
+            assert!(a.is_empty(&log) && b.is_empty(&log));
+            assert_eq!((a.pos(), b.pos()), (log.end(), log.end()));
+        }
+    }
+
+    #[test]
+    fn a_notice_told_mid_entry_waits_for_the_entry_to_end() {
+        let mut log = Log::new();
+        let mut m = Outbox::new(1, &log);
+        log.push(entry("abcdef\n"), 0);
+        let mut iov = [IoSlice::new(&[]); 4];
+        m.slices(&log, &mut iov);
+        m.advance(&log, 3);
+        m.tell(entry("!\n"));
+        log.push(entry("xy\n"), 0);
+        assert_eq!(drain(&mut m, &log, 100), b"def\n!\nxy\n");
+    }
+
+    #[test]
+    fn a_caught_up_sender_stays_caught_up() {
+        let mut log = Log::new();
+        let mut a = Outbox::new(1, &log);
+        for _ in 0..3 {
+            let s = log.push(entry("<a> x\n"), 1);
+            a.appended_own(&log, s);
+        }
+        assert!(a.is_empty(&log));
+        assert_eq!(a.pos(), log.end());
+    }
+
+    #[test]
+    fn trim_follows_the_slowest_member_and_frees_memory() {
+        let mut log = Log::new();
+        let mut slow = Outbox::new(1, &log);
+        let mut fast = Outbox::new(2, &log);
+        for i in 0..10 {
+            log.push(format!("line {i}\n").into_bytes().into(), 0);
+        }
+        let full = log.bytes();
+        assert_eq!(full, 10 * (7 + ENTRY_OVERHEAD));
+        drain(&mut fast, &log, 1000);
+        log.trim(slow.pos().min(fast.pos()));
+        assert_eq!(log.bytes(), full, "the slow member still needs them all");
+        let mut iov = [IoSlice::new(&[]); 4];
+        slow.slices(&log, &mut iov);
+        slow.advance(&log, 7 * 4 + 2);
+        log.trim(slow.pos().min(fast.pos()));
+        assert_eq!((log.start(), log.len()), (4, 6));
+        assert_eq!(slow.backlog(&log), 7 * 6 - 2);
+        assert_eq!(
+            drain(&mut slow, &log, 1000),
+            b"ne 4\nline 5\nline 6\nline 7\nline 8\nline 9\n"
+        );
+        log.trim(slow.pos());
+        assert!(log.is_empty());
+        assert_eq!(log.bytes(), 0);
+    }
+}
