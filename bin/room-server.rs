@@ -4,7 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use lanchat::room::server::{self, Config, Server};
 use lanchat::stop::Stop;
 use lanchat::{cli, exit, status};
@@ -17,6 +18,7 @@ use lanchat::{cli, exit, status};
 /// `nc 192.168.1.10 5000`) on each machine.
 #[derive(Parser, Debug)]
 #[command(
+    name = "room-server",
     version,
     after_help = "Exit status: 0 done, 1 failure, 2 usage, 130 Ctrl-C/SIGTERM."
 )]
@@ -33,12 +35,15 @@ struct Args {
     /// Longest line relayed, in bytes; a longer one is dropped and its sender told
     #[arg(long, value_name = "BYTES", default_value_t = 65_536, value_parser = cli::positive)]
     max_line: u64,
-    /// Lines per second per client; the excess is dropped and the client told `! slow down`
+    /// Lines per second per client; past it the client is read more slowly (nothing is lost) and told `! slow down` once
     #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = cli::positive)]
     max_rate: u64,
-    /// Bytes queued for a client that does not read before it is dropped as too slow
-    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, value_parser = cli::positive)]
+    /// Bytes held for one client that does not read before it is dropped as too slow (e.g. 4MiB)
+    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = cli::bytes)]
     max_queue: u64,
+    /// Bytes all clients' queues may hold together; past it the clients furthest behind are dropped (e.g. 256MiB)
+    #[arg(long, value_name = "BYTES", default_value = "256MiB", value_parser = cli::bytes)]
+    max_memory: u64,
 }
 
 fn main() -> ExitCode {
@@ -46,15 +51,21 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
-    let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
-    let files = server::raise_fd_limit();
     let config = Config {
         max_clients: usize::try_from(args.max_clients).unwrap_or(usize::MAX),
         max_line: usize::try_from(args.max_line).unwrap_or(usize::MAX),
         max_rate: Some(u32::try_from(args.max_rate).unwrap_or(u32::MAX)),
         max_queue: usize::try_from(args.max_queue).unwrap_or(usize::MAX),
+        max_memory: usize::try_from(args.max_memory).unwrap_or(usize::MAX),
         verbose: true,
     };
+    if let Err(why) = config.check() {
+        Args::command()
+            .error(ErrorKind::ValueValidation, why)
+            .exit();
+    }
+    let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
+    let files = server::raise_fd_limit();
     let max_clients = config.max_clients;
     let server = Server::new(listener, config)?;
     let waker = server.waker();

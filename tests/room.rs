@@ -333,28 +333,358 @@ fn orderly_close_relays_last_line_without_newline() {
 }
 
 #[test]
-fn rate_limit_drops_excess_and_says_slow_down_once() {
-    let (mut srv, addr) = server(&["--max-rate", "5"]);
-    let mut a = Conn::open("127.0.0.2", addr);
-    let mut b = Conn::open("127.0.0.3", addr);
-    srv.wait_stderr("(2 in room)");
-    a.line();
-    let burst: String = (0..50).map(|i| format!("m{i}\n")).collect();
-    b.send(burst.as_bytes());
-    assert_eq!(b.line(), "! slow down\n");
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    a.writer
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    while Instant::now() < deadline {
-        let mut l = String::new();
-        match a.reader.read_line(&mut l) {
-            Ok(n) if n > 0 => got.push(l),
-            _ => break,
+fn max_rate_throttles_a_sender_loses_nothing_and_slows_nobody_else() {
+    // 1,000 lines at once against --max-rate 100: all arrive, whole and in
+    // order (about 10 s); the sender is told once; another member's line
+    // is relayed at once, in the middle of the throttled stream.
+    const LINES: usize = 1000;
+    let (mut srv, addr) = server(&["--max-rate", "100"]);
+    let mut reader = Conn::open("127.0.0.2", addr);
+    let mut sender = Conn::open("127.0.0.3", addr);
+    let mut other = Conn::open("127.0.0.4", addr);
+    srv.wait_stderr("(3 in room)");
+    reader.line();
+    reader.line();
+    sender.line();
+    let burst: String = (0..LINES).map(|i| format!("m{i}\n")).collect();
+    sender.send(burst.as_bytes());
+    assert_eq!(sender.line(), "! slow down (max 100 lines/s)\n");
+    let mut next = 0;
+    let mut other_at = None;
+    while next < LINES {
+        let line = reader.line();
+        if line == format!("<{}> m{next}\n", sender.name) {
+            next += 1;
+            // Once the first burst (the allowance of one second) is
+            // through, the other member speaks.
+            if next == 150 {
+                other.send(b"not throttled\n");
+            }
+        } else if line == format!("<{}> not throttled\n", other.name) {
+            other_at = Some(next);
+        } else {
+            panic!("after m{}: unexpected {line:?}", next - 1);
         }
     }
-    assert!(got.len() >= 5 && got.len() < 50, "{} relayed", got.len());
+    let other_at = other_at.expect("the other member's line arrived");
+    assert!(
+        other_at < LINES - 100,
+        "the other member's line waited for the throttled sender: after m{other_at}"
+    );
+    // Told once only, and never dropped: its next line still arrives.
+    sender.send(b"still here\n");
+    assert_eq!(reader.line(), format!("<{}> still here\n", sender.name));
+    sender
+        .writer
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut rest = String::new();
+    let _ = sender.reader.read_line(&mut rest);
+    assert!(!rest.contains("slow down"), "told twice: {rest:?}");
+    assert!(!srv.stderr().contains(&format!("[{}] left", sender.name)));
+}
+
+#[test]
+fn lines_that_reached_the_room_are_relayed_even_after_their_sender_resets() {
+    // A throttled sender sends 300 lines and resets the connection (close
+    // with unread data, or SO_LINGER 0): TCP keeps what had arrived
+    // readable, so the room still relays all 300, then the leave notice,
+    // even when writing to it fails first (a new member's join notice).
+    const LINES: usize = 300;
+    let (mut srv, addr) = server(&["--max-rate", "100"]);
+    let mut reader = Conn::open("127.0.0.2", addr);
+    let sender = Conn::open("127.0.0.3", addr);
+    srv.wait_stderr("(2 in room)");
+    reader.line();
+    let _ = sender.writer.set_nodelay(true);
+    let burst: String = (0..LINES).map(|i| format!("r{i}\n")).collect();
+    (&sender.writer).write_all(burst.as_bytes()).unwrap();
+    // Every byte acknowledged by the server's side (its send queue empty)
+    // before the reset, so none of them is still in flight.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int for a valid socket descriptor.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&sender.writer),
+                libc::TIOCOUTQ,
+                &mut queued,
+            )
+        };
+        assert_eq!(rc, 0);
+        if queued == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{queued} bytes never left");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let name = sender.name.clone();
+    socket2::SockRef::from(&sender.writer)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(sender); // RST
+    let _late = Conn::open("127.0.0.4", addr); // makes the room write to it
+    let mut next = 0;
+    while next < LINES {
+        let line = reader.line();
+        if line.starts_with(&format!("<{name}> ")) {
+            assert_eq!(line, format!("<{name}> r{next}\n"));
+            next += 1;
+        } else {
+            assert!(line.ends_with("entered room\n"), "{line:?} after r{next}");
+        }
+    }
+    assert_eq!(reader.line(), format!("[{name}] left room\n"));
+}
+
+/// The server's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn a_file_piped_in_at_the_default_rate_reaches_every_reader_whole_and_in_order() {
+    // What a user does: `seq ... | nc host 5000`, 50,000 lines of 1,000
+    // bytes, as fast as TCP takes them. The default --max-rate (1,000/s)
+    // throttles it: about 50 s, nothing lost. A member that never reads is
+    // dropped (too slow); the sender never is.
+    const LINES: usize = 50_000;
+    let (mut srv, addr) = server(&[]);
+    let stuck = Conn::open("127.0.0.9", addr);
+    let readers: Vec<Conn> = ["127.0.0.2", "127.0.0.3"]
+        .iter()
+        .map(|h| Conn::open(h, addr))
+        .collect();
+    let sender = Conn::open("127.0.0.4", addr);
+    srv.wait_stderr("(4 in room)");
+    let prefix = format!("<{}> ", sender.name);
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut r| {
+            let prefix = prefix.clone();
+            thread::spawn(move || {
+                let filler = "x".repeat(992);
+                let mut next = 0usize;
+                while next < LINES {
+                    let line = r.line();
+                    if let Some(body) = line.strip_prefix(&prefix) {
+                        assert_eq!(body, format!("{next:08}{filler}\n"), "line {next}");
+                        next += 1;
+                    }
+                }
+                next
+            })
+        })
+        .collect();
+    let mut writer = sender.writer.try_clone().unwrap();
+    let feeder = thread::spawn(move || {
+        let filler = "x".repeat(992);
+        let file: String = (0..LINES).map(|i| format!("{i:08}{filler}\n")).collect();
+        writer.write_all(file.as_bytes()).unwrap();
+    });
+    for h in handles {
+        assert_eq!(h.join().unwrap(), LINES);
+    }
+    feeder.join().unwrap();
+    srv.wait_stderr(&format!("[{}] left room (too slow)", stuck.name));
+    let err = srv.stderr();
+    assert!(
+        !err.contains(&format!("[{}] left", sender.name)),
+        "the sender was disconnected:\n{err}"
+    );
+    drop(stuck);
+}
+
+#[test]
+fn join_storm_of_10000_silent_clients_costs_little_and_drops_nobody() {
+    // 10,000 clients join while none reads: client i is owed the join
+    // notices of clients i+1 … (50 M in all). Stored once in the room's
+    // log, they cost a few MiB; after 10 s the clients read, and each gets
+    // exactly its notices, in order.
+    const N: usize = 10_000;
+    raise_nofile();
+    let (mut srv, addr) = server(&[]);
+    let pid = srv.child.id();
+    let baseline = open_files(pid);
+    let mut streams = Vec::with_capacity(N);
+    for i in 0..N {
+        let from = format!("127.0.{}.{}", 100 + i / 250, 1 + i % 250);
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        socket
+            .bind(&SockAddr::from(SocketAddr::new(from.parse().unwrap(), 0)))
+            .unwrap();
+        socket.connect_timeout(&SockAddr::from(addr), WAIT).unwrap();
+        streams.push(TcpStream::from(socket));
+    }
+    srv.wait_stderr(&format!("({N} in room)"));
+    let names: Vec<String> = streams
+        .iter()
+        .map(|s| s.local_addr().unwrap().to_string())
+        .collect();
+    thread::sleep(Duration::from_secs(10)); // the storm's point: nobody reads
+                                            // One poll reads them all; each stream must be exactly the notices
+                                            // of the later clients.
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new().unwrap();
+    let mut socks: Vec<mio::net::TcpStream> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.set_nonblocking(true).unwrap();
+            let mut m = mio::net::TcpStream::from_std(s);
+            poll.registry()
+                .register(&mut m, Token(i), Interest::READABLE)
+                .unwrap();
+            m
+        })
+        .collect();
+    // Per client: the next notice owed and how much of it has arrived.
+    let mut owed: Vec<(usize, usize)> = (0..N).map(|i| (i + 1, 0)).collect();
+    let mut complete = owed.iter().filter(|(j, _)| *j == N).count();
+    let notices: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| format!("[{n}] entered room\n").into_bytes())
+        .collect();
+    let mut events = Events::with_capacity(4096);
+    let mut buf = vec![0u8; 256 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while complete < N {
+        assert!(
+            Instant::now() < deadline,
+            "only {complete} of {N} clients got all their notices; server:\n{}",
+            srv.stderr()
+        );
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        for ev in events.iter() {
+            let i = ev.token().0;
+            loop {
+                let n = match socks[i].read(&mut buf) {
+                    Ok(0) => panic!("client {i} was closed; server:\n{}", srv.stderr()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("client {i}: {e}"),
+                };
+                let mut data = &buf[..n];
+                let (j, at) = &mut owed[i];
+                while !data.is_empty() {
+                    assert!(*j < N, "client {i}: more than its notices: {data:?}");
+                    let want = &notices[*j][*at..];
+                    let k = want.len().min(data.len());
+                    assert_eq!(
+                        &data[..k],
+                        &want[..k],
+                        "client {i}: notice of client {j} wrong or out of order"
+                    );
+                    data = &data[k..];
+                    *at += k;
+                    if *at == notices[*j].len() {
+                        *j += 1;
+                        *at = 0;
+                        if *j == N {
+                            complete += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let peak = peak_rss_kib(pid);
+    eprintln!("room-server peak RSS: {peak} KiB");
+    assert!(
+        peak < 64 * 1024,
+        "room-server peak RSS {peak} KiB (limit 64 MiB)"
+    );
+    assert!(!srv.stderr().contains("too slow"), "{}", srv.stderr());
+    drop(socks);
+    let deadline = Instant::now() + WAIT;
+    while open_files(pid) > baseline && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open_files(pid), baseline, "descriptors leaked");
+}
+
+#[test]
+fn max_memory_bounds_the_whole_room_and_drops_the_stuck_clients_first() {
+    // --max-queue is out of the way (1 GiB); --max-memory 32MiB is the
+    // bound. 20 clients never read; a fast sender sends 100 MB; the two
+    // readers get all of it; the 20 are dropped; RSS stays near the bound.
+    const LINES: usize = 100_000;
+    const STUCK: usize = 20;
+    let (mut srv, addr) = server(&[
+        "--max-rate",
+        "1000000",
+        "--max-queue",
+        "1GiB",
+        "--max-memory",
+        "32MiB",
+    ]);
+    let pid = srv.child.id();
+    let stuck: Vec<Conn> = (0..STUCK)
+        .map(|i| Conn::open(&format!("127.0.3.{}", i + 1), addr))
+        .collect();
+    let readers: Vec<Conn> = ["127.0.0.2", "127.0.0.3"]
+        .iter()
+        .map(|h| Conn::open(h, addr))
+        .collect();
+    let sender = Conn::open("127.0.0.4", addr);
+    srv.wait_stderr(&format!("({} in room)", STUCK + 3));
+    let prefix = format!("<{}> ", sender.name);
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut r| {
+            let prefix = prefix.clone();
+            thread::spawn(move || {
+                let mut next = 0usize;
+                let mut dropped = 0;
+                while next < LINES {
+                    let line = r.line();
+                    if let Some(body) = line.strip_prefix(&prefix) {
+                        assert_eq!(body[..8].parse::<usize>().unwrap(), next);
+                        assert_eq!(body.len(), 1001);
+                        next += 1;
+                    } else if line.ends_with("left room (too slow)\n") {
+                        dropped += 1;
+                    }
+                }
+                (next, dropped)
+            })
+        })
+        .collect();
+    let mut writer = sender.writer.try_clone().unwrap();
+    let feeder = thread::spawn(move || {
+        let filler = "y".repeat(992);
+        let mut block = String::new();
+        for i in 0..LINES {
+            block.push_str(&format!("{i:08}{filler}\n"));
+            if block.len() >= 256 * 1024 {
+                writer.write_all(block.as_bytes()).unwrap();
+                block.clear();
+            }
+        }
+        writer.write_all(block.as_bytes()).unwrap();
+    });
+    for h in handles {
+        let (got, dropped) = h.join().unwrap();
+        assert_eq!(got, LINES);
+        assert!(dropped <= STUCK, "{dropped} drops announced");
+    }
+    feeder.join().unwrap();
+    for s in &stuck {
+        srv.wait_stderr(&format!("[{}] left room (too slow)", s.name));
+    }
+    let peak = peak_rss_kib(pid);
+    eprintln!("room-server peak RSS: {peak} KiB");
+    assert!(
+        peak < (32 + 24) * 1024,
+        "room-server peak RSS {peak} KiB with --max-memory 32MiB"
+    );
 }
 
 #[test]
@@ -377,6 +707,33 @@ fn nc_and_ncat_work_as_clients() {
         p.close_stdin();
         drop(p);
         assert_eq!(a.line(), format!("[{name}] left room\n"));
+    }
+}
+
+#[test]
+fn a_file_piped_through_nc_and_ncat_arrives_whole_at_the_default_rate() {
+    // `seq -f 'line %g' 1 3000 | nc host 5000`: three seconds' worth of the
+    // default --max-rate; every line arrives, in order. ncat half-closes at
+    // the end of its input and waits; nc stays until it is stopped.
+    const LINES: usize = 3000;
+    let (_srv, addr) = server(&[]);
+    let mut reader = Conn::open("127.0.0.2", addr);
+    let port = addr.port().to_string();
+    let file: String = (1..=LINES).map(|i| format!("line {i}\n")).collect();
+    for tool in ["ncat", "nc"] {
+        if !have(tool) {
+            continue;
+        }
+        let mut p = Proc::spawn_cmd(tool, Command::new(tool).args(["127.0.0.1", &port]));
+        let name = bracketed_name(&reader.line());
+        p.write(file.as_bytes());
+        p.close_stdin();
+        for i in 1..=LINES {
+            assert_eq!(reader.line(), format!("<{name}> line {i}\n"), "{tool}");
+        }
+        assert_eq!(p.line(), "! slow down (max 1000 lines/s)", "{tool}");
+        drop(p);
+        assert_eq!(reader.line(), format!("[{name}] left room\n"), "{tool}");
     }
 }
 
@@ -518,6 +875,132 @@ fn client_on_a_terminal_keeps_the_typed_line_intact() {
     srv.wait_stderr("entered room");
 }
 
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// One chatter of the churn test: sends "seq N" every 20 ms for
+/// `SECONDS`, then "done", while checking that every other chatter's
+/// numbers arrive 0, 1, 2, … until its "done". Returns how many it sent
+/// and how many it got from each, or, past `deadline` or on any error,
+/// what it saw.
+fn chatter(
+    me: usize,
+    conn: Conn,
+    names: &[String],
+    start: Instant,
+    deadline: Instant,
+) -> Result<(u64, Vec<u64>), String> {
+    const SECONDS: u64 = 20;
+    let Conn {
+        mut reader,
+        writer,
+        name,
+    } = conn;
+    let mut out = writer.try_clone().unwrap();
+    let sent = thread::spawn(move || -> Result<u64, String> {
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs(SECONDS) {
+            writeln!(out, "seq {n}").map_err(|e| format!("writing seq {n}: {e}"))?;
+            n += 1;
+            thread::sleep(Duration::from_millis(20));
+        }
+        writeln!(out, "done").map_err(|e| format!("writing done: {e}"))?;
+        Ok(n)
+    });
+    writer
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut next = vec![0u64; names.len()];
+    let mut done = vec![false; names.len()];
+    done[me] = true;
+    let mut seen = 0u64;
+    let mut line = String::new();
+    let failed = |why: String, next: &[u64], done: &[bool], seen: u64| {
+        let waiting: Vec<String> = (0..names.len())
+            .filter(|&k| !done[k])
+            .map(|k| format!("{} (at seq {})", names[k], next[k]))
+            .collect();
+        format!(
+            "chatter {me} {name}: {why}; {seen} lines read; still waiting for: {}",
+            waiting.join(", ")
+        )
+    };
+    while !done.iter().all(|&d| d) {
+        if Instant::now() > deadline {
+            return Err(failed("deadline passed".into(), &next, &done, seen));
+        }
+        // A timed-out read keeps what it read of a line in `line`; it is
+        // cleared only once a whole line was handled.
+        if line.ends_with('\n') {
+            line.clear();
+        }
+        match reader.read_line(&mut line) {
+            Ok(0) => return Err(failed("connection closed".into(), &next, &done, seen)),
+            Ok(_) if line.ends_with('\n') => seen += 1,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(failed(format!("read failed: {e}"), &next, &done, seen)),
+        }
+        let Some(rest) = line.strip_prefix('<') else {
+            continue;
+        };
+        let Some((who, body)) = rest.split_once("> ") else {
+            continue;
+        };
+        let Some(k) = names.iter().position(|n| n == who) else {
+            continue;
+        };
+        let body = body.trim_end();
+        if body == "done" {
+            done[k] = true;
+        } else if let Some(n) = body.strip_prefix("seq ") {
+            if n.parse::<u64>().ok() != Some(next[k]) {
+                let why = format!("from {who}: got seq {n}, wanted {}", next[k]);
+                return Err(failed(why, &next, &done, seen));
+            }
+            next[k] += 1;
+        }
+    }
+    let n = sent
+        .join()
+        .unwrap()
+        .map_err(|e| failed(e, &next, &done, seen))?;
+    // Leave in good order: half-close, then read until the room closes.
+    // Dropping the socket now, with churn notices unread, would reset the
+    // connection, and a reset discards what this side had not sent yet
+    // (its last lines, held back by Nagle's algorithm): the others would
+    // wait for its "done" for ever. That is how this test once hung.
+    writer.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    loop {
+        if Instant::now() > deadline {
+            return Err(failed("the room never closed".into(), &next, &done, seen));
+        }
+        rest.clear();
+        match reader.read_until(b'\n', &mut rest) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(failed(format!("closing: {e}"), &next, &done, seen)),
+        }
+    }
+    Ok((n, next))
+}
+
 fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -571,6 +1054,10 @@ fn churn_of_500_clients_loses_and_reorders_nothing_and_leaks_no_files() {
         .collect();
 
     // 10 chatters, each sending numbered lines and checking everyone else's.
+    // Everything is bounded by one deadline: a chatter that has not heard
+    // every other chatter's "done" by then reports what it saw instead of
+    // waiting for ever (churn notices alone never time a read out).
+    let deadline = Instant::now() + Duration::from_secs(SECONDS + 60);
     let chatters: Vec<Conn> = (0..CHATTERS)
         .map(|i| Conn::open(&format!("127.0.0.{}", 20 + i), addr))
         .collect();
@@ -579,55 +1066,27 @@ fn churn_of_500_clients_loses_and_reorders_nothing_and_leaks_no_files() {
     let handles: Vec<_> = chatters
         .into_iter()
         .enumerate()
-        .map(|(me, mut conn)| {
+        .map(|(me, conn)| {
             let names = names.clone();
-            thread::spawn(move || {
-                let mut writer = conn.writer.try_clone().unwrap();
-                let sent = thread::spawn(move || {
-                    let mut n = 0u64;
-                    while start.elapsed() < Duration::from_secs(SECONDS) {
-                        writeln!(writer, "seq {n}").unwrap();
-                        n += 1;
-                        thread::sleep(Duration::from_millis(20));
-                    }
-                    writeln!(writer, "done").unwrap();
-                    n
-                });
-                // Read until every other chatter said "done"; per sender the
-                // numbers must run 0, 1, 2, … without a gap.
-                let mut next = vec![0u64; names.len()];
-                let mut done = vec![false; names.len()];
-                done[me] = true;
-                while !done.iter().all(|&d| d) {
-                    let line = conn.line();
-                    let Some(rest) = line.strip_prefix('<') else {
-                        continue;
-                    };
-                    let Some((who, body)) = rest.split_once("> ") else {
-                        continue;
-                    };
-                    let Some(k) = names.iter().position(|n| n == who) else {
-                        continue;
-                    };
-                    let body = body.trim_end();
-                    if body == "done" {
-                        done[k] = true;
-                    } else if let Some(n) = body.strip_prefix("seq ") {
-                        assert_eq!(
-                            n.parse::<u64>().unwrap(),
-                            next[k],
-                            "from {who}: lost or reordered"
-                        );
-                        next[k] += 1;
-                    }
-                }
-                (sent.join().unwrap(), next)
-            })
+            thread::spawn(move || chatter(me, conn, &names, start, deadline))
         })
         .collect();
-    let results: Vec<(u64, Vec<u64>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results: Vec<Result<(u64, Vec<u64>), String>> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let cycles: u64 = churners.into_iter().map(|h| h.join().unwrap()).sum();
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        failures.is_empty(),
+        "chatters failed:\n{}\nserver stderr (last 40 lines):\n{}",
+        failures
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        tail(&srv.stderr(), 40)
+    );
+    let results: Vec<(u64, Vec<u64>)> = results.into_iter().map(Result::unwrap).collect();
     for (me, (_, got)) in results.iter().enumerate() {
         for (k, (sent, _)) in results.iter().enumerate() {
             if k != me {

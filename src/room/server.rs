@@ -1,22 +1,40 @@
 //! The `room-server` event loop.
 //!
 //! ```text
-//! accept ──▶ client (reads ──▶ Framer, capped) ──▶ one shared "<ip:port> line\n"
-//!        ──▶ every other client's bounded queue ──▶ vectored writes
-//!        overflow ──▶ client dropped, "[ip:port] left room (too slow)"
+//! accept ──▶ member (reads ──▶ rate allowance ──▶ Framer, capped)
+//!        ──▶ "<ip:port> line\n" appended once to the room's Log
+//!        ──▶ every other member's Outbox (a position in the log) ──▶ vectored writes
 //! ```
 //!
-//! One thread, one mio `Poll` (epoll on Linux: no select() limit), no thread
-//! per client. Each relayed line is built once into a reference-counted
-//! buffer that every recipient's queue shares. A client that stops reading
-//! only fills its own queue; past [`Config::max_queue`] bytes it is dropped,
-//! so it never slows the room. Reads take a bounded share per turn, so one
-//! flooding client cannot starve the others.
+//! One thread, one mio `Poll` (epoll on Linux: no select() limit), no
+//! thread per client. The rules that keep the room whole:
+//!
+//! * **Throttle, never drop.** Past `--max-rate` lines a second, a member is
+//!   not read until its allowance refills: its lines wait in its socket and
+//!   TCP pushes back on the sender. It is told once
+//!   `! slow down (max N lines/s)`. Nothing is lost or reordered, and no
+//!   other member waits for it.
+//! * **One copy of each line.** Lines and join/leave notices are stored
+//!   once in a [`Log`]; each member keeps a position in it ([`Outbox`]),
+//!   and the log is trimmed behind the slowest member. Memory follows what
+//!   the slowest member has not read, not members × lines.
+//! * **Backpressure for members that are behind.** When a member's
+//!   [`Outbox::cost`] passes the high-water mark (a quarter of the smaller
+//!   of `--max-queue` and `--max-memory`), the room stops reading senders
+//!   until it catches up, so a burst never costs a reader its place.
+//! * **Stuck members go.** A member over the high-water mark for a second
+//!   is stuck: it no longer holds the room back; once its cost passes
+//!   `--max-queue` it is dropped (`left room (too slow)`). When the log
+//!   would pass `--max-memory`, stuck members are dropped furthest behind
+//!   first; a member that keeps up never is. If none is stuck yet, the
+//!   room waits (reads nobody) until one is or the log drains.
+//!
+//! Reads take a bounded share per turn (round robin), so one flooding
+//! member cannot starve the others; so do writes.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,23 +47,28 @@ use thiserror::Error;
 use crate::filter::Bucket;
 use crate::net::{self, canonical};
 use crate::room::framer::{Frame, Framer};
+use crate::room::log::{Log, MemberId, Outbox, ENTRY_OVERHEAD};
 use crate::stop::Stop;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
-/// Bytes read from one client per turn before others get theirs.
+/// Bytes read from one member per turn before others get theirs.
 const READ_SHARE: usize = 256 * 1024;
+/// Bytes written to one member per turn before others get theirs.
+const WRITE_SHARE: usize = 1024 * 1024;
 /// Read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffers written per vectored write.
 const IOV_MAX: usize = 64;
-/// A client whose queue stays over the high-water mark (a quarter of
-/// `max_queue`) this long is stuck: it no longer holds the room back, and
-/// is dropped as too slow once its queue overflows.
+/// A member over the high-water mark this long is stuck: it no longer
+/// holds the room back, and may be dropped.
 const STALL: Duration = Duration::from_secs(1);
-/// A queue past this many times `max_queue` is dropped at once, stuck or
-/// not, so memory stays bounded whatever happens.
-const HARD_CAP: usize = 4;
+/// How often members are looked over (trimming the log, finding stuck
+/// members) while anything is held.
+const SCAN_EVERY: Duration = Duration::from_millis(5);
+/// Private notices held for one member at most; more are not queued (a
+/// member that keeps sending over-long lines and never reads).
+const PRIVATE_MAX: usize = 1024;
 
 /// Limits of the room.
 #[derive(Debug, Clone)]
@@ -54,10 +77,14 @@ pub struct Config {
     pub max_clients: usize,
     /// Longest line relayed, in bytes (line ending excluded).
     pub max_line: usize,
-    /// Lines per second per client (`None`: no limit).
+    /// Lines per second per client (`None`: no limit); past it the client
+    /// is read more slowly, never dropped.
     pub max_rate: Option<u32>,
-    /// Bytes queued for one client before it is dropped as too slow.
+    /// Bytes held for one client (see [`Outbox::cost`]) past which it is
+    /// dropped as too slow, once stuck.
     pub max_queue: usize,
+    /// Bytes the room's log may hold in all, for every member together.
+    pub max_memory: usize,
     /// Log joins and leaves on stderr.
     pub verbose: bool,
 }
@@ -69,8 +96,40 @@ impl Default for Config {
             max_line: 65_536,
             max_rate: Some(1_000),
             max_queue: 4 * 1024 * 1024,
+            max_memory: 256 * 1024 * 1024,
             verbose: true,
         }
+    }
+}
+
+impl Config {
+    /// The largest entry one line can add to the log: `<name> line\n`
+    /// (the longest name is an IPv6 `[addr%scope]:port`).
+    pub fn entry_max(&self) -> usize {
+        self.max_line + 64 + ENTRY_OVERHEAD
+    }
+
+    /// Checks that the limits fit together.
+    ///
+    /// # Errors
+    /// A message naming the options when `--max-memory` cannot hold two
+    /// of the longest lines.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_memory < 2 * self.entry_max() {
+            return Err(format!(
+                "--max-memory {} is too small for --max-line {}: it must be at least {} bytes",
+                self.max_memory,
+                self.max_line,
+                2 * self.entry_max()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The high-water mark of one member: a quarter of the smaller of
+    /// `max_queue` and `max_memory`.
+    fn high(&self) -> u64 {
+        (self.max_queue.min(self.max_memory) / 4) as u64
     }
 }
 
@@ -138,84 +197,124 @@ pub struct Stats {
     pub joined: u64,
     /// Lines relayed (each counted once, however many receive it).
     pub lines: u64,
-    /// Clients dropped as too slow.
+    /// Clients dropped as too slow (for their queue or for memory).
     pub too_slow: u64,
+    /// Of those, dropped because the room's log was full.
+    pub dropped_for_memory: u64,
     /// Lines dropped as too long.
     pub too_long: u64,
-    /// Lines dropped by the rate limit.
-    pub rate_limited: u64,
+    /// Times a client was throttled by `--max-rate` (its reading paused).
+    pub throttled: u64,
     /// Clients turned away because the room was full.
     pub turned_away: u64,
+    /// The most the log held at once, in bytes ([`Log::bytes`]).
+    pub peak_log_bytes: usize,
 }
 
-struct Client {
+/// Where a member stands with writing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Writing {
+    /// Nothing to send; in the idle list, woken by the next entry.
+    Idle,
+    /// Something to send; in `to_write` or `more_to_write`.
+    Queued,
+    /// The socket is full; waits for mio's writable event.
+    Blocked,
+}
+
+struct Member {
     stream: TcpStream,
     name: String,
     framer: Framer,
-    queue: VecDeque<Rc<[u8]>>,
-    /// Bytes of the queue's front already written.
-    head_written: usize,
-    queued: usize,
+    outbox: Outbox,
+    /// Bytes read but not yet framed: the rest of a read when the member
+    /// was throttled, or the room paused, in the middle of it.
+    inbox: Vec<u8>,
     bucket: Option<Bucket>,
     told_slow_down: bool,
-    /// The last time the queue was at or under the high-water mark.
-    caught_up: Instant,
-    /// Marked for removal as too slow; gets nothing more.
+    /// Throttled: not read until then.
+    wake: Option<Instant>,
+    /// Since when its cost has been over the high-water mark.
+    over_since: Option<Instant>,
+    /// Marked for removal; gets nothing more, is read no more.
     leaving: bool,
+    /// Writing to it failed (the peer reset the connection): it gets
+    /// nothing more, but what it sent before is still read and relayed
+    /// (TCP keeps what had arrived readable after a reset) until the
+    /// socket reports the end.
+    unwritable: bool,
     /// In the read round (`more_to_read`).
     want_read: bool,
+    writing: Writing,
+    /// In the idle list.
+    in_idle: bool,
 }
 
-impl Client {
-    /// Queues `msg`; returns whether the queue was empty before.
-    fn enqueue(&mut self, msg: Rc<[u8]>, high: usize, now: Instant) -> bool {
-        let was_empty = self.queue.is_empty();
-        if self.queued <= high {
-            self.caught_up = now;
-        }
-        self.queued += msg.len();
-        self.queue.push_back(msg);
-        was_empty
+impl Member {
+    /// Whether it is still sent anything (and so holds a place in the log).
+    fn receives(&self) -> bool {
+        !self.leaving && !self.unwritable
     }
 
-    /// Over the high-water mark, and not for long: the room waits for it.
-    fn holds_room(&self, high: usize, now: Instant) -> bool {
-        self.queued > high && now.duration_since(self.caught_up) < STALL
-    }
-
-    /// Whether it must go: its queue overflowed while it was stuck, or
-    /// passed the hard cap.
-    fn too_slow(&self, max_queue: usize, now: Instant) -> bool {
-        (self.queued > max_queue && now.duration_since(self.caught_up) >= STALL)
-            || self.queued > max_queue.saturating_mul(HARD_CAP)
+    fn stuck(&self, now: Instant) -> bool {
+        self.over_since
+            .is_some_and(|since| now.duration_since(since) >= STALL)
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Why a member left.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Leave {
-    Normal,
+    /// It closed the connection.
+    Closed,
+    /// The connection failed (reset, broken pipe…): what the OS said.
+    Failed(String),
+    /// Dropped: too far behind.
     TooSlow,
 }
 
-/// The room: a listener, its clients and the poll that drives them.
+/// How far [`Server::take_lines`] got.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Took {
+    /// Every byte.
+    All,
+    /// Stopped: out of allowance; woken by the throttle timer.
+    Throttled,
+    /// Stopped: the room is paused (backpressure or memory); back in the
+    /// read round.
+    Paused,
+}
+
+/// The room: a listener, its members, the log, and the poll that drives
+/// them.
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
     waker: Arc<Waker>,
-    clients: Slab<Client>,
+    members: Slab<Member>,
+    log: Log,
+    next_id: MemberId,
     config: Config,
     stats: Stats,
-    /// Clients with unread data left after their share.
+    /// Members with unread data left after their share.
     more_to_read: VecDeque<usize>,
-    /// Clients with queued output to try writing.
+    /// Members to write to in this turn.
     to_write: Vec<usize>,
-    /// Clients whose queue was non-empty when last looked at (may repeat).
-    backlogged: Vec<usize>,
-    /// Set when a client that is not stuck went over the high-water mark:
-    /// reading stops until the queues drain (backpressure).
-    reads_paused: bool,
-    /// Clients to remove, with why.
+    /// Members that used their write share; written next turn.
+    more_to_write: Vec<usize>,
+    /// Members with nothing to send (key and id, as keys are reused).
+    idle: Vec<(usize, MemberId)>,
+    /// Members waiting for their allowance to refill.
+    throttled: Vec<usize>,
+    /// Members to remove, with why.
     to_remove: Vec<(usize, Leave)>,
+    /// A member that is not stuck is over the high-water mark: read nobody.
+    behind: bool,
+    /// The log is full and nobody can be dropped yet: read nobody.
+    memory_full: bool,
+    /// Look members over when the log's end passes this offset.
+    scan_at_offset: u64,
+    last_scan: Instant,
     accept_paused: bool,
     read_buf: Vec<u8>,
 }
@@ -237,14 +336,21 @@ impl Server {
             poll,
             listener,
             waker,
-            clients: Slab::new(),
+            members: Slab::new(),
+            log: Log::new(),
+            next_id: 1,
             config,
             stats: Stats::default(),
             more_to_read: VecDeque::new(),
             to_write: Vec::new(),
-            backlogged: Vec::new(),
-            reads_paused: false,
+            more_to_write: Vec::new(),
+            idle: Vec::new(),
+            throttled: Vec::new(),
             to_remove: Vec::new(),
+            behind: false,
+            memory_full: false,
+            scan_at_offset: 0,
+            last_scan: Instant::now(),
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
         })
@@ -260,6 +366,11 @@ impl Server {
         self.waker.clone()
     }
 
+    /// Whether reading is paused for the whole room.
+    fn paused(&self) -> bool {
+        self.behind || self.memory_full
+    }
+
     /// Runs until the stop flag is set; returns the counts.
     ///
     /// # Errors
@@ -267,21 +378,7 @@ impl Server {
     pub fn run(mut self, stop: &Stop) -> Result<Stats, ServerError> {
         let mut events = Events::with_capacity(1024);
         while !stop.is_set() {
-            // Backpressure: while a client that is still reading has a long
-            // queue, read nobody (their TCP windows fill and the senders
-            // wait), and look again soon. Unread data left over: just look
-            // for new events. Accepting paused for lack of descriptors:
-            // retry soon. Else wait; the stop handler wakes the poll.
-            let behind = self.room_behind();
-            let timeout = if behind {
-                Some(Duration::from_millis(5))
-            } else if !self.more_to_read.is_empty() {
-                Some(Duration::ZERO)
-            } else if self.accept_paused {
-                Some(Duration::from_millis(100))
-            } else {
-                None
-            };
+            let timeout = self.timeout(Instant::now());
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -295,8 +392,8 @@ impl Server {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.want_read(key);
                         }
-                        if event.is_writable() {
-                            self.to_write.push(key);
+                        if event.is_writable() || event.is_error() {
+                            self.writable(key);
                         }
                     }
                 }
@@ -304,86 +401,206 @@ impl Server {
             if self.accept_paused {
                 self.accept();
             }
-            // Round robin: each client with data waiting reads its share in
-            // turn; one that has more goes to the back. Backpressure stops
-            // the round early, and the next round resumes where it stopped.
-            if !self.room_behind() {
-                for _ in 0..self.more_to_read.len() {
-                    if self.reads_paused {
-                        break;
-                    }
-                    let Some(key) = self.more_to_read.pop_front() else {
-                        break;
-                    };
-                    if let Some(c) = self.clients.get_mut(key) {
-                        c.want_read = false;
-                        self.read_client(key);
-                    }
-                }
+            let now = Instant::now();
+            self.wake_throttled(now);
+            if now.duration_since(self.last_scan) >= SCAN_EVERY {
+                self.scan(now);
             }
+            self.read_round();
+            self.to_write.append(&mut self.more_to_write);
             self.settle();
         }
         if self.config.verbose {
+            let s = &self.stats;
             eprintln!(
-                "room-server: stopping; {} clients connected, {} joined in all, {} lines relayed",
-                self.clients.len(),
-                self.stats.joined,
-                self.stats.lines
+                "room-server: stopping; {} clients connected, {} joined in all, {} lines relayed, \
+                 {} dropped as too slow ({} for memory), {} throttled, log peak {} KiB",
+                self.members.len(),
+                s.joined,
+                s.lines,
+                s.too_slow,
+                s.dropped_for_memory,
+                s.throttled,
+                s.peak_log_bytes / 1024
             );
         }
         Ok(self.stats)
     }
 
-    /// Puts a client at the back of the read round, once.
+    /// How long the next poll may wait.
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        let work_left =
+            !self.more_to_write.is_empty() || (!self.paused() && !self.more_to_read.is_empty());
+        if work_left {
+            return Some(Duration::ZERO);
+        }
+        let mut wait: Option<Duration> = None;
+        let mut sooner = |d: Duration| wait = Some(wait.map_or(d, |w| w.min(d)));
+        // Something is held or someone is behind: look again soon.
+        if !self.log.is_empty() || self.paused() {
+            sooner(SCAN_EVERY.saturating_sub(now.duration_since(self.last_scan)));
+        }
+        for &key in &self.throttled {
+            if let Some(wake) = self.members.get(key).and_then(|m| m.wake) {
+                sooner(wake.saturating_duration_since(now));
+            }
+        }
+        if self.accept_paused {
+            sooner(Duration::from_millis(100));
+        }
+        wait
+    }
+
+    /// Round robin: each member with data waiting reads its share in turn;
+    /// one that has more goes to the back. A pause stops the round early,
+    /// and the next round resumes where it stopped.
+    fn read_round(&mut self) {
+        for _ in 0..self.more_to_read.len() {
+            if self.paused() {
+                break;
+            }
+            let Some(key) = self.more_to_read.pop_front() else {
+                break;
+            };
+            if let Some(m) = self.members.get_mut(key) {
+                m.want_read = false;
+                self.read_member(key);
+            }
+        }
+    }
+
+    /// Puts a member at the back of the read round, once (not while it is
+    /// throttled: the throttle timer does that).
     fn want_read(&mut self, key: usize) {
-        if let Some(c) = self.clients.get_mut(key) {
-            if !c.want_read {
-                c.want_read = true;
+        if let Some(m) = self.members.get_mut(key) {
+            if !m.want_read && m.wake.is_none() && !m.leaving {
+                m.want_read = true;
                 self.more_to_read.push_back(key);
             }
         }
     }
 
-    /// The high-water mark of a queue: a quarter of `max_queue`.
-    fn high(&self) -> usize {
-        self.config.max_queue / 4
-    }
-
-    /// Whether some client that is not stuck is over the high-water mark;
-    /// also drops the clients that are stuck and overflowed.
-    fn room_behind(&mut self) -> bool {
-        let (high, max_queue) = (self.high(), self.config.max_queue);
-        let now = Instant::now();
-        let clients = &self.clients;
-        self.backlogged
-            .retain(|&k| clients.get(k).is_some_and(|c| !c.queue.is_empty()));
-
-        self.backlogged.sort_unstable();
-        self.backlogged.dedup();
-        let mut behind = false;
-        for &k in &self.backlogged {
-            let c = &mut self.clients[k];
-            if c.leaving {
-                continue;
-            }
-            if c.too_slow(max_queue, now) {
-                c.leaving = true;
-                self.to_remove.push((k, Leave::TooSlow));
-            } else if c.holds_room(high, now) {
-                behind = true;
+    /// mio says the socket has room again.
+    fn writable(&mut self, key: usize) {
+        if let Some(m) = self.members.get_mut(key) {
+            if m.writing == Writing::Blocked {
+                m.writing = Writing::Queued;
+                self.to_write.push(key);
             }
         }
-        self.reads_paused = behind;
-        behind
     }
 
-    /// Writes queued output and removes departed clients until nothing
+    /// Members whose allowance has refilled go back to the read round.
+    fn wake_throttled(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.throttled.len() {
+            let key = self.throttled[i];
+            match self.members.get_mut(key) {
+                Some(m) if m.wake.is_some_and(|w| w > now) => i += 1,
+                Some(m) => {
+                    m.wake = None;
+                    self.throttled.swap_remove(i);
+                    self.want_read(key);
+                }
+                None => {
+                    self.throttled.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    /// Looks every member over: updates who is behind and who is stuck,
+    /// drops stuck members past `max_queue`, trims the log behind the
+    /// slowest, and decides whether reading pauses.
+    fn scan(&mut self, now: Instant) {
+        let high = self.config.high();
+        let max_queue = self.config.max_queue as u64;
+        let mut min_pos = self.log.end();
+        let (mut min_free, mut min_stuck) = (u64::MAX, u64::MAX);
+        let mut behind = false;
+        for (key, m) in self.members.iter_mut() {
+            if !m.receives() {
+                continue;
+            }
+            let cost = m.outbox.cost(&self.log);
+            if cost > high {
+                m.over_since.get_or_insert(now);
+            } else {
+                m.over_since = None;
+            }
+            let stuck = m.stuck(now);
+            if stuck && cost > max_queue {
+                m.leaving = true;
+                self.to_remove.push((key, Leave::TooSlow));
+                continue;
+            }
+            behind |= cost > high && !stuck;
+            let pos = m.outbox.pos();
+            min_pos = min_pos.min(pos);
+            let offset = self.log.offset(pos);
+            if stuck {
+                min_stuck = min_stuck.min(offset);
+            } else {
+                min_free = min_free.min(offset);
+            }
+        }
+        self.log.trim(min_pos);
+        self.behind = behind;
+        // The next time someone may cross a line, if nothing else changes:
+        // a member not stuck reaching the high-water mark, a stuck one
+        // reaching max_queue (costs grow no faster than the log's end).
+        self.scan_at_offset = min_free
+            .saturating_add(high)
+            .min(min_stuck.saturating_add(max_queue));
+        self.last_scan = now;
+        if self.memory_full && self.log_has_room() {
+            self.memory_full = false;
+        }
+    }
+
+    /// Whether the log can take the longest line without passing
+    /// `max_memory`.
+    fn log_has_room(&self) -> bool {
+        self.log.bytes() + self.config.entry_max() <= self.config.max_memory
+    }
+
+    /// Makes room in the log for one more line: trims it, then drops stuck
+    /// members, the furthest behind first, until it fits. Returns whether
+    /// it fits; when not, nobody can be dropped yet.
+    fn make_room(&mut self, now: Instant) -> bool {
+        self.scan(now);
+        while !self.log_has_room() {
+            let victim = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.receives() && m.stuck(now))
+                .min_by_key(|(_, m)| m.outbox.pos())
+                .map(|(key, _)| key);
+            let Some(key) = victim else {
+                return false;
+            };
+            self.members[key].leaving = true;
+            self.to_remove.push((key, Leave::TooSlow));
+            self.stats.dropped_for_memory += 1;
+            let min_pos = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.receives())
+                .map(|(_, m)| m.outbox.pos())
+                .min()
+                .unwrap_or(self.log.end());
+            self.log.trim(min_pos);
+        }
+        true
+    }
+
+    /// Writes queued output and removes departed members until nothing
     /// changes (a departure is announced, which may queue more output).
     fn settle(&mut self) {
         loop {
             let writes = std::mem::take(&mut self.to_write);
             for key in writes {
-                self.write_client(key);
+                self.write_member(key);
             }
             if self.to_remove.is_empty() {
                 break;
@@ -401,20 +618,19 @@ impl Server {
                 Ok((mut stream, addr)) => {
                     self.accept_paused = false;
                     let name = canonical(addr).to_string();
-                    if self.clients.len() >= self.config.max_clients {
+                    if self.members.len() >= self.config.max_clients {
                         let _ = stream.write(b"! room full\n");
                         self.stats.turned_away += 1;
                         if self.config.verbose {
                             eprintln!(
                                 "[{name}] turned away: room full ({} clients)",
-                                self.clients.len()
+                                self.members.len()
                             );
                         }
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let entry = self.clients.vacant_entry();
-                    let key = entry.key();
+                    let key = self.members.vacant_key();
                     if let Err(e) = self.poll.registry().register(
                         &mut stream,
                         Token(key),
@@ -423,31 +639,39 @@ impl Server {
                         eprintln!("[{name}] cannot register: {}", net::describe(&e));
                         continue;
                     }
-                    entry.insert(Client {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    // The notice is its own entry: the others get it, and
+                    // its place in the log starts after it.
+                    self.notice(format!("[{name}] entered room\n"), id);
+                    let now = Instant::now();
+                    let inserted = self.members.insert(Member {
                         stream,
-                        name: name.clone(),
+                        name,
                         framer: Framer::new(self.config.max_line),
-                        queue: VecDeque::new(),
-                        head_written: 0,
-                        queued: 0,
-                        bucket: self
-                            .config
-                            .max_rate
-                            .map(|r| Bucket::full(r, Instant::now())),
+                        outbox: Outbox::new(id, &self.log),
+                        inbox: Vec::new(),
+                        bucket: self.config.max_rate.map(|r| Bucket::full(r, now)),
                         told_slow_down: false,
-                        caught_up: Instant::now(),
+                        wake: None,
+                        over_since: None,
                         leaving: false,
+                        unwritable: false,
                         want_read: false,
+                        writing: Writing::Idle,
+                        in_idle: true,
                     });
+                    debug_assert_eq!(inserted, key);
+                    self.idle.push((key, id));
                     self.stats.joined += 1;
                     if self.config.verbose {
+                        let m = &self.members[key];
                         crate::status::line(&format!(
-                            "[{name}] entered room ({} in room)",
-                            self.clients.len()
+                            "[{}] entered room ({} in room)",
+                            m.name,
+                            self.members.len()
                         ));
                     }
-                    let msg = format!("[{name}] entered room\n");
-                    self.broadcast(Some(key), msg.into_bytes().into());
                     // A client may have sent data before registering.
                     self.want_read(key);
                 }
@@ -460,7 +684,7 @@ impl Server {
                         eprintln!(
                             "room-server: cannot accept: {} ({} clients)",
                             net::describe(&e),
-                            self.clients.len()
+                            self.members.len()
                         );
                     }
                     self.accept_paused = true;
@@ -473,190 +697,307 @@ impl Server {
         }
     }
 
-    /// Queues `msg` for every client but `except`.
-    fn broadcast(&mut self, except: Option<usize>, msg: Rc<[u8]>) {
-        let (high, max_queue) = (self.high(), self.config.max_queue);
-        let now = Instant::now();
-        for (key, client) in self.clients.iter_mut() {
-            if Some(key) == except || client.leaving {
+    /// Appends an entry to the log (`from`: the sending member's id, 0 for
+    /// nobody; `sender`: its key, when it is a member) and wakes the idle
+    /// members.
+    fn append(&mut self, sender: Option<usize>, data: Box<[u8]>, from: MemberId) {
+        let seq = self.log.push(data, from);
+        self.stats.peak_log_bytes = self.stats.peak_log_bytes.max(self.log.bytes());
+        if let Some(m) = sender.and_then(|k| self.members.get_mut(k)) {
+            m.outbox.appended_own(&self.log, seq);
+        }
+        for (key, id) in std::mem::take(&mut self.idle) {
+            let Some(m) = self.members.get_mut(key) else {
+                continue;
+            };
+            if m.outbox.id() != id {
+                continue; // the key was reused; the new member has its own entry
+            }
+            m.in_idle = false;
+            if !m.receives() || m.writing != Writing::Idle {
                 continue;
             }
-            if client.enqueue(msg.clone(), high, now) {
+            if m.outbox.is_empty(&self.log) {
+                m.in_idle = true;
+                self.idle.push((key, id));
+            } else {
+                m.writing = Writing::Queued;
                 self.to_write.push(key);
-                self.backlogged.push(key);
             }
-            if client.too_slow(max_queue, now) {
-                client.leaving = true;
-                self.to_remove.push((key, Leave::TooSlow));
-            } else if client.holds_room(high, now) {
-                // Stop reading senders until it catches up.
-                self.reads_paused = true;
-            }
+        }
+        if self.log.end_offset() > self.scan_at_offset {
+            self.scan(Instant::now());
         }
     }
 
-    /// Queues `msg` for one client.
+    /// Appends a join or leave notice (`from`: the member it is about, who
+    /// does not get it). Notices are never held back, but a full log first
+    /// drops the stuck members it can.
+    fn notice(&mut self, text: String, from: MemberId) {
+        if !self.log_has_room() {
+            self.make_room(Instant::now());
+        }
+        self.append(None, text.into_bytes().into(), from);
+    }
+
+    /// Queues a notice for one member alone.
     fn tell(&mut self, key: usize, msg: &[u8]) {
-        let (high, now) = (self.high(), Instant::now());
-        if let Some(client) = self.clients.get_mut(key) {
-            if client.enqueue(msg.into(), high, now) {
-                self.to_write.push(key);
-                self.backlogged.push(key);
-            }
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        if !m.receives() || m.outbox.private_bytes() + msg.len() > PRIVATE_MAX {
+            return;
+        }
+        m.outbox.tell(msg.into());
+        if m.writing == Writing::Idle {
+            m.writing = Writing::Queued;
+            self.to_write.push(key);
         }
     }
 
-    fn read_client(&mut self, key: usize) {
+    fn read_member(&mut self, key: usize) {
+        // Lines held back earlier go first.
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        if m.leaving || m.wake.is_some() {
+            return;
+        }
+        if !m.inbox.is_empty() {
+            let inbox = std::mem::take(&mut m.inbox);
+            let (used, took) = self.take_lines(key, &inbox);
+            if took != Took::All {
+                if let Some(m) = self.members.get_mut(key) {
+                    m.inbox = inbox[used..].to_vec();
+                }
+                if took == Took::Paused {
+                    self.want_read(key);
+                }
+                return;
+            }
+        }
         let mut budget = READ_SHARE;
         loop {
-            let Some(client) = self.clients.get_mut(key) else {
+            let Some(m) = self.members.get_mut(key) else {
                 return;
             };
-            if budget == 0 || self.reads_paused {
+            if m.leaving {
+                return;
+            }
+            if budget == 0 || self.behind || self.memory_full {
                 self.want_read(key);
                 return;
             }
-            match client.stream.read(&mut self.read_buf) {
+            match m.stream.read(&mut self.read_buf) {
                 Ok(0) => {
                     // Orderly close: a last line without newline still counts.
-                    if let Some(last) = client.framer.finish() {
-                        self.relay_line(key, &last);
+                    if let Some(last) = m.framer.finish() {
+                        self.relay(key, &last);
                     }
-                    self.to_remove.push((key, Leave::Normal));
+                    self.to_remove.push((key, Leave::Closed));
                     return;
                 }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     let data = std::mem::take(&mut self.read_buf);
-                    self.frame(key, &data[..n]);
-                    self.read_buf = data;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // Reset mid-line: the partial line is dropped.
-                    self.to_remove.push((key, Leave::Normal));
-                    return;
-                }
-            }
-        }
-    }
-
-    fn frame(&mut self, key: usize, data: &[u8]) {
-        let mut framer = match self.clients.get_mut(key) {
-            Some(c) => std::mem::replace(&mut c.framer, Framer::new(0)),
-            None => return,
-        };
-        framer.push(data, |frame| match frame {
-            Frame::Line(line) => self.relay_line(key, line),
-            Frame::TooLong => {
-                self.stats.too_long += 1;
-                let msg = format!(
-                    "! line too long (max {} bytes), dropped\n",
-                    self.config.max_line
-                );
-                self.tell(key, msg.as_bytes());
-            }
-        });
-        if let Some(c) = self.clients.get_mut(key) {
-            c.framer = framer;
-        }
-    }
-
-    fn relay_line(&mut self, key: usize, line: &[u8]) {
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        if let (Some(bucket), Some(rate)) = (&mut client.bucket, self.config.max_rate) {
-            if !bucket.take(rate, Instant::now()) {
-                self.stats.rate_limited += 1;
-                if !client.told_slow_down {
-                    client.told_slow_down = true;
-                    self.tell(key, b"! slow down\n");
-                }
-                return;
-            }
-            client.told_slow_down = false;
-        }
-        let mut msg = Vec::with_capacity(client.name.len() + line.len() + 4);
-        msg.push(b'<');
-        msg.extend_from_slice(client.name.as_bytes());
-        msg.extend_from_slice(b"> ");
-        msg.extend_from_slice(line);
-        msg.push(b'\n');
-        self.stats.lines += 1;
-        self.broadcast(Some(key), msg.into());
-    }
-
-    fn write_client(&mut self, key: usize) {
-        let high = self.high();
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        while !client.queue.is_empty() {
-            let mut slices = [IoSlice::new(&[]); IOV_MAX];
-            let mut n = 0;
-            for (i, buf) in client.queue.iter().take(IOV_MAX).enumerate() {
-                slices[i] = IoSlice::new(if i == 0 {
-                    &buf[client.head_written..]
-                } else {
-                    buf
-                });
-                n += 1;
-            }
-            match client.stream.write_vectored(&slices[..n]) {
-                Ok(0) => {
-                    self.to_remove.push((key, Leave::Normal));
-                    return;
-                }
-                Ok(mut written) => {
-                    client.queued -= written;
-                    if client.queued <= high {
-                        client.caught_up = Instant::now();
+                    let (used, took) = self.take_lines(key, &data[..n]);
+                    if took != Took::All {
+                        if let Some(m) = self.members.get_mut(key) {
+                            m.inbox.extend_from_slice(&data[used..n]);
+                        }
                     }
-                    while written > 0 {
-                        let front_left = client.queue[0].len() - client.head_written;
-                        if written >= front_left {
-                            written -= front_left;
-                            client.queue.pop_front();
-                            client.head_written = 0;
-                        } else {
-                            client.head_written += written;
-                            written = 0;
+                    self.read_buf = data;
+                    match took {
+                        Took::All => {}
+                        Took::Throttled => return,
+                        Took::Paused => {
+                            self.want_read(key);
+                            return;
                         }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.to_remove.push((key, Leave::Normal));
+                Err(e) => {
+                    // Reset mid-line: the partial line is dropped.
+                    self.to_remove.push((key, Leave::Failed(net::describe(&e))));
                     return;
                 }
             }
         }
     }
 
-    fn remove(&mut self, key: usize, why: Leave) {
-        let Some(mut client) = self.clients.try_remove(key) else {
+    /// Frames and relays the lines in `data` while the member has
+    /// allowance and the room is not paused. Returns how many bytes it
+    /// took and why it stopped.
+    fn take_lines(&mut self, key: usize, data: &[u8]) -> (usize, Took) {
+        let now = Instant::now();
+        let rate = self.config.max_rate;
+        let mut used = 0;
+        while used < data.len() {
+            if self.paused() {
+                return (used, Took::Paused);
+            }
+            if !self.log_has_room() && !self.make_room(now) {
+                self.memory_full = true;
+                return (used, Took::Paused);
+            }
+            let Some(m) = self.members.get_mut(key) else {
+                return (data.len(), Took::All);
+            };
+            if m.leaving {
+                return (data.len(), Took::All);
+            }
+            if let (Some(bucket), Some(rate)) = (&mut m.bucket, rate) {
+                if !bucket.ready(rate, now) {
+                    m.wake = Some(now + bucket.wait(rate));
+                    self.throttled.push(key);
+                    self.stats.throttled += 1;
+                    if !m.told_slow_down {
+                        m.told_slow_down = true;
+                        let msg = format!("! slow down (max {rate} lines/s)\n");
+                        self.tell(key, msg.as_bytes());
+                    }
+                    return (used, Took::Throttled);
+                }
+            }
+            let (n, frame) = m.framer.next(&data[used..]);
+            used += n;
+            let entry = match frame {
+                None => continue,
+                Some(Frame::TooLong) => None,
+                Some(Frame::Line(line)) => {
+                    if let (Some(bucket), Some(rate)) = (&mut m.bucket, rate) {
+                        bucket.take(rate, now);
+                    }
+                    Some(relayed(&m.name, line))
+                }
+            };
+            match entry {
+                Some(entry) => {
+                    self.stats.lines += 1;
+                    let id = self.members[key].outbox.id();
+                    self.append(Some(key), entry, id);
+                }
+                None => {
+                    self.stats.too_long += 1;
+                    let msg = format!(
+                        "! line too long (max {} bytes), dropped\n",
+                        self.config.max_line
+                    );
+                    self.tell(key, msg.as_bytes());
+                }
+            }
+        }
+        (used, Took::All)
+    }
+
+    /// Relays one line of a member, whatever its allowance (the last line
+    /// of a closing connection).
+    fn relay(&mut self, key: usize, line: &[u8]) {
+        let Some(m) = self.members.get(key) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut client.stream);
+        let entry = relayed(&m.name, line);
+        let id = m.outbox.id();
+        self.stats.lines += 1;
+        self.append(Some(key), entry, id);
+    }
+
+    fn write_member(&mut self, key: usize) {
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        if !m.receives() {
+            return;
+        }
+        let mut budget = WRITE_SHARE;
+        loop {
+            let mut slices = [IoSlice::new(&[]); IOV_MAX];
+            let n = m.outbox.slices(&self.log, &mut slices);
+            if n == 0 {
+                m.writing = Writing::Idle;
+                m.over_since = None;
+                if !m.in_idle {
+                    m.in_idle = true;
+                    self.idle.push((key, m.outbox.id()));
+                }
+                return;
+            }
+            match m.stream.write_vectored(&slices[..n]) {
+                Ok(0) => {
+                    self.cannot_write(key);
+                    return;
+                }
+                Ok(written) => {
+                    m.outbox.advance(&self.log, written);
+                    budget = budget.saturating_sub(written);
+                    if budget == 0 {
+                        m.writing = Writing::Queued;
+                        self.more_to_write.push(key);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    m.writing = Writing::Blocked;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.cannot_write(key);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writing failed: the member gets nothing more, but what it sent is
+    /// still read (in its turn, within its allowance) until the socket
+    /// reports the end; then it leaves.
+    fn cannot_write(&mut self, key: usize) {
+        if let Some(m) = self.members.get_mut(key) {
+            m.unwritable = true;
+        }
+        self.want_read(key);
+    }
+
+    fn remove(&mut self, key: usize, why: Leave) {
+        let Some(mut m) = self.members.try_remove(key) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut m.stream);
         if why == Leave::TooSlow {
             self.stats.too_slow += 1;
         }
-        let note = match why {
-            Leave::Normal => "",
-            Leave::TooSlow => " (too slow)",
+        let note = if why == Leave::TooSlow {
+            " (too slow)"
+        } else {
+            ""
         };
         if self.config.verbose {
+            let reason = match &why {
+                Leave::Failed(r) => format!(": {r}"),
+                _ => String::new(),
+            };
             crate::status::line(&format!(
-                "[{}] left room{note} ({} in room)",
-                client.name,
-                self.clients.len()
+                "[{}] left room{note}{reason} ({} in room)",
+                m.name,
+                self.members.len()
             ));
         }
-        let msg = format!("[{}] left room{note}\n", client.name);
-        drop(client);
-        self.broadcast(None, msg.into_bytes().into());
+        let notice = format!("[{}] left room{note}\n", m.name);
+        drop(m);
+        self.notice(notice, 0);
     }
+}
+
+/// The log entry of a relayed line: `<name> line\n`.
+fn relayed(name: &str, line: &[u8]) -> Box<[u8]> {
+    let mut msg = Vec::with_capacity(name.len() + line.len() + 4);
+    msg.push(b'<');
+    msg.extend_from_slice(name.as_bytes());
+    msg.extend_from_slice(b"> ");
+    msg.extend_from_slice(line);
+    msg.push(b'\n');
+    msg.into()
 }
