@@ -10,6 +10,13 @@
 //!   client that never reads. Reports lines delivered per second, the share
 //!   of delivered lines that carried a sender prefix, and p50/p99 latency.
 //!
+//! * `storm`: N clients join while none of them reads, stay silent, then
+//!   read: client i must get the join notices of every later client
+//!   (N(N-1)/2 in all). Reports how many got them all.
+//! * `bulk`: one client pipes L lines of S bytes as fast as TCP takes them
+//!   (a file into `nc`); R readers must get every line whole and in
+//!   order. Reports lines/s and how many were lost.
+//!
 //! `cargo run --release --example room-load -- 127.0.0.1:5000 fanout --clients 100 --senders 10`
 
 use std::io::Write;
@@ -62,6 +69,30 @@ enum Mode {
         /// Add one client that never reads
         #[arg(long)]
         stuck: bool,
+    },
+    /// Join storm: N silent clients, then everyone reads its notices
+    Storm {
+        #[arg(long)]
+        clients: usize,
+        /// Seconds nobody reads after the last client joined
+        #[arg(long, default_value_t = 5)]
+        quiet: u64,
+        /// Seconds allowed in all
+        #[arg(long, default_value_t = 180)]
+        seconds: u64,
+    },
+    /// One client pipes a file of lines; readers check every line
+    Bulk {
+        #[arg(long, default_value_t = 20_000)]
+        lines: usize,
+        /// Bytes per line, newline excluded
+        #[arg(long, default_value_t = 1000)]
+        size: usize,
+        #[arg(long, default_value_t = 2)]
+        readers: usize,
+        /// Seconds allowed in all
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
     },
 }
 
@@ -151,6 +182,156 @@ fn hold(server: SocketAddr, n: usize, seconds: u64) {
     };
     let held = if got == n - 1 { n } else { got };
     println!("held={held} connected={n} reached={got}");
+}
+
+fn storm(server: SocketAddr, n: usize, quiet: u64, seconds: u64) {
+    use mio::{Events, Poll};
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut conns = Vec::with_capacity(n);
+    for i in 0..n {
+        match connect(server, i) {
+            Ok(c) => conns.push(c),
+            Err(e) => {
+                println!("connected={i} complete=0 error={}", e.kind());
+                return;
+            }
+        }
+    }
+    thread::sleep(Duration::from_secs(quiet));
+    let poll = Poll::new().unwrap();
+    let mut socks = register(&poll, conns);
+    let mut poll = poll;
+    // Lines received per client; client i is owed n-1-i join notices.
+    let mut got = vec![0usize; n];
+    let mut complete = (0..n).filter(|&i| n - 1 - i == 0).count();
+    let mut events = Events::with_capacity(4096);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut closed = 0;
+    while complete < n && Instant::now() < deadline {
+        let _ = poll.poll(&mut events, Some(Duration::from_millis(100)));
+        for ev in events.iter() {
+            let i = ev.token().0;
+            loop {
+                match socks[i].read(&mut buf) {
+                    Ok(0) => {
+                        closed += 1;
+                        let _ = poll.registry().deregister(&mut socks[i]);
+                        break;
+                    }
+                    Ok(k) => {
+                        let before = got[i];
+                        got[i] += buf[..k].iter().filter(|&&b| b == b'\n').count();
+                        let owed = n - 1 - i;
+                        if before < owed && got[i] >= owed {
+                            complete += 1;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    let lines: usize = got.iter().sum();
+    println!(
+        "connected={n} complete={complete} closed={closed} lines={lines} expected={}",
+        n * (n - 1) / 2
+    );
+}
+
+fn bulk(server: SocketAddr, lines: usize, size: usize, readers: usize, seconds: u64) {
+    use std::io::{BufRead, BufReader};
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let readers: Vec<TcpStream> = (0..readers)
+        .map(|i| connect(server, i + 1).expect("connect reader"))
+        .collect();
+    let sender = connect(server, 0).expect("connect sender");
+    thread::sleep(Duration::from_millis(300)); // let the join notices pass
+    let filler = "x".repeat(size.saturating_sub(8));
+    let start = Instant::now();
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|r| {
+            let filler = filler.clone();
+            thread::spawn(move || {
+                let _ = r.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut r = BufReader::new(r);
+                let (mut next, mut intact, mut reordered) = (0usize, 0usize, 0usize);
+                let mut line = Vec::new();
+                while next < lines && Instant::now() < deadline {
+                    line.clear();
+                    match r.read_until(b'\n', &mut line) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        // Nothing for 5 s (or the room closed us): the
+                        // rest is lost.
+                        Err(_) => break,
+                    }
+                    // "<who> 00000042xxx…" (the room's prefix), or bare.
+                    let body: &[u8] = if line.starts_with(b"<") {
+                        match line.windows(2).position(|w| w == b"> ") {
+                            Some(p) => &line[p + 2..],
+                            None => continue,
+                        }
+                    } else {
+                        &line
+                    };
+                    let body = body.strip_suffix(b"\n").unwrap_or(body);
+                    let Some(num) = std::str::from_utf8(body.get(..8).unwrap_or_default())
+                        .ok()
+                        .and_then(|d| d.parse::<usize>().ok())
+                    else {
+                        continue; // notices, or a mangled line
+                    };
+                    if &body[8..] != filler.as_bytes() {
+                        continue;
+                    }
+                    if num < next {
+                        reordered += 1;
+                        continue;
+                    }
+                    intact += 1;
+                    next = num + 1;
+                }
+                (intact, reordered, start.elapsed())
+            })
+        })
+        .collect();
+    let mut file = Vec::with_capacity(lines * (size + 1));
+    for i in 0..lines {
+        file.extend_from_slice(format!("{i:08}{filler}\n").as_bytes());
+    }
+    // Not joined: a room that stops reading it would hold it for ever. The
+    // sender stays connected until the readers are done (closing with the
+    // room's notices unread would reset the connection, and TCP would
+    // discard whatever the room had not read yet).
+    let written = Arc::new(AtomicBool::new(false));
+    let done = written.clone();
+    let mut copy = sender.try_clone().expect("clone sender");
+    thread::spawn(move || {
+        if copy.write_all(&file).is_ok() {
+            done.store(true, Ordering::Relaxed);
+        }
+    });
+    let mut delivered = 0;
+    let mut reordered = 0;
+    let mut secs = 0.0f64;
+    let n_readers = handles.len();
+    for h in handles {
+        let (i, r, t) = h.join().unwrap();
+        delivered += i;
+        reordered += r;
+        secs = secs.max(t.as_secs_f64());
+    }
+    let write_ok = written.load(Ordering::Relaxed);
+    drop(sender);
+    let per_reader = delivered as f64 / n_readers as f64;
+    println!(
+        "sent={lines} delivered={delivered} lost={} reordered={reordered} seconds={secs:.2} lines_per_s={:.0} sender_ok={}",
+        lines * n_readers - delivered,
+        per_reader / secs.max(1e-9),
+        u8::from(write_ok)
+    );
 }
 
 struct Stats {
@@ -390,6 +571,17 @@ fn main() {
     raise_nofile();
     match args.mode {
         Mode::Hold { clients, seconds } => hold(args.server, clients, seconds),
+        Mode::Storm {
+            clients,
+            quiet,
+            seconds,
+        } => storm(args.server, clients, quiet, seconds),
+        Mode::Bulk {
+            lines,
+            size,
+            readers,
+            seconds,
+        } => bulk(args.server, lines, size, readers, seconds),
         Mode::Fanout {
             clients,
             senders,
