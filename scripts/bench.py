@@ -26,6 +26,15 @@ RUNS = int(os.environ.get("RUNS", "3"))
 COUNT = int(os.environ.get("COUNT", "1000000"))
 LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
+BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
+# ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
+# lanchat, startup) runs those parts and prints them; BENCHMARKS.md is written only
+# by a full run, so every figure in it comes from one run.
+ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
+
+
+def part(name):
+    return not ONLY or name in ONLY
 GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 
 # The classic receiver: recvfrom(1024), decode gb2312, print.
@@ -319,11 +328,12 @@ def startup_ms():
 
 # ---- the room ----------------------------------------------------------------
 
-def start_room(kind):
-    """Starts a room server; returns (process, port)."""
+def start_room(kind, args=("--max-rate", "1000000")):
+    """Starts a room server; returns (process, port). `args` are
+    room-server's (the peers have no limits, so by default neither has it)."""
     if kind == "room-server":
-        return start([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0",
-                      "--max-rate", "1000000"], subprocess.DEVNULL)
+        return start([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0"] + list(args),
+                     subprocess.DEVNULL)
     if kind == "python":
         return start([sys.executable, "-c", PY_ROOM], subprocess.DEVNULL)
     port = free_port()
@@ -363,6 +373,54 @@ def room_hold(kind, n):
     return "%d" % held if held == n else "%d of %d" % (held, n)
 
 
+def peak_rss_kib(pid):
+    """VmHWM of a running process (0 when it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def room_storm(kind, n):
+    """N clients join while none reads, then read: peak RSS of the server
+    and whether every client got every join notice meant for it."""
+    p, port = start_room(kind, args=())
+    r = room_load(port, ["storm", "--clients", str(n), "--quiet", "5", "--seconds", "180"],
+                  timeout=240)
+    alive = p.poll() is None
+    rss = peak_rss_kib(p.pid) if alive else 0
+    err = stop_room(p)
+    complete = int(r.get("complete", 0))
+    if not alive:
+        why = err.strip().splitlines()[-1] if err.strip() else "exited"
+        return {"ok": False, "text": "crashed (%s)" % why[:60]}
+    if not r:
+        return {"ok": False, "text": "no result (load tool timed out); peak RSS %.1f MiB" % (rss / 1024)}
+    text = "%.1f MiB" % (rss / 1024)
+    if complete < n:
+        text += " (%d of %d clients got all their notices)" % (complete, n)
+    return {"ok": complete == n, "text": text}
+
+
+def room_bulk(kind, args):
+    """One client pipes BULK_LINES lines of 1,000 bytes; two readers."""
+    runs = []
+    for _ in range(RUNS):
+        p, port = start_room(kind, args=args)
+        r = room_load(port, ["bulk", "--lines", str(BULK_LINES), "--size", "1000",
+                             "--readers", "2", "--seconds", "240"], timeout=300)
+        stop_room(p)
+        if r:
+            runs.append(r)
+    if not runs:
+        return None
+    return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
+
+
 def room_fanout(kind, args):
     runs = []
     for _ in range(RUNS):
@@ -376,13 +434,78 @@ def room_fanout(kind, args):
     return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
 
 
+# ---- lanchat under a flood ---------------------------------------------------
+
+def tmux(sock, *args):
+    return subprocess.run(["tmux", "-L", sock] + list(args), capture_output=True, text=True).stdout
+
+
+def lanchat_flood(rate, seconds=5, keys=20):
+    """lanchat in tmux (100x30), a flood of `rate` datagrams/s (0: none) for
+    `seconds`; `keys` keystrokes, each timed from send-keys until
+    capture-pane shows it in the input box. Returns latencies (ms), redraws
+    per second, peak RSS (KiB), messages received, scrolled out."""
+    sock = "lanchat-bench-%d" % os.getpid()
+    err = tempfile.NamedTemporaryFile(delete=False, suffix=".err")
+    err.close()
+    tmux(sock, "new-session", "-d", "-s", "main", "-x", "100", "-y", "30",
+         "exec %s 127.0.0.1:9 -b 127.0.0.1 -p 0 2>%s" % (os.path.join(REL, "lanchat"), err.name))
+    try:
+        port = None
+        deadline = time.time() + 10
+        while port is None and time.time() < deadline:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(err.name).read())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.01)
+        pid = int(tmux(sock, "display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+        flood = None
+        if rate:
+            flood = subprocess.Popen([os.path.join(EX, "udp-flood"), "127.0.0.1:%d" % port,
+                                      "--count", str(rate * seconds), "--size", "64",
+                                      "--rate", str(rate), "--max-seconds", str(seconds + 5)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)  # the flood is on before the first key
+        lat = []
+        for k in range(keys):
+            ch = "abcdefghijklmnopqrstuvwxyz"[k % 26]
+            typed = ch
+            t0 = time.time()
+            tmux(sock, "send-keys", "-t", "main", "-l", typed)
+            while time.time() - t0 < 5:
+                screen = tmux(sock, "capture-pane", "-p", "-t", "main").splitlines()
+                box = [l for l in screen if l.startswith("│")]
+                if len(box) and box[-1].rstrip(" │").endswith(ch):
+                    break
+            lat.append((time.time() - t0) * 1000)
+            tmux(sock, "send-keys", "-t", "main", "BSpace")
+            time.sleep(0.1)
+        rss = peak_rss_kib(pid)
+        if flood:
+            flood.wait(timeout=seconds + 10)
+        tmux(sock, "send-keys", "-t", "main", "C-c")
+        deadline = time.time() + 10
+        summary = ""
+        while time.time() < deadline:
+            summary = open(err.name).read()
+            if "redraws in" in summary:
+                break
+            time.sleep(0.05)
+        m = re.search(r"(\d+) received.*?(\d+) redraws in ([\d.]+) s", summary)
+        received, draws, secs = (int(m.group(1)), int(m.group(2)), float(m.group(3))) if m else (0, 0, 1)
+        return {"lat": sorted(lat), "draws_per_s": draws / secs, "rss": rss, "received": received}
+    finally:
+        tmux(sock, "kill-server")
+        os.unlink(err.name)
+
+
 def main():
     have_socat = shutil.which("socat") is not None
     have_ncat = shutil.which("ncat") is not None
     print("peers found: python3 yes, socat %s, ncat %s; peak RSS from %s"
           % ("yes" if have_socat else "no (skipped)", "yes" if have_ncat else "no (skipped)",
              GNU_TIME or "nowhere (GNU time not installed: RSS n/a)"))
-    md = []
+    if ONLY:
+        print("only: %s (BENCHMARKS.md is not written)" % ", ".join(sorted(ONLY)))
 
     # 1 + 2: receivers at full blast.
     rows = []
@@ -396,13 +519,14 @@ def main():
               % (row[0], row[1], row[2], row[3], row[4], row[5] or "n/a"))
         sys.stdout.flush()
 
-    measure("null receiver (ceiling)", "null", 64)
-    for size in (64, 1000):
-        for fmt in ("text", "json"):
-            measure("chat-window --format %s" % fmt, "chat-window", size, fmt)
-    measure("python recvfrom(1024)", "python", 64)
-    if have_socat:
-        measure("socat UDP4-RECV", "socat", 64)
+    if part("udp"):
+        measure("null receiver (ceiling)", "null", 64)
+        for size in (64, 1000):
+            for fmt in ("text", "json"):
+                measure("chat-window --format %s" % fmt, "chat-window", size, fmt)
+        measure("python recvfrom(1024)", "python", 64)
+        if have_socat:
+            measure("socat UDP4-RECV", "socat", 64)
 
     # Highest offered rate at < 0.1 % loss, for each receiver and size.
     sweep_rates = [25000, 50000, 100000, 150000, 200000, 0]
@@ -412,59 +536,110 @@ def main():
     if have_socat:
         series.append(("socat UDP4-RECV", "socat", "text"))
     sweep = {}
-    for label, kind, fmt in series:
-        for size in (64, 1000):
-            best = "below %d/s" % sweep_rates[0]
-            for rate in sweep_rates:
-                runs = [run_receiver(kind, size, fmt, rate=rate, count=min(COUNT, 300000))
-                        for _ in range(RUNS)]
-                if med(runs, "loss") >= 0.1:
-                    break
-                best = ("full blast (%.0f/s)" % med(runs, "gen_rate")) if rate == 0 else "%d/s" % rate
-            sweep[(label, size)] = best
-            print("highest offered rate at < 0.1 %% loss, %s, %d B: %s" % (label, size, best))
+    if part("sweep"):
+        for label, kind, fmt in series:
+            for size in (64, 1000):
+                best = "below %d/s" % sweep_rates[0]
+                for rate in sweep_rates:
+                    runs = [run_receiver(kind, size, fmt, rate=rate, count=min(COUNT, 300000))
+                            for _ in range(RUNS)]
+                    if med(runs, "loss") >= 0.1:
+                        break
+                    best = ("full blast (%.0f/s)" % med(runs, "gen_rate")) if rate == 0 else "%d/s" % rate
+                sweep[(label, size)] = best
+                print("highest offered rate at < 0.1 %% loss, %s, %d B: %s" % (label, size, best))
 
     # 3: input-box.
-    tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".txt")
-    with tmp:
-        for i in range(LINES):
-            tmp.write(("第%d行 你好世界 局域网聊天\n" % i).encode())
-    ib = input_box_rate(tmp.name, LINES)
-    os.unlink(tmp.name)
-    print("input-box %.0f lines/s, python sender %.0f lines/s" % (ib["input-box"], ib["python"]))
+    ib = {}
+    if part("input"):
+        tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".txt")
+        with tmp:
+            for i in range(LINES):
+                tmp.write(("第%d行 你好世界 局域网聊天\n" % i).encode())
+        ib = input_box_rate(tmp.name, LINES)
+        os.unlink(tmp.name)
+        print("input-box %.0f lines/s, python sender %.0f lines/s" % (ib["input-box"], ib["python"]))
 
     # 4: the room.
     rooms = ["room-server", "python"] + (["ncat"] if have_ncat else [])
+    sizes = (1000, 5000, 10000)
     hold = {}
-    for kind in rooms:
-        for n in (1000, 5000, 10000):
-            hold[(kind, n)] = room_hold(kind, n)
-            print("room %-11s hold %5d: %s" % (kind, n, hold[(kind, n)]))
-            if not hold[(kind, n)][0].isdigit():
-                for m in (5000, 10000):
-                    if m > n:
-                        hold[(kind, m)] = "not tried (failed at %d)" % n
-                break
+    if part("room"):
+        for kind in rooms:
+            for n in sizes:
+                hold[(kind, n)] = room_hold(kind, n)
+                print("room %-11s hold %5d: %s" % (kind, n, hold[(kind, n)]))
+                if not hold[(kind, n)][0].isdigit():
+                    for m in sizes:
+                        if m > n:
+                            hold[(kind, m)] = "not tried (failed at %d)" % n
+                    break
+    storm = {}
+    if part("storm"):
+        for kind in rooms:
+            for n in sizes:
+                r = room_storm(kind, n)
+                storm[(kind, n)] = r["text"]
+                print("room %-11s join storm %5d: %s" % (kind, n, r["text"]))
+                if not r["ok"]:
+                    for m in sizes:
+                        if m > n:
+                            storm[(kind, m)] = "not tried (failed at %d)" % n
+                    break
+    bulk_kinds = [("room-server (default --max-rate 1000)", "room-server", ()),
+                  ("room-server --max-rate 1000000", "room-server", ("--max-rate", "1000000")),
+                  ("python", "python", ()),
+                  ] + ([("ncat", "ncat", ())] if have_ncat else [])
+    bulk = {}
+    if part("bulk"):
+        for label, kind, args in bulk_kinds:
+            r = room_bulk(kind, args)
+            bulk[label] = r
+            if r:
+                print("room %-40s bulk: %6.0f lines/s per reader, lost %d of %d, reordered %d, %.1f s"
+                      % (label, r["lines_per_s"], r["lost"], 2 * BULK_LINES, r["reordered"], r["seconds"]))
+            else:
+                print("room %-40s bulk: no result" % label)
     fan = {}
     modes = [("full blast, %d lines per sender" % ROOM_COUNT, ["--count", str(ROOM_COUNT)]),
              ("steady 1,000 lines/s for 5 s", ["--rate", "1000", "--seconds", "5"]),
              ("20,000 lines/s for 10 s + 1 client that never reads",
               ["--rate", "20000", "--seconds", "10", "--stuck"])]
-    for kind in rooms:
-        for label, args in modes:
-            r = room_fanout(kind, args)
-            fan[(kind, label)] = r
-            if r:
-                print("room %-11s %-50s delivered %6.2f%%  %9.0f lines/s  prefixed %6.2f%%  p50 %.2f ms  p99 %.2f ms"
-                      % (kind, label, r["delivery_pct"], r["lines_per_s"], r["prefixed_pct"],
-                         r["p50_ms"], r["p99_ms"]))
-            else:
-                print("room %-11s %-50s no result (load tool timed out)" % (kind, label))
+    if part("room"):
+        for kind in rooms:
+            for label, args in modes:
+                r = room_fanout(kind, args)
+                fan[(kind, label)] = r
+                if r:
+                    print("room %-11s %-50s delivered %6.2f%%  %9.0f lines/s  prefixed %6.2f%%  p50 %.2f ms  p99 %.2f ms"
+                          % (kind, label, r["delivery_pct"], r["lines_per_s"], r["prefixed_pct"],
+                             r["p50_ms"], r["p99_ms"]))
+                else:
+                    print("room %-11s %-50s no result (load tool timed out)" % (kind, label))
 
-    st = startup_ms()
-    print("start-up to 'listening on': %.1f ms" % st)
+    lc = {}
+    if part("lanchat") and shutil.which("tmux"):
+        for rate in (0, 100000):
+            runs = [lanchat_flood(rate) for _ in range(RUNS)]
+            lat = sorted(x for r in runs for x in r["lat"])
+            lc[rate] = {
+                "p50": lat[len(lat) // 2], "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                "max": lat[-1], "draws": statistics.median(r["draws_per_s"] for r in runs),
+                "rss": statistics.median(r["rss"] for r in runs),
+                "received": statistics.median(r["received"] for r in runs)}
+            print("lanchat, flood %6d/s: key shown p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.1f redraws/s; peak RSS %.1f MiB; %d received"
+                  % (rate, lc[rate]["p50"], lc[rate]["p99"], lc[rate]["max"], lc[rate]["draws"],
+                     lc[rate]["rss"] / 1024, lc[rate]["received"]))
+
+    st = None
+    if part("startup"):
+        st = startup_ms()
+        print("start-up to 'listening on': %.1f ms" % st)
+    if ONLY:
+        return
 
     # ---- BENCHMARKS.md ----
+    md = []
     cpu_model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -474,7 +649,7 @@ def main():
     md.append("# Benchmarks\n")
     md.append("Measured by `scripts/bench.sh` on %s UTC: %s, %d cores, Linux %s, Python %s. "
               "Every figure is the median of %d runs. All traffic on loopback. Reproduce: "
-              "`scripts/bench.sh` (env `RUNS`, `COUNT`, `LINES`, `ROOM_COUNT`).\n"
+              "`scripts/bench.sh` (env `RUNS`, `COUNT`, `LINES`, `ROOM_COUNT`, `BULK_LINES`).\n"
               % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), cpu_model,
                  os.cpu_count(), platform.release(), platform.python_version(), RUNS))
     md.append("## 1-2. UDP receivers at full blast, output to a file\n")
@@ -503,7 +678,27 @@ def main():
               "reach all N-1 others):\n")
     md.append("| server | 1,000 | 5,000 | 10,000 |\n|---|---|---|---|")
     for kind in rooms:
-        md.append("| %s | %s |" % (kind, " | ".join(hold.get((kind, n), "n/a") for n in (1000, 5000, 10000))))
+        md.append("| %s | %s |" % (kind, " | ".join(hold.get((kind, n), "n/a") for n in sizes)))
+    md.append("\nJoin storm (`room-load storm`): N clients join while none of them reads, stay "
+              "silent 5 s, then read; client i is owed the join notices of every later client "
+              "(N(N-1)/2 in all: 50 million at 10,000). Peak RSS of the server (VmHWM), and "
+              "whether every client got every notice meant for it. room-server with its "
+              "defaults:\n")
+    md.append("| server | 1,000 | 5,000 | 10,000 |\n|---|---|---|---|")
+    for kind in rooms:
+        md.append("| %s | %s |" % (kind, " | ".join(storm.get((kind, n), "n/a") for n in sizes)))
+    md.append("\nA bulk sender (`room-load bulk`): one client pipes %d lines of 1,000 bytes as "
+              "fast as TCP takes them (a file into `nc`); two readers check that every line "
+              "arrives whole and in order. 'Lost' counts lines that did not reach a reader "
+              "intact (of %d deliveries).\n" % (BULK_LINES, 2 * BULK_LINES))
+    md.append("| server | lines/s delivered per reader | lost | out of order | seconds |\n|---|---|---|---|---|")
+    for label, _, _ in bulk_kinds:
+        r = bulk.get(label)
+        if r:
+            md.append("| %s | %.0f | %d | %d | %.1f |" % (label, r["lines_per_s"], r["lost"],
+                                                         r["reordered"], r["seconds"]))
+        else:
+            md.append("| %s | no result | | | |" % label)
     md.append("\nRelay with 100 clients, 10 of them sending (`room-load fanout`; every client "
               "reads with one epoll thread; room-server with `--max-rate 1000000`, since the "
               "peers have no rate limit). 'Prefixed' is the share of delivered lines that carry "
@@ -520,7 +715,19 @@ def main():
                              r["p50_ms"], r["p99_ms"]))
             else:
                 md.append("| %s | %s | no result | | | | |" % (kind, label))
-    md.append("\n## 5. Start-up\n\nchat-window from spawn to `listening on`: %.1f ms.\n" % st)
+    md.append("\n## 5. lanchat under a flood\n")
+    md.append("lanchat (release) in tmux at 100×30, messages from `udp-flood` (64-byte GB2312 "
+              "datagrams) for 5 s; %d keystrokes per run, each timed from `tmux send-keys` until "
+              "`tmux capture-pane` shows it in the input box (so the figure includes two tmux "
+              "round trips). Redraws per second from lanchat's own summary.\n" % 20)
+    md.append("| flood | key shown p50 | p99 | max | redraws/s | peak RSS | messages received |")
+    md.append("|---|---|---|---|---|---|---|")
+    for rate in sorted(lc):
+        r = lc[rate]
+        md.append("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f | %.1f MiB | %d |"
+                  % ("none" if rate == 0 else "%d datagrams/s" % rate, r["p50"], r["p99"], r["max"],
+                     r["draws"], r["rss"] / 1024, r["received"]))
+    md.append("\n## 6. Start-up\n\nchat-window from spawn to `listening on`: %.1f ms.\n" % st)
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md))
         f.write(open(os.path.join(ROOT, "scripts", "bench-notes.md")).read()
