@@ -4,7 +4,9 @@
 //!
 //! * the UDP pair, `chat-window` (receiver) and `input-box` (sender), which
 //!   speak GB2312/GBK on the wire like the classic Python teaching programs;
-//! * the TCP room, `room-server` and `room-client`.
+//! * the TCP room, `room-server` and `room-client`;
+//! * `lanchat`, both halves of the UDP pair in one terminal window, which
+//!   also joins a room.
 //!
 //! # Layout
 //!
@@ -24,6 +26,7 @@
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
 //! | [`exit`] | the named exit codes |
 //! | [`tty`] | terminal detection and restoring the terminal mode on exit |
+//! | [`ui`] | `lanchat`: the one-window chat (App state, drawing, transports) |
 //!
 //! Every loop takes an already bound socket and a [`stop::Stop`], so tests can
 //! drive the real loop in-process and the binaries stay thin.
@@ -41,4 +44,5 @@ pub mod sanitize;
 pub mod status;
 pub mod stop;
 pub mod tty;
+pub mod ui;
 pub mod window;

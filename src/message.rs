@@ -96,7 +96,78 @@ pub fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
 
+/// Formats a time as `HH:MM:SS` in the machine's local time zone (what a
+/// chat window shows next to each message).
+pub fn local_hms(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let t = libc::time_t::try_from(secs).unwrap_or(0);
+    // SAFETY: localtime_r fills the caller's struct from a valid time_t;
+    // it is the thread-safe variant.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return format!(
+                "{:02}:{:02}:{:02}",
+                secs / 3600 % 24,
+                secs / 60 % 60,
+                secs % 60
+            );
+        }
+        tm
+    };
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
+/// The log record of a line sent by `lanchat`.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SentRecord<'a> {
+    /// Sending time, RFC 3339 UTC with milliseconds.
+    #[serde(borrow)]
+    pub ts: Cow<'a, str>,
+    /// Destination `ip:port` (or the room's address).
+    #[serde(borrow)]
+    pub to: Cow<'a, str>,
+    /// The text as typed.
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
+    /// Bytes on the wire.
+    pub bytes: usize,
+}
+
 impl Renderer {
+    /// Decodes one datagram once for a chat window: appends its text,
+    /// terminal-safe and without its line ending, to `text`, and its JSON
+    /// record to `json` when given.
+    pub fn render_entry(
+        &self,
+        text: &mut String,
+        json: Option<&mut String>,
+        scratch: &mut Scratch,
+        from: &str,
+        payload: &[u8],
+        time: SystemTime,
+    ) -> Rendered {
+        let malformed = self.encoding.decode_into(payload, &mut scratch.text);
+        if let Some(json) = json {
+            scratch.timestamp(time);
+            let ts = &scratch.ts.as_ref().expect("formatted above").1;
+            let record = Record {
+                ts: Cow::Borrowed(ts),
+                from: Cow::Borrowed(from),
+                text: Cow::Borrowed(sanitize::strip_line_ending(&scratch.text)),
+                bytes: payload.len(),
+                malformed,
+            };
+            json.push_str(&serde_json::to_string(&record).expect("a record always serializes"));
+            json.push('\n');
+        }
+        sanitize::push_line(text, sanitize::strip_line_ending(&scratch.text));
+        Rendered { malformed }
+    }
+
     /// Appends the record of one datagram to `out` in the chosen format, and,
     /// when `log` is given, its JSON record to `log`. Pass the same `scratch`
     /// every time to reuse its buffers.

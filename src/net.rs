@@ -367,6 +367,163 @@ pub fn send_batch(socket: &UdpSocket, datagrams: &[&[u8]]) -> io::Result<usize> 
     Ok(datagrams.len().min(SEND_BATCH))
 }
 
+/// Asks the kernel to report ICMP errors (such as "port unreachable") on
+/// an unconnected UDP socket: they then show up on its next receive or
+/// send, with the details in its error queue ([`unreachable_destinations`]).
+///
+/// # Errors
+/// The OS error of `setsockopt`.
+#[cfg(target_os = "linux")]
+pub fn report_icmp_errors(socket: &UdpSocket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    let (level, name) = match socket.local_addr()? {
+        SocketAddr::V4(_) => (libc::SOL_IP, libc::IP_RECVERR),
+        SocketAddr::V6(_) => (libc::SOL_IPV6, libc::IPV6_RECVERR),
+    };
+    // SAFETY: setsockopt with a valid descriptor and an int option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere ICMP errors are not reported on unconnected sockets.
+///
+/// # Errors
+/// Never.
+#[cfg(not(target_os = "linux"))]
+pub fn report_icmp_errors(_socket: &UdpSocket) -> io::Result<()> {
+    Ok(())
+}
+
+/// Whether an error from a UDP send or receive is an ICMP report about an
+/// earlier datagram (the destination port or host is unreachable).
+pub fn is_icmp_report(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNREFUSED) | Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH)
+    )
+}
+
+/// Empties the socket's error queue (see [`report_icmp_errors`]): the
+/// destinations of earlier datagrams the network reported as unreachable,
+/// each with what it said.
+#[cfg(target_os = "linux")]
+pub fn unreachable_destinations(socket: &UdpSocket) -> Vec<(SocketAddr, io::Error)> {
+    use std::os::fd::AsRawFd;
+    let mut out = Vec::new();
+    loop {
+        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut control = [0u64; 64];
+        let mut data = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        // SAFETY: an all-zero msghdr is valid; its pointers are set to
+        // buffers that live for the whole call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: a valid descriptor and a msghdr whose buffers are live.
+        let n = unsafe {
+            libc::recvmsg(
+                socket.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return out;
+        }
+        // The error itself is in a control message of the IP level.
+        let mut errno = libc::ECONNREFUSED;
+        // SAFETY: CMSG_* walk the control buffer the kernel filled, within
+        // msg_controllen.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                let c = &*cmsg;
+                if (c.cmsg_level == libc::SOL_IP && c.cmsg_type == libc::IP_RECVERR)
+                    || (c.cmsg_level == libc::SOL_IPV6 && c.cmsg_type == libc::IPV6_RECVERR)
+                {
+                    let ee = libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>();
+                    errno = (*ee).ee_errno as i32;
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        // SAFETY: the kernel wrote a valid address of msg_namelen bytes.
+        let addr = unsafe {
+            *storage.view_as::<libc::sockaddr_storage>() = name;
+            SockAddr::new(storage, msg.msg_namelen)
+        };
+        if let Some(dest) = addr.as_socket() {
+            out.push((canonical(dest), io::Error::from_raw_os_error(errno)));
+        }
+    }
+}
+
+/// Elsewhere there is no error queue.
+#[cfg(not(target_os = "linux"))]
+pub fn unreachable_destinations(_socket: &UdpSocket) -> Vec<(SocketAddr, io::Error)> {
+    Vec::new()
+}
+
+/// The broadcast addresses of this machine's local networks: one for each
+/// up, non-loopback IPv4 interface that has one (`192.168.1.255` on a
+/// `192.168.1.0/24` LAN). Sending to each reaches every host of every
+/// local network, where `255.255.255.255` would leave by one interface
+/// only, and not at all on a host without a default route.
+pub fn local_broadcasts() -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = interfaces()
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) if !v4.ip.is_loopback() => v4.broadcast,
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every address of this machine (loopback ones too).
+pub fn local_ips() -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = interfaces().iter().map(|i| i.ip()).collect();
+    out.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    out.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Interfaces that are up (or whose state the kernel does not know).
+fn interfaces() -> Vec<if_addrs::Interface> {
+    use if_addrs::IfOperStatus::{Down, LowerLayerDown, NotPresent};
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !matches!(i.oper_status, Down | LowerLayerDown | NotPresent))
+        .collect()
+}
+
 /// Sets the read timeout used to poll a stop flag (never zero).
 ///
 /// # Errors

@@ -1,0 +1,197 @@
+//! `lanchat`: the chat window and the input box in one terminal window.
+
+use std::fs::OpenOptions;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use ipnet::IpNet;
+use lanchat::encoding::Encoding;
+use lanchat::filter::AllowList;
+use lanchat::stop::Stop;
+use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
+use lanchat::ui::transport::{self, Event, Log, Room, Transport, Udp, UdpConfig};
+use lanchat::{cli, exit, net, room, status, ui};
+
+/// A LAN chat room in one terminal window: messages above, the input box
+/// below. With no TARGET every line goes to the local networks' broadcast
+/// addresses, so every lanchat and chat-window on the LAN sees it (no
+/// server); it talks to chat-window, input-box and the classic programs
+/// unchanged (GB2312 on UDP port 3456).
+///
+/// Examples: `lanchat` (the whole LAN), `lanchat 192.168.1.10` (one chat
+/// window), `lanchat --room 192.168.1.10` (a room-server).
+#[derive(Parser, Debug)]
+#[command(
+    name = "lanchat",
+    version,
+    after_help = "Keys: Enter sends, PgUp/PgDn scroll, /help lists keys and commands, 88 or /quit leaves.\n\
+                  Exit status: 0 left, 1 failure (or the room went away), 2 usage, 130 SIGTERM/SIGHUP."
+)]
+struct Args {
+    /// Where lines go: HOST[:PORT], a broadcast address or a multicast group [default: the local networks' broadcast addresses]
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Address to listen on (`::` listens on IPv6 and IPv4) [default: 0.0.0.0]
+    #[arg(short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
+    bind: Option<IpAddr>,
+    /// UDP port to listen on and send from (0 picks a free one) [default: 3456]
+    #[arg(short, long)]
+    port: Option<u16>,
+    /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
+    #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
+    encoding: Encoding,
+    /// Join a room-server instead (default port 5000)
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with_all = ["targets", "multicast"])]
+    room: Option<String>,
+    /// Show a sender by name (repeatable): 192.168.1.21=老王
+    #[arg(long, value_name = "IP=NAME", value_parser = alias)]
+    alias: Vec<(IpAddr, String)>,
+    /// Only show senders in this network (repeatable; e.g. 192.168.1.0/24)
+    #[arg(long, value_name = "CIDR", value_parser = cli::network)]
+    allow: Vec<IpNet>,
+    /// At most N messages per second from one sender address; the excess is dropped and counted
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    max_rate: Option<u64>,
+    /// Join this multicast group to listen (IPv4 or IPv6)
+    #[arg(long, value_name = "GROUP")]
+    multicast: Option<IpAddr>,
+    /// Interface for --multicast: its IPv4 address, or for IPv6 its name or index
+    #[arg(long, value_name = "ADDR", requires = "multicast")]
+    interface: Option<String>,
+    /// Messages kept for scrolling back
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SCROLLBACK as u64, value_parser = cli::positive)]
+    scrollback: u64,
+    /// Append every message received and sent to FILE as JSON lines
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+fn alias(text: &str) -> Result<(IpAddr, String), String> {
+    let (ip, name) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not IP=NAME; e.g. 192.168.1.21=老王"))?;
+    let ip = cli::bind_addr(ip)?;
+    if name.trim().is_empty() {
+        return Err(format!("'{text}' has no name after '='"));
+    }
+    Ok((ip, name.trim().to_string()))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.targets.len() > 1 {
+        Args::command()
+            .error(ErrorKind::TooManyValues, "one TARGET at a time")
+            .exit();
+    }
+    if !ui::term::is_terminal() {
+        status::line("lanchat: needs a terminal; in scripts use chat-window and input-box");
+        return ExitCode::from(exit::FAILURE);
+    }
+    exit::report("lanchat", run(args))
+}
+
+fn run(args: Args) -> anyhow::Result<u8> {
+    let send = match args.encoding {
+        Encoding::Auto => Encoding::gb2312(),
+        other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let log = match &args.log {
+        Some(path) => Some(Log::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let (events_tx, events) = ui::channel();
+    let signals = events_tx.clone();
+    let _stop = Stop::install(move || {
+        let _ = signals.try_send(Event::Signal);
+    })
+    .context("cannot install the signal handler")?;
+
+    let (mut transport, info, max_bytes): (Box<dyn Transport>, Info, usize) = if let Some(spec) =
+        &args.room
+    {
+        let (host, port) = transport::split_host_port(spec, 5000).map_err(anyhow::Error::msg)?;
+        let stream = room::client::connect(host, port, room::client::CONNECT_TIMEOUT)?;
+        let peer = stream
+            .peer_addr()
+            .map(|a| net::canonical(a).to_string())
+            .unwrap_or_else(|_| spec.clone());
+        let local = stream
+            .local_addr()
+            .map(|a| net::canonical(a).to_string())
+            .unwrap_or_default();
+        status::line(&format!("connected to {peer} as {local}"));
+        let room = Room::start(stream, peer.clone(), args.encoding, log, events_tx.clone())?;
+        let info = Info {
+            mode: "room",
+            title: format!("聊天室 {peer}"),
+            listen: local,
+            target: room.target_label(),
+            encoding: args.encoding.label().to_string(),
+        };
+        (Box::new(room), info, 65_536)
+    } else {
+        let port = args.port.unwrap_or(3456);
+        let ip = args.bind.unwrap_or(match args.multicast {
+            Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        });
+        let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER)?;
+        let local = bound.socket.local_addr()?;
+        status::line(&format!("listening on {local}"));
+        let max_bytes = if local.is_ipv6() {
+            net::MAX_PAYLOAD_V6
+        } else {
+            net::MAX_PAYLOAD_V4
+        };
+        let config = UdpConfig {
+            decode: args.encoding,
+            allow: AllowList::new(args.allow.clone()),
+            max_rate: args.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32),
+            multicast: args.multicast,
+            interface: args.interface.clone(),
+        };
+        let udp = Udp::start(
+            bound.socket,
+            config,
+            args.targets.first().map(String::as_str),
+            log,
+            events_tx.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let info = Info {
+            mode: "UDP",
+            title: lanchat::window::BANNER.trim_matches('-').to_string(),
+            listen: local.to_string(),
+            target: udp.target_label(),
+            encoding: args.encoding.label().to_string(),
+        };
+        (Box::new(udp), info, max_bytes)
+    };
+
+    let mut app = App::new(
+        info,
+        Wire {
+            encoding: send,
+            max_bytes,
+        },
+        usize::try_from(args.scrollback).unwrap_or(usize::MAX),
+    );
+    for (ip, name) in &args.alias {
+        app.alias(*ip, name);
+    }
+    ui::spawn_terminal_reader(events_tx);
+    let outcome = ui::run(app, transport.as_mut(), &events)?;
+    status::line(&format!("lanchat: {outcome}"));
+    Ok(outcome.code)
+}
