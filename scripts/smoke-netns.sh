@@ -10,7 +10,10 @@
 #   3. multicast: chat-window --multicast GROUP --interface ADDR receives
 #      input-box GROUP --ttl 1 from another host;
 #   4. IPv6: chat window on ::, one IPv4 and one IPv6 sender;
-#   5. scripts/smoke-lan.sh driven with LANCHAT_REMOTE="ip netns exec".
+#   5. scripts/smoke-lan.sh driven with LANCHAT_REMOTE="ip netns exec";
+#   6. lanchat in tmux on every host, each line to the default target (the
+#      local network's broadcast address): every window shows every other
+#      host's line once, and its own once, as "me".
 # Always tears down what it created (trap), even on failure or Ctrl-C.
 #
 # Usage: sudo scripts/smoke-netns.sh [HOSTS]     (HOSTS ≥ 3, default 4)
@@ -37,12 +40,13 @@ if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
     exit $SKIP
 fi
 if [[ -z "${LANCHAT_BIN:-}" ]]; then
-    cargo build --release --quiet --bin chat-window --bin input-box
+    cargo build --release --quiet --bin chat-window --bin input-box --bin lanchat
     LANCHAT_BIN=target/release
 fi
 LANCHAT_BIN=$(cd "$LANCHAT_BIN" && pwd)
 cw="$LANCHAT_BIN/chat-window"
 ib="$LANCHAT_BIN/input-box"
+lc="$LANCHAT_BIN/lanchat"
 
 # Names and addresses owned by this run.
 tag="lc$$"
@@ -57,8 +61,10 @@ addr6() { echo "${net6}$1"; }
 created=()
 work=$(mktemp -d)
 pids=()
+tmuxes=()
 teardown() {
     local p n
+    for p in "${tmuxes[@]}"; do tmux -L "$p" kill-server 2>/dev/null || true; done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for n in "${created[@]}"; do ip netns delete "$n" 2>/dev/null || true; done
     rm -rf "$work"
@@ -185,6 +191,54 @@ for i in $(seq 2 "$hosts"); do echo "$(addr4 "$i") $(ns "$i")" >>"$work/hostmap"
 if ip netns exec "$(ns 1)" env LANCHAT_REMOTE="$work/remote" LANCHAT_REMOTE_BIN="$ib" \
     LANCHAT_WINDOW_ADDR="$(addr4 1)" LANCHAT_BIN="$LANCHAT_BIN" MESSAGES=100 \
     bash scripts/smoke-lan.sh "${lan_hosts[@]}"; then :; else fail "smoke-lan.sh"; fi
+
+# --- 6. lanchat on every host, to the default target (broadcast) -------------
+if command -v tmux >/dev/null; then
+    for i in $(seq 1 "$hosts"); do
+        t="${tag}t$i"
+        tmuxes+=("$t")
+        # The tmux server runs inside the host's namespace, and so does its
+        # lanchat: with no TARGET it broadcasts on that namespace's eth0.
+        ip netns exec "$(ns "$i")" tmux -L "$t" new-session -d -s main -x 120 -y 40 \
+            "$lc -p 3456 2>$work/lc-$i.err; sleep 600"
+    done
+    screen() { tmux -L "${tag}t$1" capture-pane -p -t main; }
+    wait_screens() { # wait_screens GREP_PATTERN: until every screen matches
+        local i ok
+        for _ in $(seq 1 500); do
+            ok=1
+            for i in $(seq 1 "$hosts"); do screen "$i" | grep -q -- "$1" || ok=0; done
+            ((ok)) && return 0
+            sleep 0.02
+        done
+        return 1
+    }
+    wait_screens "broadcast ($net3.255)" || fail "lanchat did not start on every host (or its target is not $net3.255)"
+    for i in $(seq 1 "$hosts"); do
+        tmux -L "${tag}t$i" send-keys -t main -l "第${i}台 hello from $(addr4 "$i")"
+        tmux -L "${tag}t$i" send-keys -t main Enter
+    done
+    wait_screens "第${hosts}台 hello" || true
+    sleep 0.3 # a late duplicate would show now; the counts below must be exact
+    lc_bad=0
+    for i in $(seq 1 "$hosts"); do
+        s=$(screen "$i")
+        for j in $(seq 1 "$hosts"); do
+            n=$(grep -c "第${j}台 hello from $(addr4 "$j")" <<<"$s" || true)
+            if ((i == j)); then
+                own=$(grep -c " me 第${j}台 hello" <<<"$s" || true)
+                ((n == 1 && own == 1)) || { fail "lanchat host $i shows its own line $n times ($own as me)"; lc_bad=1; }
+            else
+                from=$(grep -c "$(addr4 "$j"):3456 第${j}台 hello" <<<"$s" || true)
+                ((n == 1 && from == 1)) || { fail "lanchat host $i shows host $j's line $n times ($from with its address)"; lc_bad=1; }
+            fi
+        done
+    done
+    ((lc_bad)) && screen 1 >&2
+    ((lc_bad)) || echo "smoke-netns lanchat: $hosts windows, each shows all $hosts lines exactly once (its own as me)"
+else
+    echo "smoke-netns lanchat: SKIPPED (tmux not installed)"
+fi
 
 if ((failures)); then
     echo "smoke-netns: $failures check(s) FAILED" >&2

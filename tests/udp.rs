@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::process::Command;
 
-use util::{have, run, run_bin_with_input, udp, window, Proc};
+use util::{have, run, run_bin_with_input, udp, window, Proc, PY_RECEIVER, PY_SENDER};
 
 const NIHAO_GB2312: [u8; 4] = [0xC4, 0xE3, 0xBA, 0xC3];
 
@@ -655,28 +655,6 @@ fn concurrent_input_boxes_from_several_hosts_each_message_once_right_sender() {
 }
 
 // ---- interop ----------------------------------------------------------------
-
-const PY_RECEIVER: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-s.settimeout(20)
-data, addr = s.recvfrom(1024)
-print("%s:%d" % addr)
-print(data.decode("gb2312"), flush=True)
-"#;
-
-const PY_SENDER: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-port = int(sys.argv[1])
-while True:
-    line = input()
-    s.sendto(line.encode("gb2312"), ("127.0.0.1", port))
-    if line == "88":
-        break
-"#;
 
 #[test]
 fn classic_python_receiver_reads_input_box() {

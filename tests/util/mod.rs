@@ -20,6 +20,7 @@ pub fn bin(name: &str) -> &'static str {
         "input-box" => env!("CARGO_BIN_EXE_input-box"),
         "room-server" => env!("CARGO_BIN_EXE_room-server"),
         "room-client" => env!("CARGO_BIN_EXE_room-client"),
+        "lanchat" => env!("CARGO_BIN_EXE_lanchat"),
         other => panic!("no binary {other}"),
     }
 }
@@ -299,6 +300,31 @@ pub fn have(program: &str) -> bool {
     found
 }
 
+/// The classic Python receiver: recvfrom(1024), print the sender, decode
+/// GB2312. Prints its port first.
+pub const PY_RECEIVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(20)
+data, addr = s.recvfrom(1024)
+print("%s:%d" % addr)
+print(data.decode("gb2312"), flush=True)
+"#;
+
+/// The classic Python sender: input(), encode GB2312, sendto; `88` quits.
+pub const PY_SENDER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+port = int(sys.argv[1])
+while True:
+    line = input()
+    s.sendto(line.encode("gb2312"), ("127.0.0.1", port))
+    if line == "88":
+        break
+"#;
+
 /// A program running in its own tmux server on a pseudo-terminal; the
 /// server is killed on drop.
 pub struct Tmux {
@@ -342,6 +368,37 @@ impl Tmux {
     /// Presses a named key (`Enter`, `BSpace`, `Up`).
     pub fn key(&self, key: &str) {
         self.run(&["send-keys", "-t", "main", key]);
+    }
+
+    /// Runs any tmux command on this server.
+    pub fn run_args(&self, args: &[&str]) -> String {
+        self.run(args)
+    }
+
+    /// The screen as it is now.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// The pid of the program the pane runs.
+    pub fn pane_pid(&self) -> u32 {
+        self.run(&["display-message", "-p", "-t", "main", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .expect("tmux gives the pane's pid")
+    }
+
+    /// Resizes the window.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self.run(&[
+            "resize-window",
+            "-t",
+            "main",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
     }
 
     /// Polls the screen (bounded by WAIT) until `want` holds; returns it.
