@@ -23,7 +23,8 @@ use lanchat::{cli, exit, net, room, status, ui};
 /// unchanged (GB2312 on UDP port 3456).
 ///
 /// Examples: `lanchat` (the whole LAN), `lanchat 192.168.1.10` (one chat
-/// window), `lanchat --room 192.168.1.10` (a room-server).
+/// window), `lanchat --room 192.168.1.10` (a room-server),
+/// `lanchat --ipmsg --name 小王` (IP Messenger / FeiQ / iptux users).
 #[derive(Parser, Debug)]
 #[command(
     name = "lanchat",
@@ -38,14 +39,14 @@ struct Args {
     /// Address to listen on (`::` listens on IPv6 and IPv4) [default: 0.0.0.0]
     #[arg(short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
     bind: Option<IpAddr>,
-    /// UDP port to listen on and send from (0 picks a free one) [default: 3456]
+    /// UDP port to listen on and send from (0 picks a free one) [default: 3456, 2425 with --ipmsg]
     #[arg(short, long)]
     port: Option<u16>,
     /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
     #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
     encoding: Encoding,
     /// Join a room-server instead (default port 5000)
-    #[arg(long, value_name = "HOST[:PORT]", conflicts_with_all = ["targets", "multicast"])]
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with_all = ["targets", "multicast", "ipmsg"])]
     room: Option<String>,
     /// Show a sender by name (repeatable): 192.168.1.21=老王
     #[arg(long, value_name = "IP=NAME", value_parser = alias)]
@@ -68,6 +69,15 @@ struct Args {
     /// Append every message received and sent to FILE as JSON lines
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Be an IP Messenger / FeiQ / iptux user (UDP port 2425); TARGETs are hosts on other subnets to announce to
+    #[arg(long)]
+    ipmsg: bool,
+    /// IP Messenger nick [default: the login name]
+    #[arg(long, value_name = "NICK", requires = "ipmsg")]
+    name: Option<String>,
+    /// IP Messenger group
+    #[arg(long, value_name = "GROUP", requires = "ipmsg")]
+    group: Option<String>,
 }
 
 fn alias(text: &str) -> Result<(IpAddr, String), String> {
@@ -83,9 +93,12 @@ fn alias(text: &str) -> Result<(IpAddr, String), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.targets.len() > 1 {
+    if args.targets.len() > 1 && !args.ipmsg {
         Args::command()
-            .error(ErrorKind::TooManyValues, "one TARGET at a time")
+            .error(
+                ErrorKind::TooManyValues,
+                "one TARGET at a time (several only with --ipmsg)",
+            )
             .exit();
     }
     if !ui::term::is_terminal() {
@@ -140,6 +153,28 @@ fn run(args: Args) -> anyhow::Result<u8> {
             encoding: args.encoding.label().to_string(),
         };
         (Box::new(room), info, 65_536)
+    } else if args.ipmsg {
+        let port = args.port.unwrap_or(lanchat::ipmsg::PORT);
+        let bind = SocketAddr::new(args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
+        let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER)?;
+        let local = bound.socket.local_addr()?;
+        status::line(&format!("listening on {local}"));
+        let config = lanchat::ipmsg::Config {
+            nick: args.name.clone(),
+            group: args.group.clone().unwrap_or_default(),
+            encoding: send,
+            targets: args.targets.clone(),
+        };
+        let ipmsg = lanchat::ipmsg::Ipmsg::start(bound.socket, config, log, events_tx.clone())
+            .map_err(anyhow::Error::msg)?;
+        let info = Info {
+            mode: "IPMsg",
+            title: "IP Messenger".into(),
+            listen: local.to_string(),
+            target: ipmsg.target_label(),
+            encoding: send.label().to_string(),
+        };
+        (Box::new(ipmsg), info, lanchat::ipmsg::MAX_TEXT)
     } else {
         let port = args.port.unwrap_or(3456);
         let ip = args.bind.unwrap_or(match args.multicast {
@@ -187,6 +222,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
         },
         usize::try_from(args.scrollback).unwrap_or(usize::MAX),
     );
+    if args.ipmsg {
+        app.set_users(Vec::new());
+        app.select(None);
+    }
     for (ip, name) in &args.alias {
         app.alias(*ip, name);
     }

@@ -19,6 +19,7 @@
 //! | [`filter`] | the `--allow` list and the per-sender token-bucket rate limit |
 //! | [`window`] | the `chat-window` loop |
 //! | [`input`] | the `input-box` loop |
+//! | [`ipmsg`] | `lanchat --ipmsg`: the IP Messenger protocol (packets, state, transport) |
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: line framer, server event loop, client |
 //! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
@@ -36,6 +37,7 @@ pub mod encoding;
 pub mod exit;
 pub mod filter;
 pub mod input;
+pub mod ipmsg;
 pub mod lines;
 pub mod message;
 pub mod net;

@@ -233,6 +233,7 @@ impl Loop<'_> {
                 let mark = self.app.pending_mark();
                 // The entries first, so delivery reports can find them.
                 let seqs = self.app.sent(local_hms(now), &lines, mark);
+                self.transport.select(self.app.selected());
                 match self.transport.send(&lines, &seqs, now) {
                     Ok(()) => self.sent += lines.len() as u64,
                     Err(e) => {

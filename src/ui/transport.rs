@@ -59,8 +59,6 @@ pub enum Event {
         seq: u64,
         /// Its new state.
         mark: Mark,
-        /// For the log: who it was for, what it was, its packet number.
-        detail: Option<String>,
     },
     /// Ctrl-C in another terminal, SIGTERM or SIGHUP.
     Signal,
@@ -92,6 +90,9 @@ pub trait Transport {
 
     /// How the status line names the current target.
     fn target_label(&self) -> String;
+
+    /// The user the window chose to send to (IP Messenger; `None`: all).
+    fn select(&mut self, _user: Option<SocketAddr>) {}
 
     /// Warnings found while sending (a destination reported unreachable).
     fn warnings(&mut self) -> Vec<String> {
