@@ -13,7 +13,13 @@
 #   5. scripts/smoke-lan.sh driven with LANCHAT_REMOTE="ip netns exec";
 #   6. lanchat in tmux on every host, each line to the default target (the
 #      local network's broadcast address): every window shows every other
-#      host's line once, and its own once, as "me".
+#      host's line once, and its own once, as "me";
+#   7. IP Messenger (when iptux, xvfb-run and tmux are installed): iptux on
+#      host 1, lanchat --ipmsg on host 2, a FeiQ-like peer
+#      (scripts/ipmsg-peer.py) on host 3: the user list, messages both ways
+#      with their receipts (✓), a retransmission shown once, an unanswered
+#      line marked ✗ not delivered, a line for iptux alone, a hostile nick
+#      escaped, BR_EXIT on /quit, the --log.
 # Always tears down what it created (trap), even on failure or Ctrl-C.
 #
 # Usage: sudo scripts/smoke-netns.sh [HOSTS]     (HOSTS ≥ 3, default 4)
@@ -236,8 +242,102 @@ if command -v tmux >/dev/null; then
     done
     ((lc_bad)) && screen 1 >&2
     ((lc_bad)) || echo "smoke-netns lanchat: $hosts windows, each shows all $hosts lines exactly once (its own as me)"
+elif [[ ${CI:-} == true ]]; then
+    fail "lanchat: tmux is required in CI (.ci/run installs it)"
 else
     echo "smoke-netns lanchat: SKIPPED (tmux not installed)"
+fi
+
+# --- 7. IP Messenger: iptux, lanchat --ipmsg and a FeiQ-like peer -------------
+if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v tmux >/dev/null; then
+    for t in "${tmuxes[@]}"; do tmux -L "$t" kill-server 2>/dev/null || true; done
+    ipt="${tag}ip"
+    tmuxes+=("$ipt")
+    iptux_ip=$(addr4 1) lanchat_ip=$(addr4 2) peer_ip=$(addr4 3)
+    mkdir -p "$work/iptux-home"
+    ip netns exec "$(ns 1)" env HOME="$work/iptux-home" timeout 300 xvfb-run -a iptux >"$work/iptux.log" 2>&1 &
+    pids+=($!)
+    mkfifo "$work/peer.in"
+    ip netns exec "$(ns 3)" python3 scripts/ipmsg-peer.py "$work/peer.log" "$net3.255" "$lanchat_ip" <"$work/peer.in" &
+    pids+=($!)
+    exec 7>"$work/peer.in" # keeps the peer's stdin open
+    peer() { echo "$*" >&7; }
+    for _ in $(seq 1 500); do grep -q READY "$work/peer.log" 2>/dev/null && break; sleep 0.02; done
+    ip netns exec "$(ns 2)" tmux -L "$ipt" new-session -d -s main -x 120 -y 30 \
+        "$lc --ipmsg --name 小王 --group 测试组 --log $work/ipmsg.jsonl 2>$work/ipmsg.err; echo exit=\$?; sleep 600"
+    ips() { tmux -L "$ipt" capture-pane -p -t main; }
+    until_screen() { # until_screen PATTERN WHAT: bounded wait for the lanchat screen
+        for _ in $(seq 1 500); do ips | grep -qF -- "$1" && return 0; sleep 0.02; done
+        fail "ipmsg: $2 (screen below)"; ips >&2; return 1
+    }
+    until_log() { # until_log PATTERN WHAT: bounded wait for the peer's log
+        for _ in $(seq 1 500); do grep -q -- "$1" "$work/peer.log" && return 0; sleep 0.02; done
+        fail "ipmsg: $2"; return 1
+    }
+    # The peer's BR_ENTRY once lanchat listens (lanchat's own BR_ENTRY
+    # at start reaches the peer and iptux, who answer).
+    until_log "RECV from=$lanchat_ip cmd=0x1000001 mode=0x1 " "the peer never got lanchat's BR_ENTRY" &&
+        until_screen "root $iptux_ip" "iptux is not in lanchat's list"
+    peer entry
+    until_screen "飞秋用户 $peer_ip" "the FeiQ-like peer is not in lanchat's list"
+    until_screen "飞秋用户 ($peer_ip) 上线" "no 上线 line for the peer"
+    # A GBK message with SENDCHECKOPT: shown with the nick, confirmed.
+    peer msg 424242 来自飞秋的消息
+    until_screen "飞秋用户 ($peer_ip) 来自飞秋的消息" "the peer's message is not shown with its nick"
+    until_log "RECV from=$lanchat_ip cmd=0x21 mode=0x21 no=[0-9]* text=424242|" "no RECVMSG for the peer's message"
+    # The same packet again (a retransmission): confirmed again, shown once.
+    peer msg 424242 来自飞秋的消息
+    for _ in $(seq 1 500); do (($(grep -c "text=424242|" "$work/peer.log") >= 2)) && break; sleep 0.02; done
+    (($(grep -c "text=424242|" "$work/peer.log") == 2)) || fail "ipmsg: the retransmission was not confirmed"
+    (($(ips | grep -c 来自飞秋的消息) == 1)) || fail "ipmsg: the retransmission was shown twice"
+    # A line for the peer: SENDMSG|SENDCHECKOPT in GBK, then ✓.
+    tmux -L "$ipt" send-keys -t main -l "/to 飞秋用户"; tmux -L "$ipt" send-keys -t main Enter
+    until_screen "→ 飞秋用户 ($peer_ip)" "/to NICK did not select the peer"
+    tmux -L "$ipt" send-keys -t main -l "给飞秋的回信"; tmux -L "$ipt" send-keys -t main Enter
+    until_log "RECV from=$lanchat_ip cmd=0x120 mode=0x20 no=[0-9]* text=给飞秋的回信|" "the peer got no GBK SENDMSG|SENDCHECKOPT"
+    until_screen "me 给飞秋的回信 ✓" "the line to the peer never turned ✓"
+    # Unanswered: sent four times (the same packet), then ✗ not delivered.
+    peer mute
+    until_log "DONE mute" "the peer did not mute"
+    tmux -L "$ipt" send-keys -t main -l "没人回答"; tmux -L "$ipt" send-keys -t main Enter
+    until_screen "me 没人回答 …" "the unanswered line does not show as pending"
+    for _ in $(seq 1 500); do ips | grep -q "没人回答 ✗ not delivered" && break; sleep 0.02; done
+    ips | grep -q "没人回答 ✗ not delivered" || fail "ipmsg: the unanswered line never turned ✗ not delivered"
+    copies=$(grep "text=没人回答|" "$work/peer.log" | sed 's/.* no=\([0-9]*\).*/\1/' | sort | uniq -c)
+    [[ $(wc -l <<<"$copies") -eq 1 && $(awk '{print $1}' <<<"$copies") -eq 4 ]] ||
+        fail "ipmsg: the unanswered line was not sent 4 times with one packet number: $copies"
+    peer unmute
+    # A line for iptux goes to iptux alone; iptux's RECVMSG turns it ✓.
+    tmux -L "$ipt" send-keys -t main -l "/to $iptux_ip"; tmux -L "$ipt" send-keys -t main Enter
+    until_screen "→ root ($iptux_ip)" "/to IP did not select iptux"
+    tmux -L "$ipt" send-keys -t main -l "你好 iptux"; tmux -L "$ipt" send-keys -t main Enter
+    until_screen "me 你好 iptux ✓" "iptux's RECVMSG did not turn the line ✓"
+    grep -q "text=你好 iptux" "$work/peer.log" && fail "ipmsg: the line for iptux reached the peer too"
+    # A hostile nick stays escaped.
+    peer 'nick \x1b[31m坏\u202e人' # the peer turns \x1b and \u202e into the characters
+    until_screen '\x1b[31m坏\u{202e}人' "the hostile nick is not shown escaped"
+    ips | grep -q $'\x1b' && fail "ipmsg: a raw escape reached the screen"
+    # /quit: BR_EXIT to the LAN, exit 0.
+    tmux -L "$ipt" send-keys -t main -l "/quit"; tmux -L "$ipt" send-keys -t main Enter
+    until_log "RECV from=$lanchat_ip cmd=0x2 mode=0x2 " "no BR_EXIT on /quit"
+    until_screen "exit=0" "lanchat --ipmsg did not exit 0"
+    # The log: the peer's message with nick and packet, own lines with delivered.
+    python3 - "$work/ipmsg.jsonl" <<'PY' || fail "ipmsg: --log"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+got = [r for r in recs if r.get("text") == "来自飞秋的消息"]
+assert len(got) == 1 and got[0]["nick"] == "飞秋用户" and got[0]["packet"] == 424242, got
+ok = [r for r in recs if r.get("text") == "给飞秋的回信"]
+assert len(ok) == 1 and ok[0]["delivered"] is True and ok[0]["packet"] > 0, ok
+bad = [r for r in recs if r.get("text") == "没人回答"]
+assert len(bad) == 1 and bad[0]["delivered"] is False, bad
+PY
+    exec 7>&-
+    echo "smoke-netns ipmsg: iptux $iptux_ip and the FeiQ-like peer $peer_ip listed; messages both ways confirmed (✓), retransmission shown once, unanswered ✗ after 4 sends, iptux alone got its line, hostile nick escaped, BR_EXIT sent"
+elif [[ ${CI:-} == true ]]; then
+    fail "ipmsg: iptux, xvfb-run and tmux are required in CI (.ci/run installs them)"
+else
+    echo "smoke-netns ipmsg: SKIPPED (needs iptux, xvfb-run and tmux)"
 fi
 
 if ((failures)); then
