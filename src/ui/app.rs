@@ -414,7 +414,13 @@ impl App {
     /// The lines of an [`Action::Send`] went out: shows them as own lines.
     /// Returns their entries' sequence numbers (for [`App::set_mark`]).
     pub fn sent(&mut self, time: String, lines: &[Outgoing], mark: Option<Mark>) -> Vec<u64> {
-        if self.status.as_ref().is_some_and(|(l, _)| *l != Level::Info) {
+        // A refusal is over once a line goes; a warning (nobody listening)
+        // still holds, and stays until replaced or Esc.
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|(l, _)| *l == Level::Error)
+        {
             self.status = None;
         }
         self.follow();
@@ -1243,6 +1249,28 @@ mod tests {
         );
         assert_eq!(a.counts(), (3, 2, 0));
         assert_eq!(a.drops().rate, 4);
+    }
+
+    #[test]
+    fn a_warning_outlives_the_next_line_and_esc_clears_it() {
+        let mut a = app();
+        a.warn(
+            Level::Warning,
+            "nobody is listening at 127.0.0.1:9 (port unreachable); still sending",
+        );
+        type_str(&mut a, "x");
+        a.key(press(KeyCode::Enter));
+        a.sent(
+            "t".into(),
+            &[Outgoing {
+                text: "x".into(),
+                bytes: vec![],
+            }],
+            None,
+        );
+        assert_eq!(a.status().unwrap().0, Level::Warning);
+        a.key(press(KeyCode::Esc));
+        assert!(a.status().is_none());
     }
 
     #[test]
