@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use lanchat::encoding::Encoding;
 use lanchat::room::server::{self, Config, Server};
+use lanchat::room::web::WebConfig;
 use lanchat::stop::Stop;
 use lanchat::{cli, exit, status};
 
@@ -15,7 +17,8 @@ use lanchat::{cli, exit, status};
 /// Plain nc, ncat and telnet work as clients; bytes pass through undecoded.
 ///
 /// Example: `room-server -p 5000`, then `room-client 192.168.1.10` (or
-/// `nc 192.168.1.10 5000`) on each machine.
+/// `nc 192.168.1.10 5000`) on each machine; `room-server --web 0.0.0.0:8080`
+/// also lets anyone open http://192.168.1.10:8080/ in a browser to join.
 #[derive(Parser, Debug)]
 #[command(
     name = "room-server",
@@ -44,6 +47,15 @@ struct Args {
     /// Bytes all clients' queues may hold together; past it the clients furthest behind are dropped (e.g. 256MiB)
     #[arg(long, value_name = "BYTES", default_value = "256MiB", value_parser = cli::bytes)]
     max_memory: u64,
+    /// Also serve the room as a web page on ADDR:PORT (e.g. 0.0.0.0:8080): browsers join the same room
+    #[arg(long, value_name = "ADDR:PORT")]
+    web: Option<SocketAddr>,
+    /// Encoding between the room's bytes and the page's text: a WHATWG label, or auto (reads UTF-8 or GB18030, writes GB2312)
+    #[arg(long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding, requires = "web")]
+    web_encoding: Encoding,
+    /// Another origin whose pages may join, besides the server's own address (repeatable; e.g. http://chat.lan:8080)
+    #[arg(long, value_name = "ORIGIN", requires = "web")]
+    web_origin: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -67,13 +79,31 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
     let files = server::raise_fd_limit();
     let max_clients = config.max_clients;
-    let server = Server::new(listener, config)?;
+    let mut server = Server::new(listener, config)?;
+    if let Some(addr) = args.web {
+        let web = server::bind(addr)?;
+        let encode = match args.web_encoding {
+            Encoding::Auto => Encoding::gb2312(),
+            other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,
+        };
+        server = server.with_web(
+            web,
+            WebConfig {
+                decode: args.web_encoding,
+                encode,
+                origins: args.web_origin.clone(),
+            },
+        )?;
+    }
     let waker = server.waker();
     let stop = Stop::install(move || {
         let _ = waker.wake();
     })
     .context("cannot install the Ctrl-C handler")?;
     status::line(&format!("Chat server started on {}", server.local_addr()?));
+    if let Some(addr) = server.web_addr() {
+        status::line(&format!("Web page on http://{addr}/"));
+    }
     let room = files.saturating_sub(16).min(max_clients as u64);
     status::line(&format!("open-file limit {files}: room for {room} clients"));
     server.run(&stop)?;

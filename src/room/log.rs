@@ -260,6 +260,25 @@ impl Outbox {
         n
     }
 
+    /// The next whole item to send, for a member that only ever takes
+    /// whole items (a WebSocket member, one message per item): a private
+    /// notice (`None`) or a log entry not its own (its sequence number).
+    /// Take it with [`Outbox::advance`] by its length.
+    pub fn next_item<'a>(&'a self, log: &'a Log) -> Option<(Option<u64>, &'a [u8])> {
+        debug_assert!(self.written == 0 && self.private_written == 0);
+        if let Some(msg) = self.private.front() {
+            return Some((None, msg));
+        }
+        let mut seq = self.pos;
+        loop {
+            let e = log.get(seq)?;
+            if e.from != self.id {
+                return Some((Some(seq), &e.data));
+            }
+            seq += 1;
+        }
+    }
+
     /// Records that `n` bytes of what [`Outbox::slices`] offered were
     /// written.
     pub fn advance(&mut self, log: &Log, mut n: usize) {
@@ -372,6 +391,32 @@ mod tests {
         m.tell(entry("!\n"));
         log.push(entry("xy\n"), 0);
         assert_eq!(drain(&mut m, &log, 100), b"def\n!\nxy\n");
+    }
+
+    #[test]
+    fn whole_items_come_in_the_same_order_as_slices() {
+        let mut log = Log::new();
+        let mut m = Outbox::new(2, &log);
+        log.push(entry("<a> one\n"), 1);
+        let s = log.push(entry("<b> own\n"), 2);
+        m.appended_own(&log, s);
+        m.tell(entry("{\"kind\":\"you\"}"));
+        log.push(entry("<a> two\n"), 1);
+        let mut got = Vec::new();
+        while let Some((seq, item)) = m.next_item(&log) {
+            got.push((seq.is_none(), String::from_utf8(item.to_vec()).unwrap()));
+            let n = item.len();
+            m.advance(&log, n);
+        }
+        assert_eq!(
+            got,
+            vec![
+                (true, "{\"kind\":\"you\"}".to_string()),
+                (false, "<a> one\n".to_string()),
+                (false, "<a> two\n".to_string())
+            ]
+        );
+        assert!(m.is_empty(&log));
     }
 
     #[test]

@@ -44,14 +44,26 @@ use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+
 use crate::filter::Bucket;
 use crate::net::{self, canonical};
 use crate::room::framer::{Frame, Framer};
 use crate::room::log::{Log, MemberId, Outbox, ENTRY_OVERHEAD};
+use crate::room::web::{self, Parsed, Reply, WebConfig};
 use crate::stop::Stop;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+const WEB_LISTENER: Token = Token(usize::MAX - 3);
+/// Tokens of HTTP connections (not yet members) start here.
+const HTTP_BASE: usize = 1 << (usize::BITS - 2);
+/// HTTP connections waiting for their request at most; more are closed.
+const MAX_HTTP: usize = 1024;
+/// How long an HTTP connection may take to send its request.
+const HTTP_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes read from one member per turn before others get theirs.
 const READ_SHARE: usize = 256 * 1024;
 /// Bytes written to one member per turn before others get theirs.
@@ -69,6 +81,12 @@ const SCAN_EVERY: Duration = Duration::from_millis(5);
 /// Private notices held for one member at most; more are not queued (a
 /// member that keeps sending over-long lines and never reads).
 const PRIVATE_MAX: usize = 1024;
+/// Bytes of WebSocket messages put together before one write: what a
+/// browser member may hold outside the log when its socket is full.
+const WEB_BATCH: usize = 16 * 1024;
+/// Log entries whose page form (JSON) is kept, so a line is decoded once
+/// for all the browsers, not once each.
+const PAGE_CACHE: usize = 512;
 
 /// Limits of the room.
 #[derive(Debug, Clone)]
@@ -222,8 +240,42 @@ enum Writing {
     Blocked,
 }
 
-struct Member {
+/// A member's connection: a plain TCP stream (nc, room-client, lanchat)
+/// or a WebSocket (a browser on the web page).
+enum Conn {
+    Tcp(TcpStream),
+    Web(Box<WebSocket<TcpStream>>),
+}
+
+impl Conn {
+    fn stream(&mut self) -> &mut TcpStream {
+        match self {
+            Conn::Tcp(s) => s,
+            Conn::Web(ws) => ws.get_mut(),
+        }
+    }
+}
+
+/// A connection to the web port that has not become a member (yet).
+struct HttpConn {
     stream: TcpStream,
+    request: Vec<u8>,
+    /// The response, once decided, and how much of it is written.
+    response: Option<(Reply, usize)>,
+    /// Bytes after the request (a WebSocket frame sent early).
+    rest: Vec<u8>,
+    deadline: Instant,
+}
+
+/// The web page's side of the room.
+struct WebSide {
+    listener: TcpListener,
+    config: WebConfig,
+    http: Slab<HttpConn>,
+}
+
+struct Member {
+    conn: Conn,
     name: String,
     framer: Framer,
     outbox: Outbox,
@@ -317,6 +369,10 @@ pub struct Server {
     last_scan: Instant,
     accept_paused: bool,
     read_buf: Vec<u8>,
+    /// `--web`: the page's listener and its connections.
+    web: Option<WebSide>,
+    /// The page form of recent log entries, by sequence number.
+    page_cache: VecDeque<(u64, Box<str>)>,
 }
 
 impl Server {
@@ -353,7 +409,38 @@ impl Server {
             last_scan: Instant::now(),
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
+            web: None,
+            page_cache: VecDeque::new(),
         })
+    }
+
+    /// Also serves the room's web page on `listener` (bound, listening):
+    /// browsers that open its WebSocket are members like any other.
+    ///
+    /// # Errors
+    /// [`ServerError::Poll`] when the listener cannot be registered.
+    pub fn with_web(
+        mut self,
+        listener: std::net::TcpListener,
+        config: WebConfig,
+    ) -> Result<Server, ServerError> {
+        listener.set_nonblocking(true).map_err(ServerError::Poll)?;
+        let mut listener = TcpListener::from_std(listener);
+        self.poll
+            .registry()
+            .register(&mut listener, WEB_LISTENER, Interest::READABLE)
+            .map_err(ServerError::Poll)?;
+        self.web = Some(WebSide {
+            listener,
+            config,
+            http: Slab::new(),
+        });
+        Ok(self)
+    }
+
+    /// Where the web page is served, with `--web`.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|w| w.listener.local_addr().ok())
     }
 
     /// Where the server listens.
@@ -388,6 +475,8 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
+                    WEB_LISTENER => self.accept_web(),
+                    Token(t) if t >= HTTP_BASE => self.http_ready(t - HTTP_BASE),
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.want_read(key);
@@ -402,6 +491,7 @@ impl Server {
                 self.accept();
             }
             let now = Instant::now();
+            self.expire_http(now);
             self.wake_throttled(now);
             if now.duration_since(self.last_scan) >= SCAN_EVERY {
                 self.scan(now);
@@ -447,6 +537,11 @@ impl Server {
         }
         if self.accept_paused {
             sooner(Duration::from_millis(100));
+        }
+        if let Some(w) = &self.web {
+            if let Some(first) = w.http.iter().map(|(_, h)| h.deadline).min() {
+                sooner(first.saturating_duration_since(now));
+            }
         }
         wait
     }
@@ -620,81 +715,263 @@ impl Server {
                     let name = canonical(addr).to_string();
                     if self.members.len() >= self.config.max_clients {
                         let _ = stream.write(b"! room full\n");
-                        self.stats.turned_away += 1;
-                        if self.config.verbose {
-                            eprintln!(
-                                "[{name}] turned away: room full ({} clients)",
-                                self.members.len()
-                            );
-                        }
+                        self.turned_away(&name);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let key = self.members.vacant_key();
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        Token(key),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        eprintln!("[{name}] cannot register: {}", net::describe(&e));
-                        continue;
-                    }
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    // The notice is its own entry: the others get it, and
-                    // its place in the log starts after it.
-                    self.notice(format!("[{name}] entered room\n"), id);
-                    let now = Instant::now();
-                    let inserted = self.members.insert(Member {
-                        stream,
-                        name,
-                        framer: Framer::new(self.config.max_line),
-                        outbox: Outbox::new(id, &self.log),
-                        inbox: Vec::new(),
-                        bucket: self.config.max_rate.map(|r| Bucket::full(r, now)),
-                        told_slow_down: false,
-                        wake: None,
-                        over_since: None,
-                        leaving: false,
-                        unwritable: false,
-                        want_read: false,
-                        writing: Writing::Idle,
-                        in_idle: true,
-                    });
-                    debug_assert_eq!(inserted, key);
-                    self.idle.push((key, id));
-                    self.stats.joined += 1;
-                    if self.config.verbose {
-                        let m = &self.members[key];
-                        crate::status::line(&format!(
-                            "[{}] entered room ({} in room)",
-                            m.name,
-                            self.members.len()
-                        ));
-                    }
-                    // A client may have sent data before registering.
-                    self.want_read(key);
+                    self.join(Conn::Tcp(stream), name);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
-                    // Out of descriptors: leave the connection in the
-                    // backlog and try again shortly.
-                    if !self.accept_paused && self.config.verbose {
-                        eprintln!(
-                            "room-server: cannot accept: {} ({} clients)",
-                            net::describe(&e),
-                            self.members.len()
-                        );
+                Err(e) => {
+                    if self.accept_failed(e) {
+                        return;
                     }
-                    self.accept_paused = true;
-                    return;
-                }
-                Err(_) => {
-                    // ECONNABORTED and the like concern one connection only.
                 }
             }
         }
+    }
+
+    fn accept_web(&mut self) {
+        loop {
+            let Some(side) = &mut self.web else {
+                return;
+            };
+            match side.listener.accept() {
+                Ok((mut stream, _)) => {
+                    if side.http.len() >= MAX_HTTP {
+                        continue; // closed: too many requests under way
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let entry = side.http.vacant_entry();
+                    let token = Token(HTTP_BASE + entry.key());
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    entry.insert(HttpConn {
+                        stream,
+                        request: Vec::new(),
+                        response: None,
+                        rest: Vec::new(),
+                        deadline: Instant::now() + HTTP_DEADLINE,
+                    });
+                }
+                Err(e) => {
+                    if self.accept_failed(e) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// An HTTP connection can be read or written: read the request,
+    /// decide, write the response; then close, or make it a member.
+    fn http_ready(&mut self, k: usize) {
+        let Some(side) = &mut self.web else {
+            return;
+        };
+        let Some(h) = side.http.get_mut(k) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        while h.response.is_none() {
+            match h.stream.read(&mut buf) {
+                Ok(0) => return self.close_http(k),
+                Ok(n) => {
+                    h.request.extend_from_slice(&buf[..n]);
+                    let Ok(local) = h.stream.local_addr() else {
+                        return self.close_http(k);
+                    };
+                    if let Parsed::Done(reply, used) =
+                        web::handle(&h.request, local, &side.config.origins)
+                    {
+                        h.rest = h.request.split_off(used.min(h.request.len()));
+                        h.response = Some((reply, 0));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close_http(k),
+            }
+        }
+        let Some((reply, written)) = &mut h.response else {
+            return;
+        };
+        let bytes = match reply {
+            Reply::Close(b) | Reply::Upgrade(b) => b,
+        };
+        while *written < bytes.len() {
+            match h.stream.write(&bytes[*written..]) {
+                Ok(0) => return self.close_http(k),
+                Ok(n) => *written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close_http(k),
+            }
+        }
+        if matches!(reply, Reply::Upgrade(_)) {
+            self.upgrade(k);
+        } else {
+            self.close_http(k);
+        }
+    }
+
+    fn close_http(&mut self, k: usize) {
+        if let Some(side) = &mut self.web {
+            if let Some(mut h) = side.http.try_remove(k) {
+                let _ = self.poll.registry().deregister(&mut h.stream);
+                let _ = h.stream.shutdown(std::net::Shutdown::Write);
+            }
+        }
+    }
+
+    /// HTTP connections that took too long to send a request are closed.
+    fn expire_http(&mut self, now: Instant) {
+        let Some(side) = &self.web else {
+            return;
+        };
+        let late: Vec<usize> = side
+            .http
+            .iter()
+            .filter(|(_, h)| {
+                h.deadline <= now && !matches!(h.response, Some((Reply::Upgrade(_), _)))
+            })
+            .map(|(k, _)| k)
+            .collect();
+        for k in late {
+            self.close_http(k);
+        }
+    }
+
+    /// The 101 response is out: the connection is a WebSocket member now.
+    fn upgrade(&mut self, k: usize) {
+        let Some(side) = &mut self.web else {
+            return;
+        };
+        let Some(mut h) = side.http.try_remove(k) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut h.stream);
+        let name = match h.stream.peer_addr() {
+            Ok(a) => canonical(a).to_string(),
+            Err(_) => return,
+        };
+        // Frames are at most one room line; tungstenite's read buffer is
+        // small, as thousands of browsers may be members.
+        let limit = self.config.max_line;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(WEB_BATCH)
+            .max_write_buffer_size(8 * limit + 4 * WEB_BATCH)
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let mut ws = WebSocket::from_partially_read(
+            h.stream,
+            std::mem::take(&mut h.rest),
+            Role::Server,
+            Some(ws_config),
+        );
+        if self.members.len() >= self.config.max_clients {
+            let _ = ws.write(Message::text(web::notice("! room full")));
+            let _ = ws.close(Some(CloseFrame {
+                code: CloseCode::Again,
+                reason: "room full".into(),
+            }));
+            let _ = ws.flush();
+            self.turned_away(&name);
+            return;
+        }
+        self.join(Conn::Web(Box::new(ws)), name);
+    }
+
+    fn turned_away(&mut self, name: &str) {
+        self.stats.turned_away += 1;
+        if self.config.verbose {
+            eprintln!(
+                "[{name}] turned away: room full ({} clients)",
+                self.members.len()
+            );
+        }
+    }
+
+    /// Handles an accept error; returns whether to stop accepting for now.
+    fn accept_failed(&mut self, e: io::Error) -> bool {
+        match e.kind() {
+            io::ErrorKind::WouldBlock => true,
+            io::ErrorKind::Interrupted => false,
+            _ if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                // Out of descriptors: leave the connection in the backlog
+                // and try again shortly.
+                if !self.accept_paused && self.config.verbose {
+                    eprintln!(
+                        "room-server: cannot accept: {} ({} clients)",
+                        net::describe(&e),
+                        self.members.len()
+                    );
+                }
+                self.accept_paused = true;
+                true
+            }
+            // ECONNABORTED and the like concern one connection only.
+            _ => false,
+        }
+    }
+
+    /// Makes a connection a member: announced to the others, its place in
+    /// the log starting after its own notice.
+    fn join(&mut self, mut conn: Conn, name: String) {
+        let key = self.members.vacant_key();
+        if let Err(e) = self.poll.registry().register(
+            conn.stream(),
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            eprintln!("[{name}] cannot register: {}", net::describe(&e));
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.notice(format!("[{name}] entered room\n"), id);
+        let now = Instant::now();
+        let web = matches!(conn, Conn::Web(_));
+        let inserted = self.members.insert(Member {
+            conn,
+            name,
+            framer: Framer::new(self.config.max_line),
+            outbox: Outbox::new(id, &self.log),
+            inbox: Vec::new(),
+            bucket: self.config.max_rate.map(|r| Bucket::full(r, now)),
+            told_slow_down: false,
+            wake: None,
+            over_since: None,
+            leaving: false,
+            unwritable: false,
+            want_read: false,
+            writing: Writing::Idle,
+            in_idle: true,
+        });
+        debug_assert_eq!(inserted, key);
+        self.idle.push((key, id));
+        self.stats.joined += 1;
+        if self.config.verbose {
+            let m = &self.members[key];
+            let via = if web { " from the web page" } else { "" };
+            crate::status::line(&format!(
+                "[{}] entered room{via} ({} in room)",
+                m.name,
+                self.members.len()
+            ));
+        }
+        if web {
+            let you = web::you(&self.members[key].name, self.config.max_line);
+            self.tell_page(key, you);
+        }
+        // A client may have sent data before registering.
+        self.want_read(key);
     }
 
     /// Appends an entry to the log (`from`: the sending member's id, 0 for
@@ -741,14 +1018,34 @@ impl Server {
     }
 
     /// Queues a notice for one member alone.
+    /// A notice of the server's own (`! slow down …`): as bytes to a TCP
+    /// member, as a page message to a browser.
     fn tell(&mut self, key: usize, msg: &[u8]) {
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        let msg: Box<[u8]> = match m.conn {
+            Conn::Tcp(_) => msg.into(),
+            Conn::Web(_) => web::notice(&String::from_utf8_lossy(msg))
+                .into_bytes()
+                .into(),
+        };
+        self.tell_raw(key, msg);
+    }
+
+    /// A page message (JSON) for a browser member alone.
+    fn tell_page(&mut self, key: usize, json: String) {
+        self.tell_raw(key, json.into_bytes().into());
+    }
+
+    fn tell_raw(&mut self, key: usize, msg: Box<[u8]>) {
         let Some(m) = self.members.get_mut(key) else {
             return;
         };
         if !m.receives() || m.outbox.private_bytes() + msg.len() > PRIVATE_MAX {
             return;
         }
-        m.outbox.tell(msg.into());
+        m.outbox.tell(msg);
         if m.writing == Writing::Idle {
             m.writing = Writing::Queued;
             self.to_write.push(key);
@@ -776,6 +1073,34 @@ impl Server {
                 return;
             }
         }
+        let web = matches!(self.members[key].conn, Conn::Web(_));
+        if web {
+            self.read_web(key);
+        } else {
+            self.read_tcp(key);
+        }
+    }
+
+    /// After take_lines stopped early: keeps the rest of `data` for later
+    /// and puts the member where it will be read again. Returns whether
+    /// reading goes on now.
+    fn took(&mut self, key: usize, data: &[u8], used: usize, took: Took) -> bool {
+        if took != Took::All {
+            if let Some(m) = self.members.get_mut(key) {
+                m.inbox.extend_from_slice(&data[used..]);
+            }
+        }
+        match took {
+            Took::All => true,
+            Took::Throttled => false,
+            Took::Paused => {
+                self.want_read(key);
+                false
+            }
+        }
+    }
+
+    fn read_tcp(&mut self, key: usize) {
         let mut budget = READ_SHARE;
         loop {
             let Some(m) = self.members.get_mut(key) else {
@@ -788,7 +1113,7 @@ impl Server {
                 self.want_read(key);
                 return;
             }
-            match m.stream.read(&mut self.read_buf) {
+            match m.conn.stream().read(&mut self.read_buf) {
                 Ok(0) => {
                     // Orderly close: a last line without newline still counts.
                     if let Some(last) = m.framer.finish() {
@@ -801,19 +1126,10 @@ impl Server {
                     budget = budget.saturating_sub(n);
                     let data = std::mem::take(&mut self.read_buf);
                     let (used, took) = self.take_lines(key, &data[..n]);
-                    if took != Took::All {
-                        if let Some(m) = self.members.get_mut(key) {
-                            m.inbox.extend_from_slice(&data[used..n]);
-                        }
-                    }
+                    let go_on = self.took(key, &data[..n], used, took);
                     self.read_buf = data;
-                    match took {
-                        Took::All => {}
-                        Took::Throttled => return,
-                        Took::Paused => {
-                            self.want_read(key);
-                            return;
-                        }
+                    if !go_on {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -825,6 +1141,116 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Reads a browser's messages: each text message is encoded with
+    /// `--web-encoding` and goes through the same framer, allowance and
+    /// memory rules as a TCP member's bytes; the page is told whether it
+    /// was taken.
+    fn read_web(&mut self, key: usize) {
+        let Some(side) = &self.web else {
+            return;
+        };
+        let encode = side.config.encode;
+        let max_line = self.config.max_line;
+        let mut budget = READ_SHARE;
+        loop {
+            let Some(m) = self.members.get_mut(key) else {
+                return;
+            };
+            if m.leaving {
+                return;
+            }
+            if budget == 0 || self.behind || self.memory_full {
+                self.want_read(key);
+                return;
+            }
+            let Conn::Web(ws) = &mut m.conn else {
+                return;
+            };
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    budget = budget.saturating_sub(text.len());
+                    match web::lines(&text, encode, max_line) {
+                        Err(why) => self.tell_page(key, web::refused(&why)),
+                        Ok(bytes) => {
+                            self.tell_page(key, web::sent());
+                            let (used, took) = self.take_lines(key, &bytes);
+                            if !self.took(key, &bytes, used, took) {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Ok(Message::Binary(_)) => {
+                    return self.close_web(
+                        key,
+                        CloseCode::Unsupported,
+                        "binary frames are not accepted".into(),
+                    );
+                }
+                // Ping, pong, close: tungstenite answers them on the next
+                // flush.
+                Ok(_) => self.flush_soon(key),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(tungstenite::Error::ConnectionClosed)
+                | Err(tungstenite::Error::AlreadyClosed) => {
+                    self.to_remove.push((key, Leave::Closed));
+                    return;
+                }
+                Err(tungstenite::Error::Capacity(_)) => {
+                    let why = format!("message over {max_line} bytes (the room's --max-line)");
+                    return self.close_web(key, CloseCode::Size, why);
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    return self.close_web(
+                        key,
+                        CloseCode::Invalid,
+                        "text that is not UTF-8".into(),
+                    );
+                }
+                Err(tungstenite::Error::Protocol(
+                    tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                )) => {
+                    self.to_remove.push((key, Leave::Closed));
+                    return;
+                }
+                Err(tungstenite::Error::Protocol(p)) => {
+                    return self.close_web(key, CloseCode::Protocol, p.to_string());
+                }
+                Err(e) => {
+                    self.to_remove.push((key, Leave::Failed(e.to_string())));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes a browser's connection with a WebSocket close frame that says
+    /// why; it leaves the room.
+    fn close_web(&mut self, key: usize, code: CloseCode, reason: String) {
+        if let Some(m) = self.members.get_mut(key) {
+            m.leaving = true;
+            if let Conn::Web(ws) = &mut m.conn {
+                let _ = ws.close(Some(CloseFrame {
+                    code,
+                    reason: reason.clone().into(),
+                }));
+                let _ = ws.flush();
+                // Read what is left of its input, so closing does not reset
+                // the connection before the close frame is read.
+                let mut sink = [0u8; 16 * 1024];
+                for _ in 0..64 {
+                    match ws.get_mut().read(&mut sink) {
+                        Ok(n) if n > 0 => {}
+                        _ => break,
+                    }
+                }
+                let _ = ws.get_mut().shutdown(std::net::Shutdown::Write);
+            }
+        }
+        self.to_remove.push((key, Leave::Failed(reason)));
     }
 
     /// Frames and relays the lines in `data` while the member has
@@ -905,30 +1331,43 @@ impl Server {
     }
 
     fn write_member(&mut self, key: usize) {
-        let Some(m) = self.members.get_mut(key) else {
-            return;
-        };
-        if !m.receives() {
-            return;
+        match self.members.get(key) {
+            Some(m) if m.receives() => {
+                if matches!(m.conn, Conn::Web(_)) {
+                    self.write_web(key);
+                } else {
+                    self.write_tcp(key);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Nothing left to send: the member waits in the idle list.
+    fn now_idle(&mut self, key: usize) {
+        let m = &mut self.members[key];
+        m.writing = Writing::Idle;
+        m.over_since = None;
+        if !m.in_idle {
+            m.in_idle = true;
+            self.idle.push((key, m.outbox.id()));
+        }
+    }
+
+    fn write_tcp(&mut self, key: usize) {
         let mut budget = WRITE_SHARE;
         loop {
+            let m = &mut self.members[key];
             let mut slices = [IoSlice::new(&[]); IOV_MAX];
             let n = m.outbox.slices(&self.log, &mut slices);
             if n == 0 {
-                m.writing = Writing::Idle;
-                m.over_since = None;
-                if !m.in_idle {
-                    m.in_idle = true;
-                    self.idle.push((key, m.outbox.id()));
-                }
-                return;
+                return self.now_idle(key);
             }
-            match m.stream.write_vectored(&slices[..n]) {
-                Ok(0) => {
-                    self.cannot_write(key);
-                    return;
-                }
+            let Conn::Tcp(stream) = &mut m.conn else {
+                return;
+            };
+            match stream.write_vectored(&slices[..n]) {
+                Ok(0) => return self.cannot_write(key),
                 Ok(written) => {
                     m.outbox.advance(&self.log, written);
                     budget = budget.saturating_sub(written);
@@ -943,10 +1382,77 @@ impl Server {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.cannot_write(key);
+                Err(_) => return self.cannot_write(key),
+            }
+        }
+    }
+
+    /// One WebSocket text message per log entry or private message, up to
+    /// [`WEB_BATCH`] bytes at a time, then one write. More is taken from
+    /// the log only once tungstenite has written the last batch out, so
+    /// what a slow browser holds stays in the log (and counts in its
+    /// cost), not in a buffer of its own.
+    fn write_web(&mut self, key: usize) {
+        let Some(decode) = self.web.as_ref().map(|w| w.config.decode) else {
+            return;
+        };
+        let mut budget = WRITE_SHARE;
+        loop {
+            let m = &mut self.members[key];
+            let Conn::Web(ws) = &mut m.conn else {
+                return;
+            };
+            match ws.flush() {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    m.writing = Writing::Blocked;
                     return;
                 }
+                Err(_) => return self.cannot_write(key),
+            }
+            if budget == 0 {
+                m.writing = Writing::Queued;
+                self.more_to_write.push(key);
+                return;
+            }
+            let mut batch = 0;
+            while batch < WEB_BATCH {
+                let Some((seq, item)) = m.outbox.next_item(&self.log) else {
+                    break;
+                };
+                let len = item.len();
+                let text = match seq {
+                    None => String::from_utf8_lossy(item).into_owned(),
+                    Some(seq) => page_form(&mut self.page_cache, seq, item, decode),
+                };
+                batch += text.len();
+                match ws.write(Message::text(text)) {
+                    Ok(()) => {}
+                    // Buffered by tungstenite; flushed above next time round.
+                    Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // Not taken: it stays in the log for the next turn.
+                    Err(tungstenite::Error::WriteBufferFull(_)) => {
+                        m.writing = Writing::Blocked;
+                        return;
+                    }
+                    Err(_) => return self.cannot_write(key),
+                }
+                m.outbox.advance(&self.log, len);
+                budget = budget.saturating_sub(len);
+            }
+            if batch == 0 {
+                return self.now_idle(key);
+            }
+        }
+    }
+
+    /// Makes the member's writer run this turn (to flush a WebSocket's
+    /// automatic answers: pong, close).
+    fn flush_soon(&mut self, key: usize) {
+        if let Some(m) = self.members.get_mut(key) {
+            if m.writing != Writing::Queued {
+                m.writing = Writing::Queued;
+                self.to_write.push(key);
             }
         }
     }
@@ -965,7 +1471,7 @@ impl Server {
         let Some(mut m) = self.members.try_remove(key) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut m.stream);
+        let _ = self.poll.registry().deregister(m.conn.stream());
         if why == Leave::TooSlow {
             self.stats.too_slow += 1;
         }
@@ -989,6 +1495,25 @@ impl Server {
         drop(m);
         self.notice(notice, 0);
     }
+}
+
+/// The page form (JSON) of log entry `seq`, from the cache or made and
+/// kept.
+fn page_form(
+    cache: &mut VecDeque<(u64, Box<str>)>,
+    seq: u64,
+    item: &[u8],
+    decode: crate::encoding::Encoding,
+) -> String {
+    if let Some((_, json)) = cache.iter().rev().find(|(s, _)| *s == seq) {
+        return json.to_string();
+    }
+    let json = web::entry(item, decode);
+    if cache.len() == PAGE_CACHE {
+        cache.pop_front();
+    }
+    cache.push_back((seq, json.clone().into_boxed_str()));
+    json
 }
 
 /// The log entry of a relayed line: `<name> line\n`.
