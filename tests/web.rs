@@ -1,0 +1,534 @@
+//! `room-server --web`: the room as a web page, tried as people use it: two
+//! pages in a real headless Chromium (driven over WebDriver by the system
+//! chromedriver) next to `nc` in the same room; and, without a browser,
+//! raw WebSocket clients for the hostile cases (forged Origin, oversize and
+//! binary frames, a member that never reads, hundreds of connections).
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+use util::{bracketed_name, have, Proc, WAIT};
+
+/// A room-server with `--web 127.0.0.1:0`: (process, room address, web address).
+fn server(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
+    let mut all = vec!["-b", "127.0.0.1", "-p", "0", "--web", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut p = Proc::spawn("room-server", &all);
+    let room = p.listen_addr("Chat server started on");
+    let line = p.wait_stderr("Web page on http://");
+    let web = line
+        .trim_start_matches("Web page on http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    (p, room, web)
+}
+
+fn gb(s: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(s).0.into_owned()
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// A raw WebSocket client, as a script or a hostile page would be.
+fn ws(web: SocketAddr, origin: Option<&str>) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
+    let mut req = format!("ws://{web}/ws").into_client_request().unwrap();
+    if let Some(o) = origin {
+        req.headers_mut().insert("Origin", o.parse().unwrap());
+    }
+    let stream = TcpStream::connect(web).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    tungstenite::client(req, stream)
+        .map(|(ws, _)| ws)
+        .map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(e) => e,
+            tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+        })
+}
+
+/// The next page message (JSON) of a raw client.
+fn next(ws: &mut WebSocket<TcpStream>) -> serde_json::Value {
+    loop {
+        match ws.read().expect("a message") {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => panic!("closed: {c:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// The close frame the server ends with (code, reason).
+fn close_reason(ws: &mut WebSocket<TcpStream>) -> (CloseCode, String) {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(Some(f))) => return (f.code, f.reason.to_string()),
+            Ok(Message::Close(None)) => return (CloseCode::Status, String::new()),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+// ---- without a browser --------------------------------------------------------
+
+#[test]
+fn nothing_is_served_without_web() {
+    let mut p = Proc::spawn("room-server", &["-b", "127.0.0.1", "-p", "0"]);
+    p.listen_addr("Chat server started on");
+    p.wait_stderr("open-file limit");
+    assert!(!p.stderr().contains("Web page"), "{}", p.stderr());
+}
+
+#[test]
+fn the_page_is_served_with_its_assets_and_a_strict_policy() {
+    let (_srv, _, web) = server(&[]);
+    let get = |path: &str| {
+        let mut s = TcpStream::connect(web).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {web}\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = get("/");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(
+        page.contains(&format!("connect-src 'self' ws://{web};")),
+        "{page}"
+    );
+    assert!(page.contains("<script src=\"/app.js\"></script>"));
+    assert!(get("/app.js").contains("new WebSocket"));
+    assert!(get("/app.css").contains("text/css"));
+    assert!(get("/secret").starts_with("HTTP/1.1 404"));
+}
+
+#[test]
+fn a_forged_origin_gets_403_and_the_own_origin_joins() {
+    let (_srv, _, web) = server(&["--web-origin", "http://chat.lan:8080"]);
+    match ws(web, Some("http://evil.example")) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let mut own = ws(web, Some(&format!("http://{web}"))).unwrap();
+    assert_eq!(next(&mut own)["kind"], "you");
+    let mut listed = ws(web, Some("http://chat.lan:8080")).unwrap();
+    assert_eq!(next(&mut listed)["kind"], "you");
+}
+
+#[test]
+fn an_oversize_frame_closes_with_its_reason_and_a_binary_frame_is_refused() {
+    let (_srv, _, web) = server(&["--max-line", "1000"]);
+    let mut big = ws(web, None).unwrap();
+    next(&mut big); // you
+    big.send(Message::text("x".repeat(5000))).unwrap();
+    let (code, reason) = close_reason(&mut big);
+    assert_eq!(code, CloseCode::Size);
+    assert_eq!(reason, "message over 1000 bytes (the room's --max-line)");
+    let mut bin = ws(web, None).unwrap();
+    next(&mut bin);
+    bin.send(Message::binary(vec![1, 2, 3])).unwrap();
+    let (code, reason) = close_reason(&mut bin);
+    assert_eq!(code, CloseCode::Unsupported);
+    assert_eq!(reason, "binary frames are not accepted");
+}
+
+#[test]
+fn browser_members_obey_the_rate_the_line_limit_and_the_encoding() {
+    // One page message of 300 lines against --max-rate 100: every line
+    // reaches the TCP member, in order (about 2 s); the page is told once
+    // to slow down. A line that is over --max-line once encoded (UTF-16
+    // doubles ASCII) is refused on the page and reaches nobody.
+    let (mut srv, room, web) = server(&[
+        "--max-rate",
+        "100",
+        "--max-line",
+        "4000",
+        "--web-encoding",
+        "utf-16le",
+    ]);
+    let tcp = TcpStream::connect(room).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = std::io::BufReader::new(tcp.try_clone().unwrap());
+    srv.wait_stderr("(1 in room)");
+    let mut page = ws(web, None).unwrap();
+    let me = next(&mut page)["addr"].as_str().unwrap().to_string();
+    let mut line = String::new();
+    use std::io::BufRead;
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("[{me}] entered room\n"));
+    let many: String = (0..300).map(|i| format!("第{i}行\n")).collect();
+    page.send(Message::text(many)).unwrap();
+    assert_eq!(next(&mut page), serde_json::json!({"kind": "sent"}));
+    for i in 0..300 {
+        let mut got = Vec::new();
+        reader.read_until(b'\n', &mut got).unwrap();
+        let mut want = format!("<{me}> ").into_bytes();
+        want.extend(utf16(&format!("第{i}行")));
+        want.push(b'\n');
+        assert_eq!(got, want, "line {i}");
+    }
+    let slow = next(&mut page);
+    assert_eq!(
+        slow,
+        serde_json::json!({"kind": "notice", "text": "! slow down (max 100 lines/s)"})
+    );
+    page.send(Message::text("x".repeat(2001))).unwrap();
+    let refused = next(&mut page);
+    assert_eq!(refused["kind"], "refused");
+    assert!(
+        refused["why"].as_str().unwrap().contains("4002 bytes"),
+        "{refused}"
+    );
+    page.send(Message::text("after")).unwrap();
+    assert_eq!(next(&mut page), serde_json::json!({"kind": "sent"}));
+    let mut got = Vec::new();
+    reader.read_until(b'\n', &mut got).unwrap();
+    let mut want = format!("<{me}> ").into_bytes();
+    want.extend(utf16("after"));
+    want.push(b'\n');
+    assert_eq!(got, want, "nothing refused reached the room");
+}
+
+#[test]
+fn a_websocket_member_that_never_reads_is_dropped_and_the_others_get_everything() {
+    const LINES: usize = 20_000;
+    let (mut srv, room, web) = server(&["--max-rate", "1000000", "--max-queue", "1MiB"]);
+    let mut stuck = ws(web, None).unwrap();
+    let stuck_name = next(&mut stuck)["addr"].as_str().unwrap().to_string();
+    let mut reader_page = ws(web, None).unwrap();
+    let reader_name = next(&mut reader_page)["addr"].as_str().unwrap().to_string();
+    let sender = TcpStream::connect(room).unwrap();
+    srv.wait_stderr("(3 in room)");
+    let sender_name = sender.local_addr().unwrap().to_string();
+    let reader = thread::spawn(move || {
+        let mut n = 0;
+        let mut saw_drop = false;
+        while n < LINES {
+            let m = next(&mut reader_page);
+            if m["kind"] == "line" {
+                assert_eq!(m["from"], sender_name);
+                assert_eq!(m["text"], format!("{n:06} {}", "好".repeat(300)));
+                n += 1;
+            } else if m["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("left room (too slow)"))
+            {
+                saw_drop = true;
+            }
+        }
+        (n, saw_drop, reader_page)
+    });
+    let mut w = sender;
+    let mut block = Vec::new();
+    for i in 0..LINES {
+        block.extend(gb(&format!("{i:06} {}\n", "好".repeat(300))));
+        if block.len() > 256 * 1024 {
+            w.write_all(&block).unwrap();
+            block.clear();
+        }
+    }
+    w.write_all(&block).unwrap();
+    let (n, saw_drop, _still_open) = reader.join().unwrap();
+    assert_eq!(n, LINES);
+    srv.wait_stderr(&format!("[{stuck_name}] left room (too slow)"));
+    assert!(saw_drop || srv.stderr().contains("too slow"));
+    assert!(
+        !srv.stderr().contains(&format!("[{reader_name}] left")),
+        "{}",
+        srv.stderr()
+    );
+    drop(stuck);
+}
+
+#[test]
+fn five_hundred_browser_connections_come_and_go_and_leak_no_files() {
+    let (mut srv, _, web) = server(&[]);
+    let pid = srv.child.id();
+    srv.wait_stderr("open-file limit");
+    let baseline = open_files(pid);
+    for _ in 0..5 {
+        let mut pages: Vec<WebSocket<TcpStream>> = (0..100)
+            .map(|_| ws(web, Some(&format!("http://{web}"))).unwrap())
+            .collect();
+        for p in &mut pages {
+            assert_eq!(next(p)["kind"], "you");
+        }
+        // Some close properly, some just vanish, some send half a request.
+        for (i, mut p) in pages.into_iter().enumerate() {
+            if i % 2 == 0 {
+                let _ = p.close(None);
+                let _ = p.flush();
+            }
+        }
+        let mut half = TcpStream::connect(web).unwrap();
+        half.write_all(b"GET / HTTP/1.1\r\nHost: x").unwrap();
+        drop(half);
+        // Every page of the round has left.
+        srv.wait_stderr("(0 in room)");
+    }
+    let deadline = Instant::now() + WAIT;
+    while open_files(pid) > baseline && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open_files(pid), baseline, "descriptors leaked");
+}
+
+// ---- in a real browser ----------------------------------------------------------
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    proc: Proc,
+    port: u16,
+    profile: std::path::PathBuf,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let mut proc =
+            Proc::spawn_cmd("chromedriver", Command::new("chromedriver").arg("--port=0"));
+        let deadline = Instant::now() + WAIT;
+        let port = loop {
+            let line = proc.line();
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                break rest.trim_end_matches('.').parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+        };
+        let profile = std::env::temp_dir().join(format!("lanchat-chromium-{}", std::process::id()));
+        Driver {
+            proc,
+            port,
+            profile,
+        }
+    }
+
+    async fn browser(&self, name: &str) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--disable-quic", "--window-size=420,800",
+                         format!("--user-data-dir={}-{name}", self.profile.display())],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        for n in ["a", "b"] {
+            let _ = std::fs::remove_dir_all(format!("{}-{n}", self.profile.display()));
+        }
+    }
+}
+
+/// Polls the page (bounded) until `script` returns true.
+async fn wait_for(page: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = page.execute(script, vec![]).await.unwrap();
+        if v == serde_json::Value::Bool(true) {
+            return;
+        }
+        let rows = page
+            .execute("return [...document.querySelectorAll('#log .msg')].map(r => r.textContent).join('\\n')", vec![])
+            .await
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "{what}: never true; the page shows:\n{}",
+            rows.as_str().unwrap_or("")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The texts of the page's message rows.
+async fn rows(page: &Client) -> Vec<String> {
+    let v = page
+        .execute(
+            "return [...document.querySelectorAll('#log .msg .text')].map(r => r.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn type_and_send(page: &Client, text: &str) {
+    let box_ = page.find(Locator::Id("text")).await.unwrap();
+    box_.send_keys(text).await.unwrap();
+    box_.send_keys("\u{E007}").await.unwrap(); // Enter
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
+    if !have("chromium") || !have("chromedriver") || !have("nc") {
+        return;
+    }
+    let (mut srv, room, web) = server(&[]);
+    let mut nc = Proc::spawn_cmd(
+        "nc",
+        Command::new("nc").args(["127.0.0.1", &room.port().to_string()]),
+    );
+    let nc_name = bracketed_name(&srv.wait_stderr("entered room"));
+    let driver = Driver::start();
+    let a = driver.browser("a").await;
+    let b = driver.browser("b").await;
+    let url = format!("http://{web}/");
+
+    a.goto(&url).await.unwrap();
+    wait_for(
+        &a,
+        "page A connected",
+        "return document.getElementById('state').textContent === 'connected'",
+    )
+    .await;
+    let a_name = a
+        .execute("return document.getElementById('me').textContent", vec![])
+        .await
+        .unwrap();
+    let a_name = a_name.as_str().unwrap().to_string();
+    assert!(a_name.starts_with("127.0.0.1:"), "{a_name}");
+    assert_eq!(
+        nc.line(),
+        format!("[{a_name}] entered room"),
+        "nc sees A join"
+    );
+    b.goto(&url).await.unwrap();
+    wait_for(
+        &b,
+        "page B connected",
+        "return document.getElementById('state').textContent === 'connected'",
+    )
+    .await;
+    let b_name = b
+        .execute("return document.getElementById('me').textContent", vec![])
+        .await
+        .unwrap();
+    let b_name = b_name.as_str().unwrap().to_string();
+    assert_eq!(nc.line(), format!("[{b_name}] entered room"));
+    wait_for(
+        &a,
+        "A sees B join",
+        &format!("return document.body.textContent.includes('[{b_name}] entered room')"),
+    )
+    .await;
+
+    // A line typed in page A reaches nc as "<ip:port> line" in GB2312, and page B.
+    type_and_send(&a, "你好，来自浏览器").await;
+    let mut want = format!("<{a_name}> ").into_bytes();
+    want.extend(gb("你好，来自浏览器"));
+    assert_eq!(nc.line_bytes(), want);
+    wait_for(
+        &b,
+        "B shows A's line",
+        "return document.body.textContent.includes('你好，来自浏览器')",
+    )
+    .await;
+    wait_for(&a, "A shows its own line as me, box cleared", "return document.querySelector('#log .msg.me .text')?.textContent === '你好，来自浏览器' && document.getElementById('text').value === ''").await;
+
+    // A GB2312 line from nc shows as Chinese in both pages.
+    let mut line = gb("nc 说：大家好");
+    line.push(b'\n');
+    nc.write(&line);
+    for page in [&a, &b] {
+        wait_for(
+            page,
+            "nc's Chinese line",
+            "return document.body.textContent.includes('nc 说：大家好')",
+        )
+        .await;
+    }
+
+    // Markup and escape sequences from nc show literally; no element is made.
+    nc.write(b"<img src=x onerror=alert(1)> \x1b[31mred\n");
+    for page in [&a, &b] {
+        wait_for(
+            page,
+            "the literal markup",
+            "return document.body.textContent.includes('<img src=x onerror=alert(1)>')",
+        )
+        .await;
+        let imgs = page
+            .execute("return document.querySelectorAll('img').length", vec![])
+            .await
+            .unwrap();
+        assert_eq!(imgs, serde_json::json!(0));
+        let last = rows(page).await.pop().unwrap();
+        assert_eq!(last, "<img src=x onerror=alert(1)> \\x1b[31mred");
+    }
+    let from = a
+        .execute(
+            "return [...document.querySelectorAll('#log .msg.line .from')].pop().textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(from, serde_json::json!(nc_name));
+
+    // An emoji in page A (default encoding): refused on the page, reaches
+    // nobody, stays in the box. (ChromeDriver cannot type characters
+    // outside the BMP, so the box is filled by script and Enter typed.)
+    a.execute("document.getElementById('text').value = 'ok 😀 no'", vec![])
+        .await
+        .unwrap();
+    a.find(Locator::Id("text"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    wait_for(&a, "the refusal shown", "return document.getElementById('error').textContent === \"'😀' (U+1F600) cannot be written in gb2312\"").await;
+    let kept = a
+        .execute("return document.getElementById('text').value", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!("ok 😀 no"));
+    // The next line nc gets is a later one: the emoji line went nowhere.
+    a.execute("document.getElementById('text').value = ''", vec![])
+        .await
+        .unwrap();
+    type_and_send(&a, "marker").await;
+    assert_eq!(
+        String::from_utf8_lossy(&nc.line_bytes()),
+        format!("<{a_name}> marker")
+    );
+    assert!(!rows(&b).await.iter().any(|r| r.contains('😀')));
+
+    // Leaving is announced.
+    b.close().await.unwrap();
+    assert_eq!(nc.line(), format!("[{b_name}] left room"));
+    a.close().await.unwrap();
+}
