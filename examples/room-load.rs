@@ -13,6 +13,9 @@
 //! * `storm`: N clients join while none of them reads, stay silent, then
 //!   read: client i must get the join notices of every later client
 //!   (N(N-1)/2 in all). Reports how many got them all.
+//! * `hold-web` (with `--web`): N WebSocket members (as browsers), then one
+//!   line from a TCP client must reach them all;
+//! * `fanout --ws N` (with `--web`): N of the clients are WebSocket members;
 //! * `bulk`: one client pipes L lines of S bytes as fast as TCP takes them
 //!   (a file into `nc`); R readers must get every line whole and in
 //!   order. Reports lines/s and how many were lost.
@@ -28,11 +31,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tungstenite::{Message, WebSocket};
 
 #[derive(Parser)]
 struct Args {
     /// The room server (loopback)
     server: SocketAddr,
+    /// The room's web port (room-server --web), for WebSocket members
+    #[arg(long, value_name = "ADDR")]
+    web: Option<SocketAddr>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -44,6 +51,14 @@ enum Mode {
         #[arg(long)]
         clients: usize,
         /// Seconds allowed for connecting and for the line to arrive
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Connect N WebSocket members (needs --web), then one line from a
+    /// TCP client must reach all of them
+    HoldWeb {
+        #[arg(long)]
+        clients: usize,
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
@@ -69,6 +84,10 @@ enum Mode {
         /// Add one client that never reads
         #[arg(long)]
         stuck: bool,
+        /// Of the clients, this many are WebSocket members (needs --web);
+        /// the senders are TCP clients
+        #[arg(long, default_value_t = 0)]
+        ws: usize,
     },
     /// Join storm: N silent clients, then everyone reads its notices
     Storm {
@@ -334,6 +353,124 @@ fn bulk(server: SocketAddr, lines: usize, size: usize, readers: usize, seconds: 
     );
 }
 
+/// A WebSocket member, as a browser would be: it joins through the page's
+/// origin.
+fn ws_connect(web: SocketAddr, i: usize) -> Result<WebSocket<TcpStream>, String> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = connect(web, i).map_err(|e| e.to_string())?;
+    let mut req = format!("ws://{web}/ws")
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    req.headers_mut().insert(
+        "Origin",
+        format!("http://{web}").parse().expect("a header value"),
+    );
+    tungstenite::client(req, stream)
+        .map(|(ws, _)| ws)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads every WebSocket member with one mio poll, counting relayed test
+/// lines (`{"kind":"line","from":…,"text":"L <t_us> …"}`) and their latency.
+fn read_pages(
+    mut pages: Vec<WebSocket<TcpStream>>,
+    stats: &Stats,
+    stop: &AtomicBool,
+    origin: Instant,
+) {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    use std::os::fd::AsRawFd;
+    let mut poll = Poll::new().unwrap();
+    for (i, p) in pages.iter_mut().enumerate() {
+        p.get_mut().set_nonblocking(true).unwrap();
+        let fd = p.get_ref().as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+            .unwrap();
+    }
+    let mut events = Events::with_capacity(1024);
+    let (mut delivered, mut lat) = (0u64, Vec::new());
+    // Messages may already wait in tungstenite's buffers: read all once.
+    let mut ready: Vec<usize> = (0..pages.len()).collect();
+    while !stop.load(Ordering::Relaxed) {
+        for i in ready.drain(..) {
+            loop {
+                match pages[i].read() {
+                    Ok(Message::Text(t)) => {
+                        let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) else {
+                            continue;
+                        };
+                        let text = v["text"].as_str().unwrap_or("");
+                        if v["kind"] == "line" && text.starts_with("L ") {
+                            delivered += 1;
+                            if let Some(t) =
+                                text.split(' ').nth(1).and_then(|t| t.parse::<u64>().ok())
+                            {
+                                let now = origin.elapsed().as_micros() as u64;
+                                lat.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break, // WouldBlock, or closed
+                }
+            }
+        }
+        stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        delivered = 0;
+        let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+        ready.extend(events.iter().map(|e| e.token().0));
+    }
+    // Lines in the JSON carry their sender: all are prefixed.
+    stats
+        .latencies_us
+        .lock()
+        .unwrap()
+        .extend(lat.iter().copied());
+    stats
+        .prefixed
+        .fetch_add(lat.len() as u64, Ordering::Relaxed);
+}
+
+/// N WebSocket members; one line from a TCP client must reach them all.
+fn hold_web(server: SocketAddr, web: SocketAddr, n: usize, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut pages = Vec::with_capacity(n);
+    for i in 0..n {
+        match ws_connect(web, i) {
+            Ok(p) => pages.push(p),
+            Err(e) => {
+                println!("held=0 connected={i} error={e}");
+                return;
+            }
+        }
+    }
+    let marker = format!("hold-marker-{}", std::process::id());
+    let mut sender = connect(server, n).expect("connect the sender");
+    write_fully(&mut sender, format!("{marker}\n").as_bytes()).expect("send marker");
+    let mut reached = 0;
+    for p in &mut pages {
+        let _ = p.get_mut().set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ));
+        loop {
+            match p.read() {
+                Ok(Message::Text(t)) if t.contains(&marker) => {
+                    reached += 1;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    let held = if reached == n { n } else { reached };
+    println!("held={held} connected={n} reached={reached}");
+}
+
 struct Stats {
     delivered: AtomicU64,
     prefixed: AtomicU64,
@@ -343,7 +480,9 @@ struct Stats {
 #[allow(clippy::too_many_arguments)]
 fn fanout(
     server: SocketAddr,
+    web: Option<SocketAddr>,
     clients: usize,
+    ws: usize,
     senders: usize,
     rate: u64,
     seconds: u64,
@@ -357,19 +496,32 @@ fn fanout(
         prefixed: AtomicU64::new(0),
         latencies_us: Mutex::new(Vec::new()),
     });
-    let conns: Vec<TcpStream> = (0..clients)
+    let tcp = clients - ws.min(clients);
+    let conns: Vec<TcpStream> = (0..tcp)
         .map(|i| connect(server, i).expect("connect"))
+        .collect();
+    let pages: Vec<WebSocket<TcpStream>> = (0..clients - tcp)
+        .map(|i| {
+            ws_connect(web.expect("--web for WebSocket members"), tcp + i)
+                .expect("WebSocket connect")
+        })
         .collect();
     let _stuck = stuck.then(|| connect(server, clients).expect("connect stuck client"));
     let stop_reading = Arc::new(AtomicBool::new(false));
-    // One epoll thread reads every client, so the figures measure the room
-    // and not the wake-up of a hundred reader threads.
+    // One epoll thread reads every TCP client (and one every WebSocket
+    // member), so the figures measure the room and not the wake-up of a
+    // hundred reader threads.
     let reader = {
         let streams: Vec<TcpStream> = conns.iter().map(|c| c.try_clone().unwrap()).collect();
         let stats = stats.clone();
         let stop = stop_reading.clone();
         thread::spawn(move || read_all(streams, &stats, &stop, origin))
     };
+    let ws_reader = (!pages.is_empty()).then(|| {
+        let stats = stats.clone();
+        let stop = stop_reading.clone();
+        thread::spawn(move || read_pages(pages, &stats, &stop, origin))
+    });
     // Let the join notices settle before measuring.
     thread::sleep(Duration::from_millis(300));
     let pad = "x".repeat(size.saturating_sub(24));
@@ -432,6 +584,9 @@ fn fanout(
     let elapsed = start.elapsed().as_secs_f64();
     stop_reading.store(true, Ordering::Relaxed);
     let _ = reader.join();
+    if let Some(r) = ws_reader {
+        let _ = r.join();
+    }
     let delivered = stats.delivered.load(Ordering::Relaxed);
     let prefixed = stats.prefixed.load(Ordering::Relaxed);
     let mut lat = stats.latencies_us.lock().unwrap().clone();
@@ -556,21 +711,28 @@ fn read_all(streams: Vec<TcpStream>, stats: &Stats, stop: &AtomicBool, origin: I
             }
             pending.drain(..start);
         }
-        stats.delivered.store(delivered, Ordering::Relaxed);
+        stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        delivered = 0;
     }
-    stats.prefixed.store(prefixed, Ordering::Relaxed);
+    stats.prefixed.fetch_add(prefixed, Ordering::Relaxed);
     stats.latencies_us.lock().unwrap().extend(lat);
 }
 
 fn main() {
     let args = Args::parse();
     assert!(
-        args.server.ip().is_loopback(),
+        args.server.ip().is_loopback() && args.web.is_none_or(|w| w.ip().is_loopback()),
         "benchmarks connect only to loopback"
     );
     raise_nofile();
     match args.mode {
         Mode::Hold { clients, seconds } => hold(args.server, clients, seconds),
+        Mode::HoldWeb { clients, seconds } => hold_web(
+            args.server,
+            args.web.expect("hold-web needs --web"),
+            clients,
+            seconds,
+        ),
         Mode::Storm {
             clients,
             quiet,
@@ -590,9 +752,12 @@ fn main() {
             size,
             stuck,
             count,
+            ws,
         } => fanout(
             args.server,
+            args.web,
             clients,
+            ws,
             senders,
             rate,
             seconds,

@@ -28,7 +28,7 @@ LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
 # ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
-# lanchat, startup) runs those parts and prints them; BENCHMARKS.md is written only
+# web, lanchat, startup) runs those parts and prints them; BENCHMARKS.md is written only
 # by a full run, so every figure in it comes from one run.
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 
@@ -352,9 +352,10 @@ def stop_room(p):
     return finish(p, timeout=10)
 
 
-def room_load(port, args, timeout=120):
+def room_load(port, args, timeout=120, web=None):
+    extra = ["--web", "127.0.0.1:%d" % web] if web else []
     try:
-        out = subprocess.run([os.path.join(EX, "room-load"), "127.0.0.1:%d" % port] + args,
+        out = subprocess.run([os.path.join(EX, "room-load"), "127.0.0.1:%d" % port] + extra + args,
                              capture_output=True, text=True, timeout=timeout).stdout
     except subprocess.TimeoutExpired:
         return {}
@@ -404,6 +405,46 @@ def room_storm(kind, n):
     if complete < n:
         text += " (%d of %d clients got all their notices)" % (complete, n)
     return {"ok": complete == n, "text": text}
+
+
+def start_room_web():
+    """room-server with --web on loopback; returns (process, room port, web port)."""
+    p = subprocess.Popen([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0",
+                          "--max-rate", "1000000", "--web", "127.0.0.1:0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    room = web = None
+    deadline = time.time() + 10
+    while (room is None or web is None) and time.time() < deadline:
+        line = p.stderr.readline().strip()
+        m = re.search(r"started on .*:(\d+)$", line)
+        room = int(m.group(1)) if m else room
+        m = re.search(r"^Web page on http://.*:(\d+)/$", line)
+        web = int(m.group(1)) if m else web
+    drain(p)
+    return p, room, web
+
+
+def web_hold(n):
+    p, room, web = start_room_web()
+    r = room_load(room, ["hold-web", "--clients", str(n), "--seconds", "60"], web=web)
+    alive = p.poll() is None
+    rss = peak_rss_kib(p.pid) if alive else 0
+    stop_room(p)
+    held = int(r.get("held", 0))
+    return "%d (peak RSS %.1f MiB)" % (held, rss / 1024) if held == n else "%d of %d" % (held, n)
+
+
+def web_fanout(args):
+    runs = []
+    for _ in range(RUNS):
+        p, room, web = start_room_web()
+        r = room_load(room, ["fanout", "--clients", "100", "--ws", "50", "--senders", "10"] + args, web=web)
+        stop_room(p)
+        if r:
+            runs.append(r)
+    if not runs:
+        return None
+    return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
 
 
 def room_bulk(kind, args):
@@ -617,6 +658,19 @@ def main():
                 else:
                     print("room %-11s %-50s no result (load tool timed out)" % (kind, label))
 
+    web_held = {}
+    web_fan = {}
+    if part("web"):
+        for n in (1000,):
+            web_held[n] = web_hold(n)
+            print("room-server --web: %d WebSocket members held: %s" % (n, web_held[n]))
+        for label, args in modes:
+            r = web_fanout(args)
+            web_fan[label] = r
+            if r:
+                print("room mixed 50 TCP + 50 WebSocket %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
+                      % (label, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+
     lc = {}
     if part("lanchat") and shutil.which("tmux"):
         for rate in (0, 100000):
@@ -715,6 +769,25 @@ def main():
                              r["p50_ms"], r["p99_ms"]))
             else:
                 md.append("| %s | %s | no result | | | | |" % (kind, label))
+    md.append("\n### The web page (room-server --web)\n")
+    md.append("WebSocket members as browsers are (`room-load hold-web`, `fanout --ws 50`; every "
+              "WebSocket member read by one epoll thread, JSON decoded per message). Held: N "
+              "members joined through the page's origin, then one line from a TCP client must "
+              "reach all of them.\n")
+    md.append("| WebSocket members held | result |\n|---|---|")
+    for n, text in sorted(web_held.items()):
+        md.append("| %d | %s |" % (n, text))
+    md.append("\nFan-out of the mixed room, 50 TCP + 50 WebSocket members, 10 of the TCP members "
+              "sending, next to the all-TCP room of the same size (from the table above):\n")
+    md.append("| room | load | delivered | lines/s delivered | p50 latency | p99 latency |")
+    md.append("|---|---|---|---|---|---|")
+    for label, _ in modes:
+        for name, r in (("100 TCP", fan.get(("room-server", label))), ("50 TCP + 50 WebSocket", web_fan.get(label))):
+            if r:
+                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
+                          % (name, label, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+            else:
+                md.append("| %s | %s | no result | | | |" % (name, label))
     md.append("\n## 5. lanchat under a flood\n")
     md.append("lanchat (release) in tmux at 100×30, messages from `udp-flood` (64-byte GB2312 "
               "datagrams) for 5 s; %d keystrokes per run, each timed from `tmux send-keys` until "
