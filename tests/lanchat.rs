@@ -62,17 +62,17 @@ impl Lanchat {
     /// The address from `listening on ADDR` (or `connected to … as ADDR`).
     fn addr(&self) -> SocketAddr {
         let deadline = Instant::now() + WAIT;
-        loop {
+        let addr: SocketAddr = loop {
             let err = self.stderr();
-            for line in err.lines() {
-                let addr = line.strip_prefix("listening on ").or_else(|| {
+            let found = err.lines().find_map(|line| {
+                line.strip_prefix("listening on ").or_else(|| {
                     line.split(" as ")
                         .nth(1)
                         .filter(|_| line.starts_with("connected to"))
-                });
-                if let Some(a) = addr {
-                    return a.trim().parse().unwrap();
-                }
+                })
+            });
+            if let Some(a) = found {
+                break a.trim().parse().unwrap();
             }
             assert!(
                 Instant::now() < deadline,
@@ -80,7 +80,15 @@ impl Lanchat {
                 self.term.screen()
             );
             thread::sleep(Duration::from_millis(20));
-        }
+        };
+        // Ready once the window is drawn (its status line shows the
+        // address): keys typed before the terminal is in raw mode would be
+        // the shell's.
+        let shown = addr.to_string();
+        self.wait(|s| {
+            s.lines().any(|l| l.contains(&shown) && l.contains(" │ ")) || s.contains("exit=")
+        });
+        addr
     }
 
     fn port(&self) -> u16 {
@@ -103,7 +111,12 @@ impl Lanchat {
         loop {
             let kids = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
                 .unwrap_or_default();
-            if let Some(pid) = kids.split_whitespace().next() {
+            // The shell's child that is lanchat (not the stty before it).
+            let found = kids.split_whitespace().find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "lanchat")
+            });
+            if let Some(pid) = found {
                 return pid.parse().unwrap();
             }
             assert!(
@@ -144,6 +157,18 @@ impl Drop for Lanchat {
 
 fn gb(s: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(s).0.into_owned()
+}
+
+/// One datagram (bounded by the socket's timeout; a signal's EINTR is
+/// retried).
+fn recv(s: &UdpSocket, buf: &mut [u8]) -> usize {
+    loop {
+        match s.recv(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("no datagram: {e}"),
+        }
+    }
 }
 
 fn udp_from(ip: &str) -> UdpSocket {
@@ -254,7 +279,7 @@ fn bytes_on_the_wire_are_gb2312_and_an_emoji_stays_in_the_box() {
     lc.addr();
     lc.type_line("你好");
     let mut buf = [0u8; 64];
-    let n = rx.recv(&mut buf).unwrap();
+    let n = recv(&rx, &mut buf);
     assert_eq!(&buf[..n], &[0xC4, 0xE3, 0xBA, 0xC3]);
     lc.type_line("ok 😀 no");
     let screen = lc.wait(|s| s.contains("cannot be written in gb2312"));
@@ -269,7 +294,7 @@ fn bytes_on_the_wire_are_gb2312_and_an_emoji_stays_in_the_box() {
     // Nothing went out: the next datagram is the fixed line.
     lc.term.key("Delete");
     lc.term.key("Enter");
-    let n = rx.recv(&mut buf).unwrap();
+    let n = recv(&rx, &mut buf);
     assert_eq!(&buf[..n], b"ok  no");
     lc.wait(|s| !s.contains("cannot be written"));
 }
@@ -324,7 +349,7 @@ fn eighty_eight_is_sent_then_quits_with_0_and_the_terminal_is_as_before() {
     lc.addr();
     lc.type_line("88");
     let mut buf = [0u8; 16];
-    let n = rx.recv(&mut buf).unwrap();
+    let n = recv(&rx, &mut buf);
     assert_eq!(&buf[..n], b"88");
     let (code, same) = lc.exit();
     assert_eq!(code, 0);
@@ -503,7 +528,7 @@ fn log_has_every_received_and_sent_line_as_json() {
     lc.wait(|sc| sc.contains(" 收到"));
     lc.type_line("发出");
     let mut buf = [0u8; 16];
-    rx.recv(&mut buf).unwrap();
+    recv(&rx, &mut buf);
     lc.term.key("C-c");
     assert_eq!(lc.exit().0, 0);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -570,7 +595,7 @@ fn a_flood_of_100000_datagrams_while_typing_loses_no_keystroke_and_stays_small()
     assert!(sent >= 100_000, "{sent}");
     lc.term.key("Enter");
     let mut buf = [0u8; 256];
-    let n = rx.recv(&mut buf).unwrap();
+    let n = recv(&rx, &mut buf);
     assert_eq!(
         encoding_rs::GBK.decode(&buf[..n]).0,
         typed,
@@ -653,7 +678,7 @@ fn paste_is_inserted_and_sent_line_by_line_on_enter() {
     rx.set_read_timeout(Some(WAIT)).unwrap();
     lc.term.key("Enter");
     for want in ["第一行", "第二行"] {
-        let n = rx.recv(&mut buf).unwrap();
+        let n = recv(&rx, &mut buf);
         assert_eq!(encoding_rs::GBK.decode(&buf[..n]).0, want);
     }
 }
