@@ -93,6 +93,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         None => None,
     };
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
+    args.encoding.prepare();
     window::announce(bound.socket.local_addr()?, bound.recv_buffer);
     let config = Config {
         renderer: Renderer {

@@ -166,8 +166,22 @@ impl Encoding {
         }
     }
 
+    /// Builds what decoding needs ahead of time (the GBK / GB18030 table
+    /// of [`crate::gbk`], under a millisecond), so the first message costs
+    /// no more than the others. Without it, the first decode builds it.
+    pub fn prepare(&self) {
+        let encoding = match self {
+            Encoding::Label { encoding, .. } => *encoding,
+            Encoding::Auto => GB18030,
+        };
+        let _ = crate::gbk::table_for(encoding);
+    }
+
     /// Decodes bytes, replacing `out`'s contents, reusing its allocation.
     /// Returns whether any byte was invalid (shown as U+FFFD).
+    ///
+    /// GBK and GB18030 take the table-driven fast path of [`crate::gbk`],
+    /// which gives exactly what encoding_rs gives.
     pub fn decode_into(&self, bytes: &[u8], out: &mut String) -> bool {
         out.clear();
         let encoding = match self {
@@ -180,6 +194,9 @@ impl Encoding {
                 Err(_) => GB18030,
             },
         };
+        if let Some(table) = crate::gbk::table_for(encoding) {
+            return crate::gbk::decode_into(table, encoding, bytes, out);
+        }
         let mut decoder = encoding.new_decoder_without_bom_handling();
         let mut src = bytes;
         let mut malformed = false;

@@ -16,6 +16,7 @@
 //! | [`sanitize`] | turning decoded text into one terminal-safe line |
 //! | [`message`] | a received datagram and its text and JSON renderings |
 //! | [`net`] | socket set-up (socket2), address display, batched UDP receive |
+//! | [`gbk`] | the table-driven GBK/GB18030 decode fast path (tables asked of encoding_rs) |
 //! | [`filter`] | the `--allow` list and the per-sender token-bucket rate limit |
 //! | [`window`] | the `chat-window` loop |
 //! | [`input`] | the `input-box` loop |
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod encoding;
 pub mod exit;
 pub mod filter;
+pub mod gbk;
 pub mod input;
 pub mod ipmsg;
 pub mod lines;

@@ -88,6 +88,47 @@ proptest! {
     }
 
     #[test]
+    fn the_gbk_fast_path_decodes_exactly_as_encoding_rs(
+        bytes in prop_oneof![
+            // Any bytes at all.
+            prop::collection::vec(any::<u8>(), 0..300),
+            // Valid GBK text (Chinese, ASCII, symbols), sometimes with
+            // bytes spliced in: lone lead bytes, 0x80, 0xFF, four-byte
+            // GB18030 sequences.
+            (
+                "[a-z0-9 你好世界局域网聊天「」€…镕]{0,80}",
+                prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![
+                    Just(vec![0x81u8]), Just(vec![0x80]), Just(vec![0xFF]),
+                    Just(vec![0x81, 0x30, 0x81, 0x30]), Just(vec![0xE3, 0x32, 0x9A, 0x35]),
+                    any::<u8>().prop_map(|b| vec![b]),
+                ]), 0..4),
+            )
+                .prop_map(|(text, splices)| {
+                    let mut b = encoding_rs::GBK.encode(&text).0.into_owned();
+                    for (at, piece) in splices {
+                        let i = at.index(b.len() + 1);
+                        b.splice(i..i, piece);
+                    }
+                    b
+                }),
+        ],
+        label in prop::sample::select(&["gb2312", "gbk", "gb18030", "auto"][..]),
+    ) {
+        let encoding = Encoding::for_decoding(label).unwrap();
+        let mut fast = String::from("old contents");
+        let malformed = encoding.decode_into(&bytes, &mut fast);
+        let library = match label {
+            "gb18030" | "auto" if std::str::from_utf8(&bytes).is_err() || label == "gb18030" => {
+                encoding_rs::GB18030.decode_without_bom_handling(&bytes)
+            }
+            "auto" => (std::borrow::Cow::Borrowed(std::str::from_utf8(&bytes).unwrap()), false),
+            _ => encoding_rs::GBK.decode_without_bom_handling(&bytes),
+        };
+        prop_assert_eq!(&fast, &library.0, "{:02X?}", bytes);
+        prop_assert_eq!(malformed, library.1);
+    }
+
+    #[test]
     fn sanitized_text_has_no_raw_control_or_bidi(text in ".*") {
         let line = sanitize::line(&text);
         prop_assert!(!line.chars().any(sanitize::needs_escape), "{:?}", line);

@@ -1,6 +1,7 @@
 //! Any datagram, in any supported encoding: the text record is exactly two
-//! lines with no raw control or bidi character, and the JSON record parses
-//! back to the decoded text.
+//! lines with no raw control or bidi character, the JSON record parses
+//! back to the decoded text, and the table-driven GBK / GB18030 decoder
+//! gives exactly encoding_rs's text and malformed flag.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -37,6 +38,15 @@ fuzz_target!(|data: &[u8]| {
         "{out:?}"
     );
     let record: Record = serde_json::from_str(log.trim_end()).unwrap();
-    let (decoded, _) = encoding.decode(payload);
+    let (decoded, malformed) = encoding.decode(payload);
     assert_eq!(record.text.as_ref(), sanitize::strip_line_ending(&decoded));
+    assert_eq!(record.malformed, malformed);
+    // The table-driven GBK / GB18030 decoder against encoding_rs itself.
+    for (label, library) in [("gbk", encoding_rs::GBK), ("gb18030", encoding_rs::GB18030)] {
+        let mut fast = String::new();
+        let fast_malformed = Encoding::for_decoding(label).unwrap().decode_into(payload, &mut fast);
+        let (want, want_malformed) = library.decode_without_bom_handling(payload);
+        assert_eq!(fast, want, "{label} {payload:02X?}");
+        assert_eq!(fast_malformed, want_malformed, "{label} {payload:02X?}");
+    }
 });

@@ -240,6 +240,7 @@ impl Udp {
         let port = socket.local_addr().map_err(|e| net::describe(&e))?.port();
         let _ = socket.set_broadcast(true);
         let _ = net::report_icmp_errors(&socket);
+        config.decode.prepare();
         if let Some(group) = config.multicast {
             net::join_multicast(&socket, group, config.interface.as_deref())
                 .map_err(|e| e.to_string())?;
