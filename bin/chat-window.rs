@@ -1,6 +1,5 @@
 //! `chat-window`: shows every UDP datagram that reaches a port.
 
-use std::fs::OpenOptions;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,10 +83,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     }
     let log = match &args.log {
         Some(path) => Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            lanchat::message::open_log(path)
                 .with_context(|| format!("cannot open log {}", path.display()))?,
         ),
         None => None,

@@ -1,6 +1,5 @@
 //! `lanchat`: the chat window and the input box in one terminal window.
 
-use std::fs::OpenOptions;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,10 +114,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     };
     let log = match &args.log {
         Some(path) => Some(Log::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            lanchat::message::open_log(path)
                 .with_context(|| format!("cannot open log {}", path.display()))?,
         )),
         None => None,

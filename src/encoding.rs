@@ -197,21 +197,7 @@ impl Encoding {
         if let Some(table) = crate::gbk::table_for(encoding) {
             return crate::gbk::decode_into(table, encoding, bytes, out);
         }
-        let mut decoder = encoding.new_decoder_without_bom_handling();
-        let mut src = bytes;
-        let mut malformed = false;
-        loop {
-            let need = decoder
-                .max_utf8_buffer_length(src.len())
-                .unwrap_or(src.len() * 3 + 16);
-            out.reserve(need);
-            let (result, read, errors) = decoder.decode_to_string(src, out, true);
-            malformed |= errors;
-            src = &src[read..];
-            if result == encoding_rs::CoderResult::InputEmpty {
-                return malformed;
-            }
-        }
+        decode_append(encoding, bytes, out)
     }
 
     /// Encodes text strictly, appending the bytes to `out`.
@@ -270,6 +256,29 @@ impl Encoding {
         let mut out = Vec::with_capacity(text.len());
         self.encode_into(text, &mut out)?;
         Ok(out)
+    }
+}
+
+/// Decodes `src` with encoding_rs's decoder, appending to `out`; returns
+/// whether any byte was malformed.
+pub(crate) fn decode_append(
+    encoding: &'static encoding_rs::Encoding,
+    mut src: &[u8],
+    out: &mut String,
+) -> bool {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut malformed = false;
+    loop {
+        let need = decoder
+            .max_utf8_buffer_length(src.len())
+            .unwrap_or(src.len() * 3 + 16);
+        out.reserve(need);
+        let (result, read, errors) = decoder.decode_to_string(src, out, true);
+        malformed |= errors;
+        src = &src[read..];
+        if result == encoding_rs::CoderResult::InputEmpty {
+            return malformed;
+        }
     }
 }
 

@@ -152,25 +152,8 @@ pub fn decode_into(
     if i == n {
         return false;
     }
-    library_decode(encoding, &bytes[i..], out)
-}
-
-/// The rest of a message, by encoding_rs itself, appended to `out`.
-fn library_decode(encoding: &'static Encoding, mut src: &[u8], out: &mut String) -> bool {
-    let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut malformed = false;
-    loop {
-        let need = decoder
-            .max_utf8_buffer_length(src.len())
-            .unwrap_or(src.len() * 3 + 16);
-        out.reserve(need);
-        let (result, read, errors) = decoder.decode_to_string(src, out, true);
-        malformed |= errors;
-        src = &src[read..];
-        if result == CoderResult::InputEmpty {
-            return malformed;
-        }
-    }
+    // The rest of the message, by encoding_rs itself.
+    crate::encoding::decode_append(encoding, &bytes[i..], out)
 }
 
 #[cfg(test)]

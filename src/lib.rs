@@ -1,12 +1,13 @@
 //! lanchat: a LAN chat toolkit.
 //!
-//! Two pairs of programs share this library:
+//! The programs that share this library:
 //!
 //! * the UDP pair, `chat-window` (receiver) and `input-box` (sender), which
 //!   speak GB2312/GBK on the wire like the classic Python teaching programs;
 //! * the TCP room, `room-server` and `room-client`;
 //! * `lanchat`, both halves of the UDP pair in one terminal window, which
-//!   also joins a room.
+//!   also joins a room (`--room`) or an IP Messenger LAN (`--ipmsg`);
+//! * `room-server --web`, the room as a web page.
 //!
 //! # Layout
 //!
@@ -22,7 +23,7 @@
 //! | [`input`] | the `input-box` loop |
 //! | [`ipmsg`] | `lanchat --ipmsg`: the IP Messenger protocol (packets, state, transport) |
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
-//! | [`room`] | the TCP room: line framer, server event loop, client |
+//! | [`room`] | the TCP room: line framer, the shared log, server event loop, the web page, client |
 //! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |

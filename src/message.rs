@@ -169,6 +169,17 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Opens a `--log FILE` to append to (created if missing).
+///
+/// # Errors
+/// The OS error, for the caller to name the file.
+pub fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
 /// Formats a time as `2026-11-22T01:02:03.456Z`.
 pub fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()

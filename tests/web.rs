@@ -530,5 +530,35 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
     // Leaving is announced.
     b.close().await.unwrap();
     assert_eq!(nc.line(), format!("[{b_name}] left room"));
+
+    // The server goes away: the page says so, and when it comes back (on
+    // the same ports) the page reconnects by itself, as a new member.
+    srv.signal(libc::SIGTERM);
+    srv.expect_exit(130);
+    wait_for(
+        &a,
+        "page A sees the server gone",
+        "return document.getElementById('state').className === 'closed'",
+    )
+    .await;
+    let mut again = Proc::spawn(
+        "room-server",
+        &[
+            "-b",
+            "127.0.0.1",
+            "-p",
+            &room.port().to_string(),
+            "--web",
+            &web.to_string(),
+        ],
+    );
+    again.wait_stderr("Web page on http://");
+    again.wait_stderr("entered room from the web page");
+    wait_for(
+        &a,
+        "page A reconnected",
+        "return document.getElementById('state').textContent === 'connected'",
+    )
+    .await;
     a.close().await.unwrap();
 }

@@ -1100,19 +1100,24 @@ impl Server {
         }
     }
 
+    /// Whether member `key` reads on now, with `budget` bytes of its share
+    /// left; when its share is used or the room is paused, it goes back to
+    /// the read round.
+    fn reads_on(&mut self, key: usize, budget: usize) -> bool {
+        if self.members.get(key).is_none_or(|m| m.leaving) {
+            return false;
+        }
+        if budget == 0 || self.paused() {
+            self.want_read(key);
+            return false;
+        }
+        true
+    }
+
     fn read_tcp(&mut self, key: usize) {
         let mut budget = READ_SHARE;
-        loop {
-            let Some(m) = self.members.get_mut(key) else {
-                return;
-            };
-            if m.leaving {
-                return;
-            }
-            if budget == 0 || self.behind || self.memory_full {
-                self.want_read(key);
-                return;
-            }
+        while self.reads_on(key, budget) {
+            let m = &mut self.members[key];
             match m.conn.stream().read(&mut self.read_buf) {
                 Ok(0) => {
                     // Orderly close: a last line without newline still counts.
@@ -1154,18 +1159,8 @@ impl Server {
         let encode = side.config.encode;
         let max_line = self.config.max_line;
         let mut budget = READ_SHARE;
-        loop {
-            let Some(m) = self.members.get_mut(key) else {
-                return;
-            };
-            if m.leaving {
-                return;
-            }
-            if budget == 0 || self.behind || self.memory_full {
-                self.want_read(key);
-                return;
-            }
-            let Conn::Web(ws) = &mut m.conn else {
+        while self.reads_on(key, budget) {
+            let Conn::Web(ws) = &mut self.members[key].conn else {
                 return;
             };
             match ws.read() {
