@@ -467,9 +467,12 @@ def room_fanout(kind, args):
     for _ in range(RUNS):
         p, port = start_room(kind)
         r = room_load(port, ["fanout", "--clients", "100", "--senders", "10"] + args)
-        stop_room(p)
+        alive = p.poll() is None
+        err = stop_room(p)
         if r:
             runs.append(r)
+        elif not alive:
+            print("room %s: the server died: %s" % (kind, (err.strip().splitlines() or ["?"])[-1][:80]))
     if not runs:
         return None
     return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
@@ -562,6 +565,7 @@ def main():
 
     if part("udp"):
         measure("null receiver (ceiling)", "null", 64)
+        measure("null receiver (ceiling)", "null", 1000)
         for size in (64, 1000):
             for fmt in ("text", "json"):
                 measure("chat-window --format %s" % fmt, "chat-window", size, fmt)

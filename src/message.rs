@@ -76,13 +76,22 @@ impl Default for Renderer {
 #[derive(Debug, Default)]
 pub struct Scratch {
     text: String,
-    from: String,
+    /// The last sender formatted, and its text: a flood comes from one.
+    from: Option<(SocketAddr, String)>,
     json: String,
     /// The last time formatted, and its text: a batch shares one time.
     ts: Option<(SystemTime, String)>,
 }
 
 impl Scratch {
+    /// `from` as text (`ip:port`, `[v6]:port`), formatted once per sender.
+    fn sender(&mut self, from: SocketAddr) -> &str {
+        if self.from.as_ref().is_none_or(|(f, _)| *f != from) {
+            self.from = Some((from, from.to_string()));
+        }
+        &self.from.as_ref().expect("just set").1
+    }
+
     fn timestamp(&mut self, time: SystemTime) -> &str {
         if self.ts.as_ref().is_none_or(|(t, _)| *t != time) {
             self.ts = Some((time, timestamp(time)));
@@ -271,17 +280,17 @@ impl Renderer {
         let malformed = self.encoding.decode_into(payload, &mut scratch.text);
         let need_json = self.format == Format::Json || log.is_some();
         if need_json {
-            scratch.from.clear();
-            let _ = write!(scratch.from, "{from}");
+            scratch.sender(from);
             scratch.timestamp(time);
             let ts = &scratch.ts.as_ref().expect("formatted above").1;
+            let from_text = &scratch.from.as_ref().expect("formatted above").1;
             // Written straight into the reused buffer, the text escaped in
             // one pass: no allocation, no second pass.
             scratch.json.clear();
             push_record(
                 &mut scratch.json,
                 ts,
-                &scratch.from,
+                from_text,
                 sanitize::strip_line_ending(&scratch.text),
                 payload.len(),
                 malformed,
@@ -293,7 +302,7 @@ impl Renderer {
                     out.push_str(scratch.timestamp(time));
                     out.push(' ');
                 }
-                let _ = write!(out, "{from}");
+                out.push_str(scratch.sender(from));
                 out.push('\n');
                 sanitize::push_line(out, sanitize::strip_line_ending(&scratch.text));
                 out.push('\n');

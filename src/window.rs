@@ -199,6 +199,7 @@ pub fn run<W: Write>(
     };
     let mut summary = Summary::default();
     let mut senders: HashSet<SocketAddr> = HashSet::new();
+    let mut last_sender: Option<SocketAddr> = None;
     let mut scratch = Scratch::default();
     net::set_poll_timeout(socket, POLL_INTERVAL)?;
     let mut wait = true;
@@ -253,7 +254,11 @@ pub fn run<W: Write>(
             if rendered.malformed {
                 summary.malformed += 1;
             }
-            senders.insert(from);
+            // One hash per new sender, not per datagram of a burst.
+            if last_sender != Some(from) {
+                senders.insert(from);
+                last_sender = Some(from);
+            }
             if config.count.is_some_and(|c| summary.shown >= c) {
                 break 'outer Ended::Count;
             }
