@@ -40,11 +40,16 @@ impl Lanchat {
     }
 
     fn start_sized(args: &[&str], cols: u16, rows: u16) -> Lanchat {
+        Self::start_env(args, cols, rows, "")
+    }
+
+    /// `env`: `NAME=value …` put before the command.
+    fn start_env(args: &[&str], cols: u16, rows: u16, env: &str) -> Lanchat {
         let dir = scratch();
         let d = dir.display();
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let cmd = format!(
-            "stty -g > {d}/before; {} {} 2> {d}/err; echo exit=\\$?; stty -g > {d}/after; sleep 600",
+            "stty -g > {d}/before; {env} {} {} 2> {d}/err; echo exit=\\$?; stty -g > {d}/after; sleep 600",
             bin("lanchat"),
             quoted.join(" ")
         );
@@ -395,6 +400,32 @@ fn ctrl_c_and_quit_leave_with_0_sigterm_with_130_terminal_restored_each_time() {
         assert_eq!(code, want, "{how}");
         assert!(same, "{how}: stty settings changed");
     }
+}
+
+#[test]
+fn a_panic_puts_the_terminal_back_and_says_what_happened() {
+    if !have("tmux") {
+        return;
+    }
+    // Debug builds panic on F12 when LANCHAT_TEST_PANIC is set.
+    let lc = Lanchat::start_env(
+        &["127.0.0.1:9", "-b", "127.0.0.1", "-p", "0"],
+        100,
+        30,
+        "LANCHAT_TEST_PANIC=1",
+    );
+    lc.addr();
+    lc.term.key("F12");
+    let (code, same) = lc.exit();
+    assert_eq!(code, 101, "a panic's exit status");
+    assert!(same, "stty settings changed after the panic");
+    let err = lc.stderr();
+    assert!(err.contains("LANCHAT_TEST_PANIC: F12 pressed"), "{err}");
+    let screen = lc.term.screen();
+    assert!(
+        !screen.contains("UDP聊天室"),
+        "the main screen is back:\n{screen}"
+    );
 }
 
 #[test]

@@ -731,6 +731,32 @@ mod tests {
     }
 
     #[test]
+    fn getinfo_and_getabsenceinfo_are_answered_and_unknown_commands_ignored() {
+        let mut e = me();
+        let now = Instant::now();
+        let (out, _) = e.receive(peer(2), b"1:9:bob:pc2:64:\0", now);
+        let p = parsed(&out[0]);
+        assert_eq!(p.mode(), cmd::SENDINFO);
+        assert!(p.part(0, gbk()).starts_with("lanchat "));
+        let (out, _) = e.receive(peer(2), b"1:10:bob:pc2:80:\0", now);
+        assert_eq!(parsed(&out[0]).mode(), cmd::SENDABSENCEINFO);
+        // File transfer, public keys, the host list: not handled, not malformed.
+        for c in [0x60u32, 0x72, 0x12, 0x30] {
+            let (out, h) = e.receive(peer(2), format!("1:11:bob:pc2:{c}:x\0").as_bytes(), now);
+            assert!(out.is_empty() && h.is_empty(), "{c:#x}");
+        }
+        // A message with files attached shows its text and says so.
+        let d = format!(
+            "1:12:bob:pc2:{}:see attached\0",
+            cmd::SENDMSG | opt::FILEATTACHOPT
+        );
+        let (_, h) = e.receive(peer(2), d.as_bytes(), now);
+        assert!(
+            matches!(&h[0], Happened::Message { text, .. } if text.starts_with("see attached (files attached"))
+        );
+    }
+
+    #[test]
     fn malformed_packets_are_counted_and_change_nothing() {
         let mut e = me();
         for bad in [&b"hello"[..], b"1:x:u:h:1:", b"1:1:u:h:one:", b"9:1:u:h:1:"] {

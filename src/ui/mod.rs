@@ -200,6 +200,14 @@ impl Loop<'_> {
     fn handle(&mut self, ev: Event) -> bool {
         match ev {
             Event::Term(TermEvent::Key(key)) => {
+                // Debug builds only: F12 panics when LANCHAT_TEST_PANIC is
+                // set, so the tests can see a panic put the terminal back.
+                #[cfg(debug_assertions)]
+                if key.code == crossterm::event::KeyCode::F(12)
+                    && std::env::var_os("LANCHAT_TEST_PANIC").is_some()
+                {
+                    panic!("LANCHAT_TEST_PANIC: F12 pressed");
+                }
                 for action in self.app.key(key) {
                     self.act(action);
                 }
