@@ -31,6 +31,13 @@
 //!
 //! Reads take a bounded share per turn (round robin), so one flooding
 //! member cannot starve the others; so do writes.
+//!
+//! With `--web`, a second listener serves the page ([`super::web`]); a
+//! browser whose WebSocket upgrade is accepted becomes a member whose
+//! connection is a tungstenite WebSocket instead of a plain stream. Its text
+//! messages are encoded and fed to the same framer, allowance and memory
+//! rules; log entries reach it as one JSON message each. Nothing else about
+//! the room differs for it.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
