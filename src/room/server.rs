@@ -53,7 +53,7 @@ use thiserror::Error;
 
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::{Message, WebSocket};
+use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 use crate::filter::Bucket;
 use crate::net::{self, canonical};
@@ -379,7 +379,7 @@ pub struct Server {
     /// `--web`: the page's listener and its connections.
     web: Option<WebSide>,
     /// The page form of recent log entries, by sequence number.
-    page_cache: VecDeque<(u64, Box<str>)>,
+    page_cache: VecDeque<(u64, Utf8Bytes)>,
 }
 
 impl Server {
@@ -1424,11 +1424,11 @@ impl Server {
                 };
                 let len = item.len();
                 let text = match seq {
-                    None => String::from_utf8_lossy(item).into_owned(),
+                    None => Utf8Bytes::from(String::from_utf8_lossy(item).into_owned()),
                     Some(seq) => page_form(&mut self.page_cache, seq, item, decode),
                 };
                 batch += text.len();
-                match ws.write(Message::text(text)) {
+                match ws.write(Message::Text(text)) {
                     Ok(()) => {}
                     // Buffered by tungstenite; flushed above next time round.
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -1500,21 +1500,22 @@ impl Server {
 }
 
 /// The page form (JSON) of log entry `seq`, from the cache or made and
-/// kept.
+/// kept. Made once for all the page's members: each gets a reference to
+/// the same bytes.
 fn page_form(
-    cache: &mut VecDeque<(u64, Box<str>)>,
+    cache: &mut VecDeque<(u64, Utf8Bytes)>,
     seq: u64,
     item: &[u8],
     decode: crate::encoding::Encoding,
-) -> String {
+) -> Utf8Bytes {
     if let Some((_, json)) = cache.iter().rev().find(|(s, _)| *s == seq) {
-        return json.to_string();
+        return json.clone();
     }
-    let json = web::entry(item, decode);
+    let json = Utf8Bytes::from(web::entry(item, decode));
     if cache.len() == PAGE_CACHE {
         cache.pop_front();
     }
-    cache.push_back((seq, json.clone().into_boxed_str()));
+    cache.push_back((seq, json.clone()));
     json
 }
 
