@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use ipnet::IpNet;
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::message::{Format, Renderer};
@@ -42,18 +41,8 @@ struct Args {
     /// Put the arrival time (UTC, RFC 3339) before each sender
     #[arg(long)]
     timestamps: bool,
-    /// Only show senders in this network (repeatable; e.g. 192.168.1.0/24, fd00::/8)
-    #[arg(long, value_name = "CIDR", value_parser = cli::network)]
-    allow: Vec<IpNet>,
-    /// At most N messages per second from one sender address; the excess is dropped and counted
-    #[arg(long, value_name = "N", value_parser = cli::positive)]
-    max_rate: Option<u64>,
-    /// Join this multicast group (IPv4 or IPv6)
-    #[arg(long, value_name = "GROUP")]
-    multicast: Option<IpAddr>,
-    /// Interface for --multicast: its IPv4 address, or for IPv6 its name or index
-    #[arg(long, value_name = "ADDR", requires = "multicast")]
-    interface: Option<String>,
+    #[command(flatten)]
+    listen: cli::Listen,
     /// Exit 0 after N shown messages
     #[arg(long, value_name = "N", value_parser = cli::positive)]
     count: Option<u64>,
@@ -73,13 +62,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
-    let ip = args.bind.unwrap_or(match args.multicast {
+    let ip = args.bind.unwrap_or(match args.listen.multicast {
         Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     });
     let bound = net::bind_udp(SocketAddr::new(ip, args.port), args.recv_buffer)?;
-    if let Some(group) = args.multicast {
-        net::join_multicast(&bound.socket, group, args.interface.as_deref())?;
+    if let Some(group) = args.listen.multicast {
+        net::join_multicast(&bound.socket, group, args.listen.interface.as_deref())?;
     }
     let log = match &args.log {
         Some(path) => Some(
@@ -97,8 +86,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
             format: args.format,
             timestamps: args.timestamps,
         },
-        allow: AllowList::new(args.allow),
-        max_rate: args.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32),
+        max_rate: args.listen.max_rate(),
+        allow: AllowList::new(args.listen.allow),
         count: args.count,
         timeout: args.timeout,
         log,

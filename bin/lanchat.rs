@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use ipnet::IpNet;
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::stop::Stop;
@@ -50,18 +49,8 @@ struct Args {
     /// Show a sender by name (repeatable): 192.168.1.21=老王
     #[arg(long, value_name = "IP=NAME", value_parser = alias)]
     alias: Vec<(IpAddr, String)>,
-    /// Only show senders in this network (repeatable; e.g. 192.168.1.0/24)
-    #[arg(long, value_name = "CIDR", value_parser = cli::network)]
-    allow: Vec<IpNet>,
-    /// At most N messages per second from one sender address; the excess is dropped and counted
-    #[arg(long, value_name = "N", value_parser = cli::positive)]
-    max_rate: Option<u64>,
-    /// Join this multicast group to listen (IPv4 or IPv6)
-    #[arg(long, value_name = "GROUP")]
-    multicast: Option<IpAddr>,
-    /// Interface for --multicast: its IPv4 address, or for IPv6 its name or index
-    #[arg(long, value_name = "ADDR", requires = "multicast")]
-    interface: Option<String>,
+    #[command(flatten)]
+    listen: cli::Listen,
     /// Messages kept for scrolling back
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SCROLLBACK as u64, value_parser = cli::positive)]
     scrollback: u64,
@@ -173,7 +162,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         (Box::new(ipmsg), info, lanchat::ipmsg::MAX_TEXT)
     } else {
         let port = args.port.unwrap_or(3456);
-        let ip = args.bind.unwrap_or(match args.multicast {
+        let ip = args.bind.unwrap_or(match args.listen.multicast {
             Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         });
@@ -187,10 +176,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
         };
         let config = UdpConfig {
             decode: args.encoding,
-            allow: AllowList::new(args.allow.clone()),
-            max_rate: args.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32),
-            multicast: args.multicast,
-            interface: args.interface.clone(),
+            allow: AllowList::new(args.listen.allow.clone()),
+            max_rate: args.listen.max_rate(),
+            multicast: args.listen.multicast,
+            interface: args.listen.interface.clone(),
         };
         let udp = Udp::start(
             bound.socket,

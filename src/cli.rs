@@ -1,4 +1,5 @@
-//! Value parsers shared by the binaries' clap definitions.
+//! Value parsers and option groups shared by the binaries' clap
+//! definitions.
 //!
 //! Each turns what the user typed into a checked value before anything runs,
 //! so a bad value is a usage error (exit 2) that says what was wrong.
@@ -7,6 +8,31 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
+
+/// Who a UDP listener shows and which group it joins: the options
+/// `chat-window` and `lanchat` share (flattened into both).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Listen {
+    /// Only show senders in this network (repeatable; e.g. 192.168.1.0/24, fd00::/8)
+    #[arg(long, value_name = "CIDR", value_parser = network)]
+    pub allow: Vec<IpNet>,
+    /// At most N messages per second from one sender address; the excess is dropped and counted
+    #[arg(long, value_name = "N", value_parser = positive)]
+    pub max_rate: Option<u64>,
+    /// Join this multicast group to listen on (IPv4 or IPv6)
+    #[arg(long, value_name = "GROUP")]
+    pub multicast: Option<IpAddr>,
+    /// Interface for --multicast: its IPv4 address, or for IPv6 its name or index
+    #[arg(long, value_name = "ADDR", requires = "multicast")]
+    pub interface: Option<String>,
+}
+
+impl Listen {
+    /// `--max-rate` as the filter takes it.
+    pub fn max_rate(&self) -> Option<u32> {
+        self.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32)
+    }
+}
 
 use crate::encoding::Encoding;
 
