@@ -467,39 +467,14 @@ def web_hold(n):
     return "%d (peak RSS %.1f MiB)" % (held, rss / 1024) if held == n else "%d of %d" % (held, n)
 
 
-def web_fanout(args):
+def median_of_runs(kind, start_server, load):
+    """RUNS times: a fresh server from `start_server()` (returns the
+    process and what `load` needs), `load(...)` against it; the median of
+    every figure of the runs that gave a result, or None."""
     runs = []
     for _ in range(RUNS):
-        p, room, web = start_room_web()
-        r = room_load(room, ["fanout", "--clients", "100", "--ws", "50", "--senders", "10"] + args, web=web)
-        stop_room(p)
-        if r:
-            runs.append(r)
-    if not runs:
-        return None
-    return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
-
-
-def room_bulk(kind, args):
-    """One client pipes BULK_LINES lines of 1,000 bytes; two readers."""
-    runs = []
-    for _ in range(RUNS):
-        p, port = start_room(kind, args=args)
-        r = room_load(port, ["bulk", "--lines", str(BULK_LINES), "--size", "1000",
-                             "--readers", "2", "--seconds", "240"], timeout=300)
-        stop_room(p)
-        if r:
-            runs.append(r)
-    if not runs:
-        return None
-    return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
-
-
-def room_fanout(kind, args):
-    runs = []
-    for _ in range(RUNS):
-        p, port = start_room(kind)
-        r = room_load(port, ["fanout", "--clients", "100", "--senders", "10"] + args)
+        p, *where = start_server()
+        r = load(*where)
         alive = p.poll() is None
         err = stop_room(p)
         if r:
@@ -509,6 +484,23 @@ def room_fanout(kind, args):
     if not runs:
         return None
     return {k: statistics.median(r.get(k, 0) for r in runs) for k in runs[0]}
+
+
+def web_fanout(args):
+    return median_of_runs("room-server --web", start_room_web, lambda room, web: room_load(
+        room, ["fanout", "--clients", "100", "--ws", "50", "--senders", "10"] + args, web=web))
+
+
+def room_bulk(kind, args):
+    """One client pipes BULK_LINES lines of 1,000 bytes; two readers."""
+    return median_of_runs(kind, lambda: start_room(kind, args=args), lambda port: room_load(
+        port, ["bulk", "--lines", str(BULK_LINES), "--size", "1000", "--readers", "2",
+               "--seconds", "240"], timeout=300))
+
+
+def room_fanout(kind, args):
+    return median_of_runs(kind, lambda: start_room(kind), lambda port: room_load(
+        port, ["fanout", "--clients", "100", "--senders", "10"] + args))
 
 
 # ---- lanchat under a flood ---------------------------------------------------
