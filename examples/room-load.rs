@@ -353,11 +353,8 @@ fn bulk(server: SocketAddr, lines: usize, size: usize, readers: usize, seconds: 
     );
 }
 
-/// A WebSocket member, as a browser would be: it joins through the page's
-/// origin.
 /// What a page member reads of a message: its kind and text, borrowed
-/// from the frame where no escape needs undoing (as a page's script reads
-/// them; no map is built per message).
+/// from the frame unless escaped; no map is built per message.
 #[derive(serde::Deserialize)]
 struct PageMessage<'a> {
     #[serde(borrow)]
@@ -366,6 +363,8 @@ struct PageMessage<'a> {
     text: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// A WebSocket member, as a browser would be: it joins through the page's
+/// origin.
 fn ws_connect(web: SocketAddr, i: usize) -> Result<WebSocket<TcpStream>, String> {
     use tungstenite::client::IntoClientRequest;
     let stream = connect(web, i).map_err(|e| e.to_string())?;

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::encoding::Encoding;
+
 /// Who a UDP listener shows and which group it joins: the options
 /// `chat-window` and `lanchat` share (flattened into both).
 #[derive(clap::Args, Debug, Clone)]
@@ -33,8 +35,6 @@ impl Listen {
         self.max_rate.map(|n| n.min(u64::from(u32::MAX)) as u32)
     }
 }
-
-use crate::encoding::Encoding;
 
 /// `-e` where text is decoded: any WHATWG label or `auto`.
 ///
