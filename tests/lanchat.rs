@@ -160,6 +160,16 @@ impl Drop for Lanchat {
     }
 }
 
+/// lanchat sending to a UDP socket of the test's own on 127.0.0.1, and
+/// that socket; lanchat is listening when this returns.
+fn lanchat_to_receiver() -> (Lanchat, UdpSocket) {
+    let rx = udp_from("127.0.0.1");
+    let to = rx.local_addr().unwrap().to_string();
+    let lc = Lanchat::start(&[&to, "-b", "127.0.0.1", "-p", "0"]);
+    lc.addr();
+    (lc, rx)
+}
+
 fn gb(s: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(s).0.into_owned()
 }
@@ -278,10 +288,7 @@ fn bytes_on_the_wire_are_gb2312_and_an_emoji_stays_in_the_box() {
     if !have("tmux") {
         return;
     }
-    let rx = udp_from("127.0.0.1");
-    let to = rx.local_addr().unwrap().to_string();
-    let lc = Lanchat::start(&[&to, "-b", "127.0.0.1", "-p", "0"]);
-    lc.addr();
+    let (lc, rx) = lanchat_to_receiver();
     lc.type_line("你好");
     let mut buf = [0u8; 64];
     let n = recv(&rx, &mut buf);
@@ -348,10 +355,7 @@ fn eighty_eight_is_sent_then_quits_with_0_and_the_terminal_is_as_before() {
     if !have("tmux") {
         return;
     }
-    let rx = udp_from("127.0.0.1");
-    let to = rx.local_addr().unwrap().to_string();
-    let lc = Lanchat::start(&[&to, "-b", "127.0.0.1", "-p", "0"]);
-    lc.addr();
+    let (lc, rx) = lanchat_to_receiver();
     lc.type_line("88");
     let mut buf = [0u8; 16];
     let n = recv(&rx, &mut buf);
@@ -584,9 +588,7 @@ fn a_flood_of_100000_datagrams_while_typing_loses_no_keystroke_and_stays_small()
     if !have("tmux") {
         return;
     }
-    let rx = udp_from("127.0.0.1");
-    let to = rx.local_addr().unwrap().to_string();
-    let lc = Lanchat::start(&[&to, "-b", "127.0.0.1", "-p", "0"]);
+    let (lc, rx) = lanchat_to_receiver();
     let addr = lc.addr();
     let pid = lc.pid();
     // 100,000 datagrams a second, from before the first key until every
@@ -692,10 +694,7 @@ fn paste_is_inserted_and_sent_line_by_line_on_enter() {
     if !have("tmux") {
         return;
     }
-    let rx = udp_from("127.0.0.1");
-    let to = rx.local_addr().unwrap().to_string();
-    let lc = Lanchat::start(&[&to, "-b", "127.0.0.1", "-p", "0"]);
-    lc.addr();
+    let (lc, rx) = lanchat_to_receiver();
     // tmux pastes a buffer as a bracketed paste when the program asked.
     let buffer = lc.dir.join("paste");
     std::fs::write(&buffer, "第一行\n第二行").unwrap();
