@@ -24,7 +24,7 @@
 //! | [`ipmsg`] | `lanchat --ipmsg`: the IP Messenger protocol (packets, state, transport) |
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: line framer, the shared log, server event loop, the web page, client |
-//! | [`cli`] | value parsers shared by the binaries (encodings, durations, addresses) |
+//! | [`cli`] | value parsers and option groups shared by the binaries (encodings, durations, addresses, listening) |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
 //! | [`exit`] | the named exit codes |

@@ -100,53 +100,30 @@ impl Scratch {
     }
 }
 
-/// Appends the JSON line of a [`Record`] (as serde_json writes it, field
-/// for field and escape for escape) and its newline.
-pub fn push_record(
-    out: &mut String,
-    ts: &str,
-    from: &str,
-    text: &str,
-    bytes: usize,
-    malformed: bool,
-) {
-    out.push_str("{\"ts\":");
-    push_json_str(out, ts);
-    out.push_str(",\"from\":");
-    push_json_str(out, from);
-    out.push_str(",\"text\":");
-    push_json_str(out, text);
-    out.push_str(",\"bytes\":");
-    let _ = write!(out, "{bytes}");
-    out.push_str(if malformed {
-        ",\"malformed\":true}\n"
-    } else {
-        ",\"malformed\":false}\n"
-    });
+impl Record<'_> {
+    /// Appends this record's JSON line (as serde_json writes it, field for
+    /// field and escape for escape) and its newline.
+    pub fn push_json(&self, out: &mut String) {
+        out.push_str("{\"ts\":");
+        push_json_str(out, &self.ts);
+        out.push_str(",\"from\":");
+        push_json_str(out, &self.from);
+        out.push_str(",\"text\":");
+        push_json_str(out, &self.text);
+        out.push_str(",\"bytes\":");
+        let _ = write!(out, "{}", self.bytes);
+        out.push_str(if self.malformed {
+            ",\"malformed\":true}\n"
+        } else {
+            ",\"malformed\":false}\n"
+        });
+    }
 }
 
 /// Whether JSON needs `b` escaped.
 #[inline(always)]
 fn json_special(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
-}
-
-/// The position of the first byte at or after `from` that JSON escapes;
-/// 16 bytes at a time without branches (vectorized), as CJK text has none.
-fn next_json_special(bytes: &[u8], from: usize) -> Option<usize> {
-    const CHUNK: usize = 16;
-    let mut i = from;
-    while i + CHUNK <= bytes.len() {
-        let chunk: &[u8; CHUNK] = bytes[i..i + CHUNK].try_into().expect("CHUNK bytes");
-        if chunk.iter().fold(false, |any, &b| any | json_special(b)) {
-            break;
-        }
-        i += CHUNK;
-    }
-    bytes[i..]
-        .iter()
-        .position(|&b| json_special(b))
-        .map(|p| i + p)
 }
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json does: `"`,
@@ -157,7 +134,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(i) = next_json_special(bytes, start) {
+    while let Some(i) = sanitize::find_byte(bytes, start, json_special) {
         // Escaped bytes are ASCII, so `i` is a character boundary.
         out.push_str(&s[start..i]);
         match bytes[i] {
@@ -252,14 +229,14 @@ impl Renderer {
         if let Some(json) = json {
             scratch.timestamp(time);
             let ts = &scratch.ts.as_ref().expect("formatted above").1;
-            push_record(
-                json,
-                ts,
-                from,
-                sanitize::strip_line_ending(&scratch.text),
-                payload.len(),
+            Record {
+                ts: Cow::Borrowed(ts),
+                from: Cow::Borrowed(from),
+                text: Cow::Borrowed(sanitize::strip_line_ending(&scratch.text)),
+                bytes: payload.len(),
                 malformed,
-            );
+            }
+            .push_json(json);
         }
         sanitize::push_line(text, sanitize::strip_line_ending(&scratch.text));
         Rendered { malformed }
@@ -287,14 +264,14 @@ impl Renderer {
             // Written straight into the reused buffer, the text escaped in
             // one pass: no allocation, no second pass.
             scratch.json.clear();
-            push_record(
-                &mut scratch.json,
-                ts,
-                from_text,
-                sanitize::strip_line_ending(&scratch.text),
-                payload.len(),
+            Record {
+                ts: Cow::Borrowed(ts),
+                from: Cow::Borrowed(from_text),
+                text: Cow::Borrowed(sanitize::strip_line_ending(&scratch.text)),
+                bytes: payload.len(),
                 malformed,
-            );
+            }
+            .push_json(&mut scratch.json);
         }
         match self.format {
             Format::Text => {
@@ -412,14 +389,7 @@ mod tests {
             let mut want = serde_json::to_string(&record).unwrap();
             want.push('\n');
             let mut got = String::new();
-            push_record(
-                &mut got,
-                &record.ts,
-                &record.from,
-                text,
-                record.bytes,
-                record.malformed,
-            );
+            record.push_json(&mut got);
             assert_eq!(got, want, "{text:?}");
         }
     }

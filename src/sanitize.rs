@@ -40,19 +40,21 @@ fn suspect(b: u8) -> bool {
     (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2)
 }
 
-/// The position of the first suspect byte at or after `from`. Checks 16
-/// bytes at a time without branches, which the compiler turns into SIMD.
-fn next_suspect(bytes: &[u8], from: usize) -> Option<usize> {
+/// The position of the first byte at or after `from` for which `hit`
+/// holds. Checks 16 bytes at a time without branches, which the compiler
+/// turns into SIMD when `hit` is a few comparisons.
+#[inline(always)]
+pub(crate) fn find_byte(bytes: &[u8], from: usize, hit: impl Fn(u8) -> bool) -> Option<usize> {
     const CHUNK: usize = 16;
     let mut i = from;
     while i + CHUNK <= bytes.len() {
         let chunk: &[u8; CHUNK] = bytes[i..i + CHUNK].try_into().expect("CHUNK bytes");
-        if chunk.iter().fold(false, |any, &b| any | suspect(b)) {
+        if chunk.iter().fold(false, |any, &b| any | hit(b)) {
             break;
         }
         i += CHUNK;
     }
-    bytes[i..].iter().position(|&b| suspect(b)).map(|p| i + p)
+    bytes[i..].iter().position(|&b| hit(b)).map(|p| i + p)
 }
 
 /// Appends `text` to `out` with every dangerous character escaped.
@@ -65,7 +67,7 @@ pub fn push_line(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
-    while let Some(pos) = next_suspect(bytes, i) {
+    while let Some(pos) = find_byte(bytes, i, suspect) {
         let ch = first_char(&text[pos..]);
         if needs_escape(ch) {
             out.push_str(&text[start..pos]);

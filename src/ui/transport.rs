@@ -687,8 +687,7 @@ fn read_room(mut stream: TcpStream, decode: Encoding, log: Option<Log>, events: 
                     bytes: line.len(),
                     malformed,
                 };
-                json.push_str(&serde_json::to_string(&record).expect("a record always serializes"));
-                json.push('\n');
+                record.push_json(&mut json);
             }
             batch.push(Incoming {
                 time: hms.clone(),
