@@ -472,7 +472,9 @@ fn nobody_listening_is_a_warning_once_and_lines_still_go() {
     lc.addr();
     lc.type_line("one");
     lc.type_line("two");
-    let screen = lc.wait(|s| s.contains("nobody is listening at"));
+    // The warning comes back with the first line, maybe before the second
+    // is drawn: wait for both.
+    let screen = lc.wait(|s| s.contains("nobody is listening at") && s.contains(" me two"));
     assert!(
         screen.contains(&format!(
             "nobody is listening at 127.0.0.1:{port} (port unreachable)"
