@@ -7,11 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use lanchat::chat::{Mode, Sink};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::stop::Stop;
+use lanchat::transport::ipmsg::{self, Ipmsg};
+use lanchat::transport::room::Room;
+use lanchat::transport::udp::{Udp, UdpConfig};
+use lanchat::transport::{Journal, Transport};
 use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
-use lanchat::ui::transport::{self, Event, Log, Room, Transport, Udp, UdpConfig};
 use lanchat::{cli, exit, net, room, status, ui};
 
 /// A LAN chat room in one terminal window: messages above, the input box
@@ -101,8 +105,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
         Encoding::Auto => Encoding::gb2312(),
         other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,
     };
-    let log = match &args.log {
-        Some(path) => Some(Log::new(
+    let journal = match &args.log {
+        Some(path) => Some(Journal::new(
             lanchat::message::open_log(path)
                 .with_context(|| format!("cannot open log {}", path.display()))?,
         )),
@@ -111,111 +115,150 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let (events_tx, events) = ui::channel();
     let signals = events_tx.clone();
     let _stop = Stop::install(move || {
-        let _ = signals.try_send(Event::Signal);
+        let _ = signals.try_send(ui::Event::Signal);
     })
     .context("cannot install the signal handler")?;
-
-    let (mut transport, info, max_bytes): (Box<dyn Transport>, Info, usize) = if let Some(spec) =
-        &args.room
-    {
-        let (host, port) = transport::split_host_port(spec, 5000).map_err(anyhow::Error::msg)?;
-        let stream = room::client::connect(host, port, room::client::CONNECT_TIMEOUT)?;
-        let peer = stream
-            .peer_addr()
-            .map(|a| net::canonical(a).to_string())
-            .unwrap_or_else(|_| spec.clone());
-        let local = stream
-            .local_addr()
-            .map(|a| net::canonical(a).to_string())
-            .unwrap_or_default();
-        status::line(&format!("connected to {peer} as {local}"));
-        let room = Room::start(stream, peer.clone(), args.encoding, log, events_tx.clone())?;
-        let info = Info {
-            mode: "room",
-            title: format!("聊天室 {peer}"),
-            listen: local,
-            target: room.target_label(),
-            encoding: args.encoding.label().to_string(),
-        };
-        (Box::new(room), info, 65_536)
+    let sink = ui::sink(events_tx.clone());
+    let mode = if args.room.is_some() {
+        Mode::Room
     } else if args.ipmsg {
-        let port = args.port.unwrap_or(lanchat::ipmsg::PORT);
-        let bind = SocketAddr::new(args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
-        let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER)?;
-        let local = bound.socket.local_addr()?;
-        status::line(&format!("listening on {local}"));
-        let config = lanchat::ipmsg::Config {
-            nick: args.name.clone(),
-            group: args.group.clone().unwrap_or_default(),
-            encoding: send,
-            targets: args.targets.clone(),
-        };
-        let ipmsg = lanchat::ipmsg::Ipmsg::start(bound.socket, config, log, events_tx.clone())
-            .map_err(anyhow::Error::msg)?;
-        let info = Info {
-            mode: "IPMsg",
-            title: "IP Messenger".into(),
-            listen: local.to_string(),
-            target: ipmsg.target_label(),
-            encoding: send.label().to_string(),
-        };
-        (Box::new(ipmsg), info, lanchat::ipmsg::MAX_TEXT)
+        Mode::Ipmsg
     } else {
-        let port = args.port.unwrap_or(3456);
-        let ip = args.bind.unwrap_or(match args.listen.multicast {
-            Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        });
-        let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER)?;
-        let local = bound.socket.local_addr()?;
-        status::line(&format!("listening on {local}"));
-        let max_bytes = if local.is_ipv6() {
-            net::MAX_PAYLOAD_V6
-        } else {
-            net::MAX_PAYLOAD_V4
-        };
-        let config = UdpConfig {
-            decode: args.encoding,
-            allow: AllowList::new(args.listen.allow.clone()),
-            max_rate: args.listen.max_rate(),
-            multicast: args.listen.multicast,
-            interface: args.listen.interface.clone(),
-        };
-        let udp = Udp::start(
-            bound.socket,
-            config,
-            args.targets.first().map(String::as_str),
-            log,
-            events_tx.clone(),
-        )
-        .map_err(anyhow::Error::msg)?;
-        let info = Info {
-            mode: "UDP",
-            title: lanchat::window::BANNER.trim_matches('-').to_string(),
-            listen: local.to_string(),
-            target: udp.target_label(),
-            encoding: args.encoding.label().to_string(),
-        };
-        (Box::new(udp), info, max_bytes)
+        Mode::Udp
     };
-
-    let mut app = App::new(
-        info,
-        Wire {
-            encoding: send,
-            max_bytes,
-        },
-        usize::try_from(args.scrollback).unwrap_or(usize::MAX),
-    );
-    if args.ipmsg {
+    let started = match mode {
+        Mode::Room => start_room(&args, journal, sink)?,
+        Mode::Ipmsg => start_ipmsg(&args, send, journal, sink)?,
+        Mode::Udp => start_udp(&args, journal, sink)?,
+    };
+    let wire = started.wire(send);
+    let mut app = App::new(started.info, wire, scrollback(&args));
+    if mode == Mode::Ipmsg {
         app.set_users(Vec::new());
         app.select(None);
     }
     for (ip, name) in &args.alias {
         app.alias(*ip, name);
     }
+    let mut transport = started.transport;
     ui::spawn_terminal_reader(events_tx);
     let outcome = ui::run(app, transport.as_mut(), &events)?;
     status::line(&format!("lanchat: {outcome}"));
     Ok(outcome.code)
+}
+
+/// A transport started, and what the window needs to know of it.
+struct Started {
+    transport: Box<dyn Transport>,
+    info: Info,
+    /// The longest line it takes, encoded.
+    max_bytes: usize,
+}
+
+impl Started {
+    fn wire(&self, encoding: Encoding) -> Wire {
+        Wire {
+            encoding,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+fn scrollback(args: &Args) -> usize {
+    usize::try_from(args.scrollback).unwrap_or(usize::MAX)
+}
+
+fn start_room(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Result<Started> {
+    let spec = args.room.as_deref().unwrap_or_default();
+    let (host, port) = net::split_host_port(spec, 5000).map_err(anyhow::Error::msg)?;
+    let stream = room::client::connect(host, port, room::client::CONNECT_TIMEOUT)?;
+    let peer = stream
+        .peer_addr()
+        .map(|a| net::canonical(a).to_string())
+        .unwrap_or_else(|_| spec.to_string());
+    let local = stream
+        .local_addr()
+        .map(|a| net::canonical(a).to_string())
+        .unwrap_or_default();
+    status::line(&format!("connected to {peer} as {local}"));
+    let room = Room::start(stream, peer.clone(), args.encoding, journal, sink)?;
+    Ok(Started {
+        info: Info {
+            mode: Mode::Room,
+            title: format!("聊天室 {peer}"),
+            listen: local,
+            target: room.target_label(),
+            encoding: args.encoding.label().to_string(),
+        },
+        transport: Box::new(room),
+        max_bytes: 65_536,
+    })
+}
+
+fn start_ipmsg(
+    args: &Args,
+    send: Encoding,
+    journal: Option<Journal>,
+    sink: Sink,
+) -> anyhow::Result<Started> {
+    let port = args.port.unwrap_or(lanchat::ipmsg::PORT);
+    let bind = SocketAddr::new(args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
+    let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER)?;
+    let local = bound.socket.local_addr()?;
+    status::line(&format!("listening on {local}"));
+    let config = ipmsg::Config {
+        nick: args.name.clone(),
+        group: args.group.clone().unwrap_or_default(),
+        encoding: send,
+        targets: args.targets.clone(),
+    };
+    let ipmsg = Ipmsg::start(bound.socket, config, journal, sink).map_err(anyhow::Error::msg)?;
+    Ok(Started {
+        info: Info {
+            mode: Mode::Ipmsg,
+            title: "IP Messenger".into(),
+            listen: local.to_string(),
+            target: ipmsg.target_label(),
+            encoding: send.label().to_string(),
+        },
+        transport: Box::new(ipmsg),
+        max_bytes: lanchat::ipmsg::MAX_TEXT,
+    })
+}
+
+fn start_udp(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Result<Started> {
+    let port = args.port.unwrap_or(3456);
+    let ip = args.bind.unwrap_or(match args.listen.multicast {
+        Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    });
+    let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER)?;
+    let local = bound.socket.local_addr()?;
+    status::line(&format!("listening on {local}"));
+    let max_bytes = if local.is_ipv6() {
+        net::MAX_PAYLOAD_V6
+    } else {
+        net::MAX_PAYLOAD_V4
+    };
+    let config = UdpConfig {
+        decode: args.encoding,
+        allow: AllowList::new(args.listen.allow.clone()),
+        max_rate: args.listen.max_rate(),
+        multicast: args.listen.multicast,
+        interface: args.listen.interface.clone(),
+    };
+    let target = args.targets.first().map(String::as_str);
+    let udp =
+        Udp::start(bound.socket, config, target, journal, sink).map_err(anyhow::Error::msg)?;
+    Ok(Started {
+        info: Info {
+            mode: Mode::Udp,
+            title: lanchat::window::BANNER.trim_matches('-').to_string(),
+            listen: local.to_string(),
+            target: udp.target_label(),
+            encoding: args.encoding.label().to_string(),
+        },
+        transport: Box::new(udp),
+        max_bytes,
+    })
 }

@@ -77,7 +77,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
             .exit();
     }
     let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
-    let files = server::raise_fd_limit();
+    let files = lanchat::sys::raise_open_file_limit();
     let max_clients = config.max_clients;
     let mut server = Server::new(listener, config)?;
     if let Some(addr) = args.web {
@@ -104,8 +104,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
     if let Some(addr) = server.web_addr() {
         status::line(&format!("Web page on http://{addr}/"));
     }
-    let room = files.saturating_sub(16).min(max_clients as u64);
-    status::line(&format!("open-file limit {files}: room for {room} clients"));
+    if let Some(files) = files {
+        let room = files.saturating_sub(16).min(max_clients as u64);
+        status::line(&format!("open-file limit {files}: room for {room} clients"));
+    }
     server.run(&stop)?;
     Ok(exit::INTERRUPTED)
 }

@@ -84,12 +84,7 @@ pub fn network(text: &str) -> Result<IpNet, String> {
 /// # Errors
 /// A message with examples.
 pub fn bind_addr(text: &str) -> Result<IpAddr, String> {
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    bare.parse()
-        .map_err(|_| format!("'{text}' is not an IP address; e.g. 0.0.0.0, 127.0.0.1, ::"))
+    crate::net::parse_ip(text)
 }
 
 /// A size in bytes: `4194304`, `4MiB`, `256MiB`, `1GiB`, or SI `64KB`

@@ -131,6 +131,58 @@ impl RateLimiter {
     }
 }
 
+/// Why a datagram was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Its sender is outside `--allow`.
+    Allow,
+    /// Its sender is over `--max-rate`.
+    Rate,
+}
+
+/// What every UDP receiver does first: the allow list, then the rate
+/// limit (so a flood from outside the list costs no bucket).
+#[derive(Debug, Default)]
+pub struct Admission {
+    allow: AllowList,
+    limiter: Option<RateLimiter>,
+}
+
+impl Admission {
+    /// `--allow` and `--max-rate` (`None`: no limit).
+    pub fn new(allow: AllowList, max_rate: Option<u32>) -> Self {
+        Admission {
+            allow,
+            limiter: max_rate.map(RateLimiter::new),
+        }
+    }
+
+    /// Whether a datagram from `ip` is shown; why not, if not.
+    ///
+    /// # Errors
+    /// [`Refused`] saying which rule dropped it.
+    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refused> {
+        if !self.allow.allows(ip) {
+            return Err(Refused::Allow);
+        }
+        match &mut self.limiter {
+            Some(l) => match l.admit(ip, now) {
+                true => Ok(()),
+                false => Err(Refused::Rate),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Drops by `--max-rate` per sender, largest first.
+    pub fn dropped_by_sender(&self) -> Vec<(IpAddr, u64)> {
+        self.limiter
+            .as_ref()
+            .map(RateLimiter::dropped_by_sender)
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +233,19 @@ mod tests {
         assert!(rl.admit(a, t0 + Duration::from_millis(500)));
         assert!(!rl.admit(a, t0 + Duration::from_millis(500)));
         assert_eq!(rl.dropped_by_sender(), vec![(a, 2)]);
+    }
+
+    #[test]
+    fn admission_checks_the_list_before_the_rate() {
+        let now = Instant::now();
+        let mut a = Admission::new(AllowList::new(vec!["10.0.0.0/8".parse().unwrap()]), Some(1));
+        let inside: IpAddr = "10.1.1.1".parse().unwrap();
+        let outside: IpAddr = "192.168.1.1".parse().unwrap();
+        assert_eq!(a.admit(outside, now), Err(Refused::Allow));
+        assert_eq!(a.admit(inside, now), Ok(()));
+        assert_eq!(a.admit(inside, now), Err(Refused::Rate));
+        assert_eq!(a.dropped_by_sender(), vec![(inside, 1)]);
+        let mut open = Admission::default();
+        assert_eq!(open.admit(outside, now), Ok(()));
     }
 }

@@ -11,7 +11,7 @@
 //! sent; the rest go on, and the report says how many were refused.
 
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
@@ -74,24 +74,8 @@ pub struct Target {
 impl Target {
     /// `HOST:PORT` for messages (`[v6]:PORT` for IPv6 literals).
     pub fn label(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        net::host_port(&self.host, self.port)
     }
-}
-
-/// Parses `-s`: `ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6`.
-pub fn parse_source(text: &str) -> Option<SocketAddr> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Some(addr);
-    }
-    let ip = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    ip.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
 }
 
 /// Opens the sending socket: resolves the host, binds the source, sets
@@ -104,24 +88,16 @@ pub fn parse_source(text: &str) -> Option<SocketAddr> {
 pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
     let source = match &target.source {
         None => None,
-        Some(s) => Some(parse_source(s).ok_or_else(|| InputError::Source {
+        Some(s) => Some(net::parse_source(s).ok_or_else(|| InputError::Source {
             addr: s.clone(),
             reason: "not an IP address (expected ADDR or ADDR:PORT)".into(),
         })?),
     };
-    let host = target
-        .host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&target.host);
-    let resolve_err = |reason: String| InputError::Resolve {
-        host: target.host.clone(),
-        reason,
-    };
-    let candidates: Vec<SocketAddr> = (host, target.port)
-        .to_socket_addrs()
-        .map_err(|e| resolve_err(describe_resolve(&e)))?
-        .collect();
+    let candidates =
+        net::lookup(&target.host, target.port).map_err(|reason| InputError::Resolve {
+            host: target.host.clone(),
+            reason,
+        })?;
     let dest = match source {
         Some(src) => candidates
             .iter()
@@ -136,13 +112,11 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
                     if src.is_ipv4() { "IPv4" } else { "IPv6" }
                 ),
             })?,
-        None => *candidates
-            .first()
-            .ok_or_else(|| resolve_err("no address found".into()))?,
+        None => candidates[0],
     };
     let dest_err = |e: io::Error| {
         let mut reason = net::describe(&e);
-        if e.raw_os_error() == Some(libc::EACCES) && !target.broadcast {
+        if e.kind() == io::ErrorKind::PermissionDenied && !target.broadcast {
             reason.push_str(" (a broadcast address needs --broadcast)");
         }
         InputError::Destination {
@@ -185,19 +159,6 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
     }
     socket.connect(&SockAddr::from(dest)).map_err(dest_err)?;
     Ok(socket.into())
-}
-
-fn describe_resolve(e: &io::Error) -> String {
-    let text = e.to_string();
-    if text.contains("failed to lookup address information") {
-        // "failed to lookup address information: Name or service not known"
-        text.rsplit(": ")
-            .next()
-            .map(|s| s.to_lowercase())
-            .unwrap_or(text)
-    } else {
-        net::describe(e)
-    }
 }
 
 /// What the loop does with lines.
@@ -296,7 +257,7 @@ impl<E: Write> Sender<'_, E> {
                 // A "port unreachable" for an earlier datagram surfaces on
                 // this send, which then did not go out: warn once and send
                 // it again.
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && self.refusals < 4 => {
+                Err(e) if net::is_icmp_report(&e) && self.refusals < 4 => {
                     self.refusals += 1;
                     self.warn_unreachable();
                 }
@@ -314,10 +275,8 @@ impl<E: Write> Sender<'_, E> {
         // returns the partial count, and we send the rest again), so read
         // what is pending now: the ICMP of this batch is here on loopback,
         // and reading it also spares the next send from failing.
-        if let Ok(Some(e)) = self.socket.take_error() {
-            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
-                self.warn_unreachable();
-            }
+        if crate::sys::take_icmp_report(self.socket).is_some() {
+            self.warn_unreachable();
         }
         data.clear();
         ends.clear();
@@ -527,20 +486,5 @@ mod tests {
         assert_eq!(recv_all(&rx, 1)[0].len(), MAX_PAYLOAD_V4);
         let err = String::from_utf8(err).unwrap();
         assert!(err.contains("65508 bytes"), "{err}");
-    }
-
-    #[test]
-    fn source_forms_parse() {
-        assert_eq!(
-            parse_source("127.0.0.2").unwrap().to_string(),
-            "127.0.0.2:0"
-        );
-        assert_eq!(
-            parse_source("127.0.0.2:7").unwrap().to_string(),
-            "127.0.0.2:7"
-        );
-        assert_eq!(parse_source("::1").unwrap().to_string(), "[::1]:0");
-        assert_eq!(parse_source("[::1]:7").unwrap().to_string(), "[::1]:7");
-        assert!(parse_source("nope").is_none());
     }
 }

@@ -34,6 +34,7 @@
 //! Every loop takes an already bound socket and a [`stop::Stop`], so tests can
 //! drive the real loop in-process and the binaries stay thin.
 
+pub mod chat;
 pub mod cli;
 pub mod encoding;
 pub mod exit;
@@ -48,6 +49,8 @@ pub mod room;
 pub mod sanitize;
 pub mod status;
 pub mod stop;
+pub mod sys;
+pub mod transport;
 pub mod tty;
 pub mod ui;
 pub mod window;

@@ -176,24 +176,10 @@ pub fn timestamp(time: SystemTime) -> String {
 pub fn local_hms(time: SystemTime) -> String {
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
         .unwrap_or(0);
-    let t = libc::time_t::try_from(secs).unwrap_or(0);
-    // SAFETY: localtime_r fills the caller's struct from a valid time_t;
-    // it is the thread-safe variant.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return format!(
-                "{:02}:{:02}:{:02}",
-                secs / 3600 % 24,
-                secs / 60 % 60,
-                secs % 60
-            );
-        }
-        tm
-    };
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    let day = (secs + i64::from(crate::sys::local_offset(time))).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
 }
 
 /// The log record of a line sent by `lanchat`.

@@ -1,23 +1,30 @@
-//! Sockets: set-up through socket2, address display, batched UDP receive.
+//! Sockets and addresses: set-up through socket2, addresses parsed and
+//! shown in one place, errors said in words.
 //!
-//! * [`bind_udp`] binds with SO_REUSEADDR, dual-stack on `::`, and a generous
+//! * [`bind_udp`] binds a listener (SO_REUSEADDR on Unix, exclusive use on
+//!   Windows: see [`crate::sys`]), dual-stack on `::`, with a generous
 //!   receive buffer, reporting the size the kernel granted;
 //! * [`canonical`] shows IPv4 senders on a dual-stack socket as plain IPv4;
-//! * [`BatchReceiver`] receives up to [`BATCH`] datagrams per system call with
-//!   `recvmmsg` on Linux, into buffers allocated once, with a portable
-//!   one-datagram fallback elsewhere.
+//! * [`split_host_port`], [`unbracket`], [`lookup`], [`resolve`]: every
+//!   `HOST[:PORT]`, `[v6]:port` and name a user types, parsed here only;
+//! * [`describe`]: an OS error in lanchat's own words, chosen by its
+//!   [`io::ErrorKind`] so they are the same on Linux and Windows (whose
+//!   own error texts are not always there: Wine has none);
+//! * [`BatchReceiver`], [`send_batch`]: batched UDP from [`crate::sys::udp`]
+//!   (`recvmmsg`/`sendmmsg` on Linux, one datagram per call elsewhere).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
-/// Datagrams received per system call.
-pub const BATCH: usize = 32;
-/// Bytes per receive slot: any UDP datagram fits whole.
-pub const SLOT: usize = 65_536;
+pub use crate::sys::udp::{
+    report_icmp_errors, send_batch, unreachable_destinations, BatchReceiver,
+};
+pub use crate::sys::{canonical, is_icmp_report, BATCH, SEND_BATCH, SLOT};
+
 /// Receive buffer asked for when the user does not choose one.
 pub const DEFAULT_RECV_BUFFER: usize = 8 * 1024 * 1024;
 /// Largest UDP payload over IPv4.
@@ -49,41 +56,173 @@ pub enum NetError {
     Setup(#[source] io::Error),
 }
 
-/// Says an OS error in words a user knows.
+/// Says an OS error in words a user knows: lanchat's own for the errors a
+/// chat tool meets (the same words on every OS), else the OS's text
+/// without its number, else the kind of error with the number.
 pub fn describe(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(libc::EADDRINUSE) => "address already in use".into(),
-        Some(libc::EADDRNOTAVAIL) => "address not available on this machine".into(),
-        Some(libc::EACCES) => "permission denied".into(),
-        Some(libc::ECONNREFUSED) => "connection refused".into(),
-        Some(libc::ENETUNREACH) => "network unreachable".into(),
-        Some(libc::EHOSTUNREACH) => "host unreachable".into(),
-        _ => match err.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
-            _ => {
-                let text = err.to_string();
-                // "Address family not supported by protocol (os error 97)"
-                // → "address family not supported by protocol"
-                let text = text.split(" (os error").next().unwrap_or(&text);
-                let mut chars = text.chars();
-                match chars.next() {
-                    Some(first) => first.to_lowercase().chain(chars).collect(),
-                    None => text.to_string(),
-                }
-            }
-        },
+    use io::ErrorKind::*;
+    let words = match err.kind() {
+        AddrInUse => "address already in use",
+        AddrNotAvailable => "address not available on this machine",
+        PermissionDenied => "permission denied",
+        ConnectionRefused => "connection refused",
+        NetworkUnreachable => "network unreachable",
+        HostUnreachable => "host unreachable",
+        NetworkDown => "network is down",
+        ConnectionReset => "connection reset by peer",
+        ConnectionAborted => "connection aborted",
+        BrokenPipe => "broken pipe",
+        NotConnected => "not connected",
+        TimedOut | WouldBlock => "timed out",
+        _ => return os_words(err),
+    };
+    words.into()
+}
+
+/// The OS's own text, lowercased and without `(os error N)`, when it has
+/// one worth showing.
+fn os_words(err: &io::Error) -> String {
+    let text = err.to_string();
+    let Some(code) = err.raw_os_error() else {
+        return lower_first(&text); // a message of ours or a library's
+    };
+    // "Address family not supported by protocol (os error 97)"
+    let text = text
+        .split(" (os error")
+        .next()
+        .unwrap_or(&text)
+        .trim()
+        .trim_end_matches('.');
+    if text.is_empty() || text.contains("FormatMessage") {
+        // No message table (Wine): the kind at least, and the number.
+        return format!("{} (os error {code})", err.kind());
+    }
+    lower_first(text)
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
-/// Shows an IPv4-mapped IPv6 sender (`[::ffff:1.2.3.4]:5`) as `1.2.3.4:5`.
-pub fn canonical(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => addr,
-        },
-        v4 => v4,
+/// `[::1]` → `::1`; anything else as it is.
+pub fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// `HOST:PORT` as a user reads it: `[v6]:PORT` for an IPv6 host.
+pub fn host_port(host: &str, port: u16) -> String {
+    let bare = unbracket(host);
+    if bare.contains(':') {
+        format!("[{bare}]:{port}")
+    } else {
+        format!("{bare}:{port}")
     }
+}
+
+/// An IP address as typed for `-b` (brackets allowed for IPv6).
+///
+/// # Errors
+/// A message with examples.
+pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    unbracket(text)
+        .parse()
+        .map_err(|_| format!("'{text}' is not an IP address; e.g. 0.0.0.0, 127.0.0.1, ::"))
+}
+
+/// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6` (port 0 when none is given).
+pub fn parse_source(text: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    unbracket(text)
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 0))
+}
+
+/// Splits `HOST[:PORT]` (`[v6]:port`, a bare IPv6 address without a port,
+/// a name), brackets removed.
+///
+/// # Errors
+/// A message for a port that is not a number.
+pub fn split_host_port(spec: &str, default_port: u16) -> Result<(&str, u16), String> {
+    let bad_port = |p: &str| format!("'{p}' is not a port number (in {spec})");
+    if let Some(rest) = spec.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("'{spec}': missing ']'"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad_port(p))?,
+            None if after.is_empty() => default_port,
+            None => return Err(format!("'{spec}': expected [ADDR]:PORT")),
+        };
+        return Ok((host, port));
+    }
+    if spec.parse::<Ipv6Addr>().is_ok() {
+        return Ok((spec, default_port));
+    }
+    match spec.rsplit_once(':') {
+        Some((host, p)) => Ok((host, p.parse().map_err(|_| bad_port(p))?)),
+        None => Ok((spec, default_port)),
+    }
+}
+
+/// The addresses of `host` (a name or an address, brackets allowed).
+///
+/// # Errors
+/// Why it did not resolve, in words (`name or service not known`).
+pub fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    match (unbracket(host), port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err("no address found".into())
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            // "failed to lookup address information: Name or service not known"
+            if text.contains("failed to lookup address information") {
+                let last = text.rsplit(": ").next().unwrap_or(&text);
+                Err(lower_first(last))
+            } else if text.contains("FormatMessage") {
+                // Windows without message tables (Wine): WSAHOST_NOT_FOUND.
+                Err("no such host is known".into())
+            } else {
+                Err(describe(&e))
+            }
+        }
+    }
+}
+
+/// Resolves `HOST[:PORT]` for a socket bound to `local`: the first address
+/// of a family that socket can send to.
+///
+/// # Errors
+/// Why it cannot be used: not resolvable, or of a family the socket cannot
+/// send to.
+pub fn resolve(
+    spec: &str,
+    default_port: u16,
+    local: Option<SocketAddr>,
+) -> Result<SocketAddr, String> {
+    let spec = spec.trim();
+    let (host, port) = split_host_port(spec, default_port)?;
+    let addrs = lookup(host, port).map_err(|why| format!("cannot resolve '{host}': {why}"))?;
+    let v6_socket = matches!(local, Some(SocketAddr::V6(_)));
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4() || v6_socket)
+        .copied()
+        .ok_or_else(|| format!("{spec} is IPv6 only; start with -b :: to send to IPv6"))
 }
 
 /// A bound UDP socket and the receive buffer the kernel granted.
@@ -95,8 +234,10 @@ pub struct BoundUdp {
     pub recv_buffer: usize,
 }
 
-/// Binds a UDP socket for receiving: SO_REUSEADDR, dual-stack when `addr` is
-/// the IPv6 unspecified address, SO_RCVBUF as asked (capped by the kernel).
+/// Binds a UDP socket for receiving: SO_REUSEADDR on Unix (exclusive use
+/// on Windows, see [`crate::sys::prepare_listener`]), dual-stack when
+/// `addr` is the IPv6 unspecified address, SO_RCVBUF as asked (capped by
+/// the kernel).
 ///
 /// # Errors
 /// [`NetError::Bind`] when the address cannot be bound.
@@ -104,7 +245,7 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<BoundUdp, NetErr
     let bind_err = |source| NetError::Bind { addr, source };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(bind_err)?;
-    socket.set_reuse_address(true).map_err(bind_err)?;
+    crate::sys::prepare_listener(&socket).map_err(bind_err)?;
     if let SocketAddr::V6(v6) = addr {
         if v6.ip().is_unspecified() {
             socket.set_only_v6(false).map_err(bind_err)?;
@@ -146,7 +287,7 @@ pub fn join_multicast(
         IpAddr::V6(g) => {
             let index = match interface {
                 None => 0,
-                Some(s) => interface_index(s).ok_or_else(|| {
+                Some(s) => crate::sys::interface_index(s).ok_or_else(|| {
                     invalid(format!(
                         "--interface '{s}' is not an interface name or index"
                     ))
@@ -155,17 +296,6 @@ pub fn join_multicast(
             socket.join_multicast_v6(&g, index).map_err(err)
         }
     }
-}
-
-/// An interface index from a number (`2`) or a name (`eth0`).
-pub fn interface_index(name: &str) -> Option<u32> {
-    if let Ok(n) = name.parse() {
-        return Some(n);
-    }
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
-    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    (index != 0).then_some(index)
 }
 
 /// The unspecified address of the same family as `addr`.
@@ -183,307 +313,6 @@ pub fn is_transient(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
-}
-
-/// Receives datagrams in batches into buffers allocated once.
-pub struct BatchReceiver {
-    bufs: Vec<u8>,
-    lens: [usize; BATCH],
-    froms: [SocketAddr; BATCH],
-    #[cfg(target_os = "linux")]
-    storages: Vec<libc::sockaddr_storage>,
-}
-
-impl Default for BatchReceiver {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl BatchReceiver {
-    /// Allocates the buffers: [`BATCH`] slots of [`SLOT`] bytes.
-    pub fn new() -> Self {
-        BatchReceiver {
-            bufs: vec![0; BATCH * SLOT],
-            lens: [0; BATCH],
-            froms: [SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0); BATCH],
-            #[cfg(target_os = "linux")]
-            // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
-            storages: vec![unsafe { std::mem::zeroed() }; BATCH],
-        }
-    }
-
-    /// Datagram `i` of the last batch: its sender (canonical) and payload.
-    pub fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
-        (self.froms[i], &self.bufs[i * SLOT..i * SLOT + self.lens[i]])
-    }
-
-    /// Receives up to [`BATCH`] datagrams. With `wait`, blocks for the first
-    /// one up to the socket's read timeout; without, returns at once.
-    /// Returns how many arrived (0 only without `wait`).
-    ///
-    /// # Errors
-    /// The OS error; a timeout is `WouldBlock` or `TimedOut` (see
-    /// [`is_transient`]).
-    #[cfg(target_os = "linux")]
-    pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: all-zero mmsghdr / iovec are valid starting values.
-        let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        let base = self.bufs.as_mut_ptr();
-        for i in 0..BATCH {
-            iovecs[i] = libc::iovec {
-                // SAFETY: i * SLOT + SLOT <= bufs.len().
-                iov_base: unsafe { base.add(i * SLOT) }.cast(),
-                iov_len: SLOT,
-            };
-            hdrs[i].msg_hdr.msg_name =
-                (&mut self.storages[i] as *mut libc::sockaddr_storage).cast();
-            hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
-            hdrs[i].msg_hdr.msg_iov = &mut iovecs[i];
-            hdrs[i].msg_hdr.msg_iovlen = 1;
-        }
-        let flags = if wait {
-            libc::MSG_WAITFORONE
-        } else {
-            libc::MSG_DONTWAIT
-        };
-        let n = loop {
-            // SAFETY: hdrs points at BATCH valid headers whose buffers and
-            // name storage live in `self` and `iovecs` for the whole call.
-            let n = unsafe {
-                libc::recvmmsg(
-                    socket.as_raw_fd(),
-                    hdrs.as_mut_ptr(),
-                    BATCH as _,
-                    flags as _,
-                    std::ptr::null_mut(),
-                )
-            };
-            if n >= 0 {
-                break n as usize;
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            if !wait && err.kind() == io::ErrorKind::WouldBlock {
-                return Ok(0);
-            }
-            return Err(err);
-        };
-        for (i, hdr) in hdrs.iter().enumerate().take(n) {
-            self.lens[i] = hdr.msg_len as usize;
-            let mut storage = socket2::SockAddrStorage::zeroed();
-            // SAFETY: SockAddrStorage is a sockaddr_storage; the kernel wrote
-            // a valid address of msg_namelen bytes into ours.
-            let addr = unsafe {
-                *storage.view_as::<libc::sockaddr_storage>() = self.storages[i];
-                SockAddr::new(storage, hdr.msg_hdr.msg_namelen)
-            };
-            self.froms[i] = addr.as_socket().map(canonical).unwrap_or(self.froms[i]);
-        }
-        Ok(n)
-    }
-
-    /// Portable fallback: one datagram per call.
-    ///
-    /// # Errors
-    /// The OS error; a timeout is `WouldBlock` or `TimedOut`.
-    #[cfg(not(target_os = "linux"))]
-    pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> io::Result<usize> {
-        if !wait {
-            return Ok(0);
-        }
-        loop {
-            match socket.recv_from(&mut self.bufs[..SLOT]) {
-                Ok((len, from)) => {
-                    self.lens[0] = len;
-                    self.froms[0] = canonical(from);
-                    return Ok(1);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// Datagrams sent per system call by [`send_batch`] at most.
-pub const SEND_BATCH: usize = 64;
-
-/// Sends datagrams on a connected socket, up to [`SEND_BATCH`] per system
-/// call (`sendmmsg` on Linux, one `send` each elsewhere). Returns how many
-/// went out; an error is returned only when the first one fails (the error
-/// of a later one surfaces on the next call, as with `send`).
-///
-/// # Errors
-/// The OS error for the first datagram (e.g. ECONNREFUSED after an ICMP
-/// port unreachable).
-#[cfg(target_os = "linux")]
-pub fn send_batch(socket: &UdpSocket, datagrams: &[&[u8]]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let n = datagrams.len().min(SEND_BATCH);
-    if n == 0 {
-        return Ok(0);
-    }
-    // SAFETY: all-zero iovec / mmsghdr are valid starting values.
-    let mut iovecs: [libc::iovec; SEND_BATCH] = unsafe { std::mem::zeroed() };
-    let mut hdrs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
-    for (i, d) in datagrams.iter().take(n).enumerate() {
-        iovecs[i] = libc::iovec {
-            iov_base: d.as_ptr() as *mut libc::c_void,
-            iov_len: d.len(),
-        };
-        hdrs[i].msg_hdr.msg_iov = &mut iovecs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
-    }
-    loop {
-        // SAFETY: n headers, each pointing at one iovec over a live slice
-        // the kernel only reads; no address (the socket is connected).
-        let r = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as _, 0) };
-        if r >= 0 {
-            return Ok(r as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// Portable fallback of [`send_batch`]: one `send` per datagram.
-///
-/// # Errors
-/// The OS error for the first datagram.
-#[cfg(not(target_os = "linux"))]
-pub fn send_batch(socket: &UdpSocket, datagrams: &[&[u8]]) -> io::Result<usize> {
-    for (i, d) in datagrams.iter().take(SEND_BATCH).enumerate() {
-        if let Err(e) = socket.send(d) {
-            return if i == 0 { Err(e) } else { Ok(i) };
-        }
-    }
-    Ok(datagrams.len().min(SEND_BATCH))
-}
-
-/// Asks the kernel to report ICMP errors (such as "port unreachable") on
-/// an unconnected UDP socket: they then show up on its next receive or
-/// send, with the details in its error queue ([`unreachable_destinations`]).
-///
-/// # Errors
-/// The OS error of `setsockopt`.
-#[cfg(target_os = "linux")]
-pub fn report_icmp_errors(socket: &UdpSocket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    let (level, name) = match socket.local_addr()? {
-        SocketAddr::V4(_) => (libc::SOL_IP, libc::IP_RECVERR),
-        SocketAddr::V6(_) => (libc::SOL_IPV6, libc::IPV6_RECVERR),
-    };
-    // SAFETY: setsockopt with a valid descriptor and an int option value.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Elsewhere ICMP errors are not reported on unconnected sockets.
-///
-/// # Errors
-/// Never.
-#[cfg(not(target_os = "linux"))]
-pub fn report_icmp_errors(_socket: &UdpSocket) -> io::Result<()> {
-    Ok(())
-}
-
-/// Whether an error from a UDP send or receive is an ICMP report about an
-/// earlier datagram (the destination port or host is unreachable).
-pub fn is_icmp_report(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ECONNREFUSED) | Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH)
-    )
-}
-
-/// Empties the socket's error queue (see [`report_icmp_errors`]): the
-/// destinations of earlier datagrams the network reported as unreachable,
-/// each with what it said.
-#[cfg(target_os = "linux")]
-pub fn unreachable_destinations(socket: &UdpSocket) -> Vec<(SocketAddr, io::Error)> {
-    use std::os::fd::AsRawFd;
-    let mut out = Vec::new();
-    loop {
-        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut control = [0u64; 64];
-        let mut data = [0u8; 1];
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        // SAFETY: an all-zero msghdr is valid; its pointers are set to
-        // buffers that live for the whole call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        // SAFETY: a valid descriptor and a msghdr whose buffers are live.
-        let n = unsafe {
-            libc::recvmsg(
-                socket.as_raw_fd(),
-                &mut msg,
-                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            return out;
-        }
-        // The error itself is in a control message of the IP level.
-        let mut errno = libc::ECONNREFUSED;
-        // SAFETY: CMSG_* walk the control buffer the kernel filled, within
-        // msg_controllen.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                let c = &*cmsg;
-                if (c.cmsg_level == libc::SOL_IP && c.cmsg_type == libc::IP_RECVERR)
-                    || (c.cmsg_level == libc::SOL_IPV6 && c.cmsg_type == libc::IPV6_RECVERR)
-                {
-                    let ee = libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>();
-                    errno = (*ee).ee_errno as i32;
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-            }
-        }
-        let mut storage = socket2::SockAddrStorage::zeroed();
-        // SAFETY: the kernel wrote a valid address of msg_namelen bytes.
-        let addr = unsafe {
-            *storage.view_as::<libc::sockaddr_storage>() = name;
-            SockAddr::new(storage, msg.msg_namelen)
-        };
-        if let Some(dest) = addr.as_socket() {
-            out.push((canonical(dest), io::Error::from_raw_os_error(errno)));
-        }
-    }
-}
-
-/// Elsewhere there is no error queue.
-#[cfg(not(target_os = "linux"))]
-pub fn unreachable_destinations(_socket: &UdpSocket) -> Vec<(SocketAddr, io::Error)> {
-    Vec::new()
 }
 
 /// The broadcast addresses of this machine's local networks: one for each
@@ -598,11 +427,91 @@ mod tests {
         assert!(err.to_string().contains("address already in use"), "{err}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn describe_is_lowercase_without_os_error_number() {
         let e = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
         let text = describe(&e);
         assert!(!text.contains("os error"), "{text}");
         assert!(text.chars().next().unwrap().is_lowercase(), "{text}");
+    }
+
+    #[test]
+    fn errors_are_said_in_the_same_words_on_every_os() {
+        use io::ErrorKind::*;
+        for (kind, words) in [
+            (AddrInUse, "address already in use"),
+            (ConnectionRefused, "connection refused"),
+            (PermissionDenied, "permission denied"),
+            (TimedOut, "timed out"),
+            (HostUnreachable, "host unreachable"),
+        ] {
+            assert_eq!(describe(&io::Error::from(kind)), words);
+        }
+        // Windows error numbers, as Wine reports them without a text.
+        #[cfg(windows)]
+        {
+            assert_eq!(
+                describe(&io::Error::from_raw_os_error(10048)),
+                "address already in use"
+            );
+            assert_eq!(
+                describe(&io::Error::from_raw_os_error(10061)),
+                "connection refused"
+            );
+        }
+        let custom = io::Error::new(InvalidInput, "Bad thing");
+        assert_eq!(describe(&custom), "bad thing");
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            split_host_port("10.0.0.1", 3456).unwrap(),
+            ("10.0.0.1", 3456)
+        );
+        assert_eq!(
+            split_host_port("10.0.0.1:9", 3456).unwrap(),
+            ("10.0.0.1", 9)
+        );
+        assert_eq!(split_host_port("::1", 3456).unwrap(), ("::1", 3456));
+        assert_eq!(split_host_port("[::1]:9", 3456).unwrap(), ("::1", 9));
+        assert_eq!(split_host_port("[::1]", 3456).unwrap(), ("::1", 3456));
+        assert_eq!(
+            split_host_port("lab-pc:4000", 3456).unwrap(),
+            ("lab-pc", 4000)
+        );
+        assert!(split_host_port("host:port", 1)
+            .unwrap_err()
+            .contains("not a port"));
+        assert_eq!(unbracket("[fe80::1]"), "fe80::1");
+        assert_eq!(host_port("[::1]", 5), "[::1]:5");
+        assert_eq!(host_port("::1", 5), "[::1]:5");
+        assert_eq!(host_port("lab", 5), "lab:5");
+        assert_eq!(parse_ip("[::]").unwrap().to_string(), "::");
+        assert!(parse_ip("localhost").is_err());
+        assert_eq!(
+            parse_source("127.0.0.2").unwrap().to_string(),
+            "127.0.0.2:0"
+        );
+        assert_eq!(parse_source("[::1]:40").unwrap().to_string(), "[::1]:40");
+        assert_eq!(parse_source("::1").unwrap().to_string(), "[::1]:0");
+        assert_eq!(
+            parse_source("127.0.0.2:7").unwrap().to_string(),
+            "127.0.0.2:7"
+        );
+        assert!(parse_source("nope").is_none());
+    }
+
+    #[test]
+    fn resolve_refuses_ipv6_on_an_ipv4_socket() {
+        let v4: SocketAddr = "0.0.0.0:3456".parse().unwrap();
+        assert!(resolve("::1", 3456, Some(v4))
+            .unwrap_err()
+            .contains("-b ::"));
+        assert_eq!(
+            resolve("127.0.0.1", 3456, Some(v4)).unwrap().to_string(),
+            "127.0.0.1:3456"
+        );
     }
 }

@@ -14,24 +14,15 @@ pub fn stdin_is_terminal() -> bool {
 
 /// The terminal mode of stdin as it was at start.
 pub struct TermGuard {
-    #[cfg(unix)]
-    saved: Option<libc::termios>,
+    saved: crate::sys::TermMode,
 }
 
 impl TermGuard {
     /// Saves the current mode of stdin (nothing when it is not a terminal).
     pub fn save() -> Self {
-        #[cfg(unix)]
-        {
-            // SAFETY: termios is plain data; tcgetattr fills it or fails.
-            let mut t: libc::termios = unsafe { std::mem::zeroed() };
-            let ok = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } == 0;
-            TermGuard {
-                saved: ok.then_some(t),
-            }
+        TermGuard {
+            saved: crate::sys::TermMode::save(),
         }
-        #[cfg(not(unix))]
-        TermGuard {}
     }
 
     /// Runs `f` and puts the terminal mode back afterwards, whatever thread
@@ -45,12 +36,6 @@ impl TermGuard {
 
     /// Puts the saved mode back.
     pub fn restore(&self) {
-        #[cfg(unix)]
-        if let Some(t) = &self.saved {
-            // SAFETY: `t` is a mode tcgetattr returned for this descriptor.
-            unsafe {
-                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
-            }
-        }
+        self.saved.restore();
     }
 }

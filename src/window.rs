@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 
-use crate::filter::{AllowList, RateLimiter};
+use crate::filter::{Admission, AllowList, Refused};
 use crate::message::{Renderer, Scratch};
 use crate::net::{self, BatchReceiver, BATCH};
 use crate::stop::{Stop, POLL_INTERVAL};
@@ -188,7 +188,7 @@ pub fn run<W: Write>(
     let renderer = config.renderer;
     let start = Instant::now();
     let deadline = config.timeout.map(|t| start + t);
-    let mut limiter = config.max_rate.map(RateLimiter::new);
+    let mut admission = Admission::new(config.allow, config.max_rate);
     let mut rx = BatchReceiver::new();
     let has_log = config.log.is_some();
     let mut output = Output {
@@ -237,12 +237,13 @@ pub fn run<W: Write>(
         let now = Instant::now();
         for i in 0..n {
             let (from, payload) = rx.get(i);
-            if !config.allow.allows(from.ip()) {
-                summary.dropped_allow += 1;
-                continue;
-            }
-            if let Some(limiter) = &mut limiter {
-                if !limiter.admit(from.ip(), now) {
+            match admission.admit(from.ip(), now) {
+                Ok(()) => {}
+                Err(Refused::Allow) => {
+                    summary.dropped_allow += 1;
+                    continue;
+                }
+                Err(Refused::Rate) => {
                     summary.dropped_rate += 1;
                     continue;
                 }
@@ -271,9 +272,7 @@ pub fn run<W: Write>(
     };
     let closed = !output.flush()?;
     summary.senders = senders.len();
-    if let Some(limiter) = &limiter {
-        summary.dropped_rate_by_sender = limiter.dropped_by_sender();
-    }
+    summary.dropped_rate_by_sender = admission.dropped_by_sender();
     let ended = if closed { Ended::OutputClosed } else { ended };
     Ok(Report { ended, summary })
 }

@@ -11,7 +11,7 @@
 //! user was typing, intact.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -55,26 +55,12 @@ pub enum ClientError {
 /// # Errors
 /// [`ClientError::Connect`] naming the target and the reason.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ClientError> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let target = if bare.contains(':') {
-        format!("[{bare}]:{port}")
-    } else {
-        format!("{bare}:{port}")
-    };
+    let target = net::host_port(host, port);
     let fail = |reason: String| ClientError::Connect {
         target: target.clone(),
         reason,
     };
-    let addrs: Vec<SocketAddr> = (bare, port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            let text = e.to_string();
-            fail(text.rsplit(": ").next().unwrap_or(&text).to_lowercase())
-        })?
-        .collect();
+    let addrs = net::lookup(host, port).map_err(fail)?;
     let mut last = fail("no address found".into());
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
@@ -119,6 +105,45 @@ pub struct Report {
     pub refused: u64,
 }
 
+/// Reads a room's lines from a stream, one read at a time, framed and
+/// capped (the reading half of room-client and of `lanchat --room`).
+pub struct Reader<R> {
+    stream: R,
+    framer: Framer,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader of lines up to 1 MiB (longer ones are reported cut).
+    pub fn new(stream: R) -> Self {
+        Reader {
+            stream,
+            framer: Framer::new(MAX_INCOMING_LINE),
+            buf: vec![0; 64 * 1024],
+        }
+    }
+
+    /// Reads once and hands each line it completed to `f`; `Ok(false)`
+    /// when the room closed the connection.
+    ///
+    /// # Errors
+    /// The OS error when reading failed.
+    pub fn read(&mut self, f: impl FnMut(Frame<'_>)) -> io::Result<bool> {
+        let n = loop {
+            match self.stream.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        self.framer.push(&self.buf[..n], f);
+        Ok(true)
+    }
+}
+
 /// Where received lines go.
 enum Sink {
     Stdout(io::Stdout),
@@ -128,23 +153,16 @@ enum Sink {
 /// Reads the server's lines, prints them, and reports the end as
 /// [`Event::Closed`].
 fn spawn_socket_reader(
-    mut stream: TcpStream,
+    stream: TcpStream,
     encoding: Encoding,
     mut sink: Sink,
     events: SyncSender<Event>,
 ) {
     thread::spawn(move || {
-        let mut framer = Framer::new(MAX_INCOMING_LINE);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut reader = Reader::new(stream);
         let mut out = String::new();
         loop {
-            let n = match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            framer.push(&buf[..n], |frame| {
+            let more = reader.read(|frame| {
                 match frame {
                     Frame::Line(line) => {
                         let (text, _) = encoding.decode(line);
@@ -154,6 +172,9 @@ fn spawn_socket_reader(
                 }
                 out.push('\n');
             });
+            if !matches!(more, Ok(true)) {
+                break;
+            }
             if out.is_empty() {
                 continue;
             }

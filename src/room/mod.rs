@@ -11,3 +11,4 @@ pub mod framer;
 pub mod log;
 pub mod server;
 pub mod web;
+pub mod wire;

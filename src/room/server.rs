@@ -183,7 +183,7 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
     let err = |source| ServerError::Bind { addr, source };
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
-    socket.set_reuse_address(true).map_err(err)?;
+    crate::sys::prepare_listener(&socket).map_err(err)?;
     if let SocketAddr::V6(v6) = addr {
         if v6.ip().is_unspecified() {
             socket.set_only_v6(false).map_err(err)?;
@@ -193,26 +193,6 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
     socket.listen(4096).map_err(err)?;
     socket.set_nonblocking(true).map_err(err)?;
     Ok(socket.into())
-}
-
-/// Raises the open-file soft limit to the hard limit; returns the new soft
-/// limit (each client needs one descriptor).
-pub fn raise_fd_limit() -> u64 {
-    // SAFETY: getrlimit/setrlimit with a valid, owned struct.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let mut raised = lim;
-            raised.rlim_cur = lim.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur as u64;
-            }
-        }
-        lim.rlim_cur as u64
-    }
 }
 
 /// Counts kept by the server.
@@ -910,7 +890,7 @@ impl Server {
         match e.kind() {
             io::ErrorKind::WouldBlock => true,
             io::ErrorKind::Interrupted => false,
-            _ if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+            _ if crate::sys::is_out_of_files(&e) => {
                 // Out of descriptors: leave the connection in the backlog
                 // and try again shortly.
                 if !self.accept_paused && self.config.verbose {

@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
+pub use crate::chat::{Drops, Incoming, Mark, Mode, Outgoing, User, Who};
 use crate::encoding::{EncodeError, Encoding};
 use crate::ui::editor::Editor;
 use crate::ui::wrap;
@@ -30,37 +31,6 @@ const SENDERS_MAX: usize = 65_536;
 /// Rows the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
 
-/// Who an entry is from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Who {
-    /// This user.
-    Me,
-    /// A UDP sender.
-    Peer(SocketAddr),
-    /// A room member, as the room names it (`ip:port`).
-    Member(String),
-    /// An IP Messenger user: nick and address.
-    Nick {
-        /// Nick (sanitized).
-        nick: String,
-        /// Address.
-        addr: SocketAddr,
-    },
-    /// The room or the program itself (join/leave notices, help).
-    Notice,
-}
-
-/// The delivery state of an own line (IP Messenger mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
-    /// Waiting for the receipt.
-    Pending,
-    /// Acknowledged.
-    Delivered,
-    /// Never acknowledged.
-    NotDelivered,
-}
-
 /// One message in the upper pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -74,37 +44,6 @@ pub struct Entry {
     pub text: String,
     /// Delivery state of an own line, where the mode has one.
     pub mark: Option<Mark>,
-}
-
-/// A received message, decoded and sanitized by the transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
-    /// `HH:MM:SS` of arrival.
-    pub time: String,
-    /// Sender.
-    pub who: Who,
-    /// Text, terminal-safe.
-    pub text: String,
-}
-
-/// What the transport's receiver counted besides messages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Drops {
-    /// Dropped by `--allow`.
-    pub allow: u64,
-    /// Dropped by `--max-rate`.
-    pub rate: u64,
-    /// Malformed (counted, shown or ignored by the mode).
-    pub malformed: u64,
-}
-
-/// One line to send: its text and the bytes on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// The text as typed.
-    pub text: String,
-    /// Encoded.
-    pub bytes: Vec<u8>,
 }
 
 /// What the runner must do after a key.
@@ -130,8 +69,8 @@ pub struct Wire {
 /// The fixed facts the status line shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
-    /// `UDP`, `room`, `IPMsg`.
-    pub mode: &'static str,
+    /// The mode.
+    pub mode: Mode,
     /// Title of the message pane (`UDP聊天室`, `聊天室 HOST:PORT`).
     pub title: String,
     /// Where it listens (or what it is connected to).
@@ -162,19 +101,6 @@ enum Scroll {
         seq: u64,
         row: usize,
     },
-}
-
-/// A user online (IP Messenger mode).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Nick, sanitized.
-    pub nick: String,
-    /// Group, sanitized.
-    pub group: String,
-    /// Address.
-    pub addr: SocketAddr,
-    /// Marked absent.
-    pub absent: bool,
 }
 
 /// The window's state.
@@ -444,7 +370,7 @@ impl App {
     /// The mark own lines start with: pending in a mode that confirms
     /// delivery (IP Messenger), none otherwise.
     pub fn pending_mark(&self) -> Option<Mark> {
-        self.users.is_some().then_some(Mark::Pending)
+        self.info.mode.confirms_delivery().then_some(Mark::Pending)
     }
 
     /// Takes back the entries of lines that could not be sent after all.
@@ -888,7 +814,7 @@ mod tests {
     fn app() -> App {
         let mut a = App::new(
             Info {
-                mode: "UDP",
+                mode: Mode::Udp,
                 title: "UDP聊天室".into(),
                 listen: "0.0.0.0:3456".into(),
                 target: "127.0.0.1:3456".into(),

@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use crate::ui::app::{App, Level, Who};
+use crate::ui::app::{App, Level, Mode, Who};
 
 /// Where each part of the window goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,12 +253,15 @@ pub fn status_line(app: &App) -> Line<'static> {
     }
     let mut facts = format!(
         "{} {} → {} │ {} │ {received} msgs, {senders} senders",
-        info.mode, info.listen, info.target, info.encoding
+        info.mode.label(),
+        info.listen,
+        info.target,
+        info.encoding
     );
     if drops.allow + drops.rate > 0 {
         facts.push_str(&format!(" │ dropped {}", drops.allow + drops.rate));
     }
-    if drops.malformed > 0 && info.mode == "IPMsg" {
+    if drops.malformed > 0 && info.mode == Mode::Ipmsg {
         facts.push_str(&format!(" │ {} malformed", drops.malformed));
     }
     if evicted > 0 {
@@ -282,7 +285,7 @@ mod tests {
     fn app() -> App {
         App::new(
             Info {
-                mode: "UDP",
+                mode: Mode::Udp,
                 title: "UDP聊天室".into(),
                 listen: "0.0.0.0:3456".into(),
                 target: "broadcast (192.168.1.255)".into(),

@@ -8,11 +8,14 @@
 //! App says "send" ──▶ Transport (UDP socket, room stream, IP Messenger)
 //! ```
 //!
+//! The transports live below the window ([`crate::transport`]) and never
+//! see it: they get lines to send, and hand what they hear to a
+//! [`Sink`] that feeds this loop's channel as [`Event::Chat`].
+//!
 //! * [`app`]: the state and what every key and message does to it;
 //! * [`editor`]: the input line, by grapheme and display width;
 //! * [`wrap`]: wrapping messages by display width;
 //! * [`draw`]: the screen;
-//! * [`transport`]: the modes' network sides, behind one trait;
 //! * [`term`]: taking the terminal over and always giving it back.
 //!
 //! Receiving never waits for drawing: the receiver hands over whole
@@ -24,7 +27,6 @@ pub mod app;
 pub mod draw;
 pub mod editor;
 pub mod term;
-pub mod transport;
 pub mod wrap;
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -34,10 +36,27 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::Event as TermEvent;
 use ratatui::layout::Rect;
 
+use crate::chat::{self, Sink};
 use crate::message::local_hms;
+use crate::transport::Transport;
 use crate::ui::app::{Action, App, Level};
 use crate::ui::draw::Areas;
-use crate::ui::transport::{Event, Transport};
+
+/// What the window's loop hears.
+#[derive(Debug)]
+pub enum Event {
+    /// A key, paste, mouse or resize event.
+    Term(TermEvent),
+    /// What the transport heard.
+    Chat(chat::Event),
+    /// Ctrl-C in another terminal, SIGTERM or SIGHUP.
+    Signal,
+}
+
+/// A sink feeding the window's channel, for the transport.
+pub fn sink(events: SyncSender<Event>) -> Sink {
+    Sink::new(move |e| events.send(Event::Chat(e)).is_ok())
+}
 
 /// The shortest time between two redraws (about 30 a second).
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -216,22 +235,27 @@ impl Loop<'_> {
             Event::Term(TermEvent::Mouse(m)) => self.app.mouse(m),
             Event::Term(TermEvent::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
             Event::Term(_) => return false,
-            Event::Received(batch, drops) => self.app.receive(batch, drops),
-            Event::Unreachable(_, warning) | Event::Warning(warning) => {
-                self.app.warn(Level::Warning, warning)
-            }
-            Event::Disconnected(why) => {
+            Event::Chat(ev) => self.chat(ev),
+            Event::Signal => self.signal = true,
+        }
+        true
+    }
+
+    fn chat(&mut self, ev: chat::Event) {
+        use chat::Event::*;
+        match ev {
+            Received(batch, drops) => self.app.receive(batch, drops),
+            Unreachable(_, warning) | Warning(warning) => self.app.warn(Level::Warning, warning),
+            Disconnected(why) => {
                 self.lost = true;
                 self.app.notice(local_hms(SystemTime::now()), &why);
                 self.app
                     .warn(Level::Error, format!("{why}; /quit to leave"));
             }
-            Event::Users(users) => self.app.set_users(users),
-            Event::Presence(line) => self.app.notice(local_hms(SystemTime::now()), &line),
-            Event::Delivery { seq, mark, .. } => self.app.set_mark(seq, mark),
-            Event::Signal => self.signal = true,
+            Users(users) => self.app.set_users(users),
+            Presence(line) => self.app.notice(local_hms(SystemTime::now()), &line),
+            Delivery { seq, mark } => self.app.set_mark(seq, mark),
         }
-        true
     }
 
     fn act(&mut self, action: Action) {
@@ -241,16 +265,17 @@ impl Loop<'_> {
                 let mark = self.app.pending_mark();
                 // The entries first, so delivery reports can find them.
                 let seqs = self.app.sent(local_hms(now), &lines, mark);
-                self.transport.select(self.app.selected());
-                match self.transport.send(&lines, &seqs, now) {
-                    Ok(()) => self.sent += lines.len() as u64,
+                match self.transport.send(&lines, &seqs, self.app.selected(), now) {
+                    Ok(warnings) => {
+                        self.sent += lines.len() as u64;
+                        for warning in warnings {
+                            self.app.warn(Level::Warning, warning);
+                        }
+                    }
                     Err(e) => {
                         self.app.unsend(&seqs);
                         self.app.send_failed(&lines, &e.0);
                     }
-                }
-                for warning in self.transport.warnings() {
-                    self.app.warn(Level::Warning, warning);
                 }
             }
             Action::SetTarget(spec) => match self.transport.set_target(&spec) {

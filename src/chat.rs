@@ -1,0 +1,158 @@
+//! The chat model every front end and transport shares: who said what,
+//! delivery marks, users online, what a line to send is, and the events a
+//! transport reports. Plain data, no I/O: the window ([`crate::ui`]) owns
+//! the state built from it, the transports ([`crate::transport`]) produce
+//! it, and neither knows the other.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Which network a transport talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Datagrams on a UDP port (chat-window, input-box, the classic programs).
+    Udp,
+    /// A `room-server` connection.
+    Room,
+    /// An IP Messenger / FeiQ / iptux LAN.
+    Ipmsg,
+}
+
+impl Mode {
+    /// How the status line names the mode.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Udp => "UDP",
+            Mode::Room => "room",
+            Mode::Ipmsg => "IPMsg",
+        }
+    }
+
+    /// Whether own lines wait for a receipt (✓ / ✗).
+    pub fn confirms_delivery(self) -> bool {
+        self == Mode::Ipmsg
+    }
+}
+
+/// Who an entry is from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// This user.
+    Me,
+    /// A UDP sender.
+    Peer(SocketAddr),
+    /// A room member, as the room names it (`ip:port`, `NAME@ip:port`).
+    Member(String),
+    /// An IP Messenger user: nick and address.
+    Nick {
+        /// Nick (sanitized).
+        nick: String,
+        /// Address.
+        addr: SocketAddr,
+    },
+    /// The room or the program itself (join/leave notices, help).
+    Notice,
+}
+
+/// The delivery state of an own line (IP Messenger mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Waiting for the receipt.
+    Pending,
+    /// Acknowledged.
+    Delivered,
+    /// Never acknowledged.
+    NotDelivered,
+}
+
+/// A received message, decoded and sanitized by the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// `HH:MM:SS` of arrival.
+    pub time: String,
+    /// Sender.
+    pub who: Who,
+    /// Text, terminal-safe.
+    pub text: String,
+}
+
+/// What a transport's receiver counted besides messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Dropped by `--allow`.
+    pub allow: u64,
+    /// Dropped by `--max-rate`.
+    pub rate: u64,
+    /// Malformed (counted, shown or ignored by the mode).
+    pub malformed: u64,
+}
+
+/// One line to send: its text and the bytes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The text as typed.
+    pub text: String,
+    /// Encoded.
+    pub bytes: Vec<u8>,
+}
+
+/// A user online (IP Messenger mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Nick, sanitized.
+    pub nick: String,
+    /// Group, sanitized.
+    pub group: String,
+    /// Address.
+    pub addr: SocketAddr,
+    /// Marked absent.
+    pub absent: bool,
+}
+
+/// What a transport's threads report.
+#[derive(Debug)]
+pub enum Event {
+    /// Messages received, and what was dropped meanwhile.
+    Received(Vec<Incoming>, Drops),
+    /// The network reported a destination unreachable: the warning.
+    Unreachable(SocketAddr, String),
+    /// The connection (room mode) ended: why.
+    Disconnected(String),
+    /// A warning for the status line.
+    Warning(String),
+    /// Who is online now.
+    Users(Vec<User>),
+    /// A user came or went (a line for the messages).
+    Presence(String),
+    /// The delivery state of an own line.
+    Delivery {
+        /// The window's entry.
+        seq: u64,
+        /// Its new state.
+        mark: Mark,
+    },
+}
+
+/// Where a transport's threads hand their [`Event`]s: the window's event
+/// channel, or a test's. Cheap to clone, one per thread.
+#[derive(Clone)]
+pub struct Sink(Arc<dyn Fn(Event) -> bool + Send + Sync>);
+
+impl Sink {
+    /// A sink calling `f`, which says whether anyone still listens.
+    pub fn new(f: impl Fn(Event) -> bool + Send + Sync + 'static) -> Sink {
+        Sink(Arc::new(f))
+    }
+
+    /// Hands over an event; false when nobody listens any more (the
+    /// thread should end).
+    pub fn send(&self, event: Event) -> bool {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
+}

@@ -1,0 +1,59 @@
+//! Unix: the terminal mode (termios), and listeners that may rebind a port
+//! whose earlier sockets are closing (SO_REUSEADDR, as servers do there).
+
+use std::io;
+use std::net::UdpSocket;
+
+/// Unix text on pipes is UTF-8; there is no ANSI code page.
+pub fn ansi_encoding() -> Option<&'static encoding_rs::Encoding> {
+    None
+}
+
+/// SO_REUSEADDR: a restarted server rebinds its port at once (TIME_WAIT),
+/// and UDP listeners share a port as SPEC says.
+///
+/// # Errors
+/// The OS error of `setsockopt`.
+pub fn prepare_listener(socket: &socket2::Socket) -> io::Result<()> {
+    socket.set_reuse_address(true)
+}
+
+/// Linux keeps an unreachable report in `SO_ERROR` (read by the caller);
+/// nothing else to look at.
+pub fn peek_icmp_report(_socket: &UdpSocket) -> Option<io::Error> {
+    None
+}
+
+/// Whether an accept failed for want of descriptors (the process's or the
+/// system's), so waiting and trying again can help.
+pub fn is_out_of_files(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// The terminal mode of stdin, saved to be put back.
+pub struct TermMode {
+    saved: Option<libc::termios>,
+}
+
+impl TermMode {
+    /// Saves the current mode of stdin (nothing when it is not a terminal).
+    pub fn save() -> Self {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid descriptor and a pointer to an owned termios.
+        let ok = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } == 0;
+        TermMode {
+            saved: ok.then_some(t),
+        }
+    }
+
+    /// Puts the saved mode back.
+    pub fn restore(&self) {
+        if let Some(t) = &self.saved {
+            // SAFETY: `t` is a mode tcgetattr returned for this descriptor.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The network sides of `lanchat`, one [`Transport`] per [`Mode`], each with
+//! its own receiving thread that hands [`Event`]s to a [`Sink`].
+//!
+//! ```text
+//! window ──send(lines, to)──▶ Transport ──▶ socket / stream      (never blocks the window)
+//! socket / stream ──▶ receiving thread ──▶ Sink ──▶ Event::Received, Users, Delivery, …
+//!                                        └──▶ Journal (--log)
+//! ```
+//!
+//! * [`udp::Udp`]: the default. One socket, bound like `chat-window`'s
+//!   (same decoding, sanitizing, `--allow`, `--max-rate`, `--multicast`),
+//!   that also sends, so peers see this user as one stable `ip:port`.
+//! * [`room::Room`]: a `room-server` connection, read like `room-client`.
+//! * [`ipmsg::Ipmsg`]: IP Messenger, over the protocol in [`crate::ipmsg`].
+//! * [`journal::Journal`]: the `--log` file all three write to.
+//!
+//! Nothing here knows the window: a transport only sees lines to send and
+//! a [`Sink`] for what it hears.
+
+pub mod ipmsg;
+pub mod journal;
+pub mod room;
+pub mod udp;
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use crate::chat::Outgoing;
+pub use crate::chat::{Event, Mode, Sink};
+pub use journal::Journal;
+
+/// Why sending did not work (nothing was sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError(pub String);
+
+/// One way of talking to the network.
+pub trait Transport {
+    /// Which mode this is.
+    fn mode(&self) -> Mode;
+
+    /// Sends lines, in order, to `to` (IP Messenger: the user chosen in
+    /// the window; `None`: everyone online, or the current target of the
+    /// other modes). `entries` are the window's entries for the lines
+    /// (for delivery marks). Returns the warnings sending found (a
+    /// destination reported unreachable), once each.
+    ///
+    /// # Errors
+    /// [`SendError`] when the lines could not go out (nothing was sent).
+    fn send(
+        &mut self,
+        lines: &[Outgoing],
+        entries: &[u64],
+        to: Option<SocketAddr>,
+        time: SystemTime,
+    ) -> Result<Vec<String>, SendError>;
+
+    /// Changes the target (`/to` in UDP mode); returns how the status line
+    /// names it.
+    ///
+    /// # Errors
+    /// Why the target is not usable, or that the mode has no such thing.
+    fn set_target(&mut self, target: &str) -> Result<String, String>;
+
+    /// How the status line names the current target.
+    fn target_label(&self) -> String;
+
+    /// Called once before the window closes (IP Messenger says goodbye).
+    fn close(&mut self) {}
+}
