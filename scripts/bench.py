@@ -20,7 +20,9 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
+# BIN_DIR: the release binaries to measure (default target/release), e.g.
+# an older build's, to compare two builds in one session.
+REL = os.environ.get("BIN_DIR", os.path.join(ROOT, "target", "release"))
 EX = os.path.join(REL, "examples")
 RUNS = int(os.environ.get("RUNS", "3"))
 COUNT = int(os.environ.get("COUNT", "1000000"))

@@ -4,8 +4,6 @@
 //! Every lanchat here gets an explicit loopback target: with none it would
 //! broadcast on this machine's real networks.
 
-mod util;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{bin, have, window, Proc, Tmux, PY_RECEIVER, PY_SENDER, WAIT};
+use crate::util::{bin, have, window, Proc, Tmux, PY_RECEIVER, PY_SENDER, WAIT};
 
 /// A scratch directory of this test run.
 fn scratch() -> PathBuf {
@@ -49,7 +47,7 @@ impl Lanchat {
         let d = dir.display();
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let cmd = format!(
-            "stty -g > {d}/before; {env} {} {} 2> {d}/err; echo exit=\\$?; stty -g > {d}/after; sleep 600",
+            "stty -g > {d}/before; {env} {} {} 2> {d}/err; echo exit=\\$?; stty -g > {d}/after.part; mv {d}/after.part {d}/after; sleep 600",
             bin("lanchat"),
             quoted.join(" ")
         );
@@ -143,11 +141,11 @@ impl Lanchat {
             .and_then(|c| c.parse().ok())
             .expect("an exit status");
         let deadline = Instant::now() + WAIT;
+        // Written whole, then renamed: there once it is complete.
         while !self.dir.join("after").exists() {
             assert!(Instant::now() < deadline);
             thread::sleep(Duration::from_millis(20));
         }
-        thread::sleep(Duration::from_millis(50)); // the shell's write of "after" is a single small write
         let before = std::fs::read_to_string(self.dir.join("before")).unwrap();
         let after = std::fs::read_to_string(self.dir.join("after")).unwrap();
         (code, before == after && !before.is_empty())
@@ -210,9 +208,9 @@ fn without_a_terminal_it_says_what_to_use_and_exits_1() {
         p.stderr().trim(),
         "lanchat: needs a terminal; in scripts use chat-window and input-box"
     );
-    let (code, _, err) = util::run(Command::new(bin("lanchat")).args(["a", "b"]));
+    let (code, _, err) = crate::util::run(Command::new(bin("lanchat")).args(["a", "b"]));
     assert_eq!(code, Some(2), "{err}");
-    let (code, out, _) = util::run(Command::new(bin("lanchat")).arg("--help"));
+    let (code, out, _) = crate::util::run(Command::new(bin("lanchat")).arg("--help"));
     assert_eq!(code, Some(0));
     assert!(out.contains("Examples") && out.contains("--room"), "{out}");
 }
@@ -224,7 +222,7 @@ fn lines_from_input_box_and_the_classic_python_sender_appear_with_their_sender()
     }
     let lc = Lanchat::start(&["127.0.0.1:9", "-b", "127.0.0.1", "-p", "0"]);
     let port = lc.port().to_string();
-    let (code, err) = util::run_bin_with_input(
+    let (code, err) = crate::util::run_bin_with_input(
         "input-box",
         &["127.0.0.1", "-p", &port, "-s", "127.0.0.2"],
         "来自 input-box 的问候\n".as_bytes(),
@@ -371,6 +369,7 @@ fn eighty_eight_is_sent_then_quits_with_0_and_the_terminal_is_as_before() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn ctrl_c_and_quit_leave_with_0_sigterm_with_130_terminal_restored_each_time() {
     if !have("tmux") {
@@ -484,6 +483,7 @@ fn nobody_listening_is_a_warning_once_and_lines_still_go() {
     assert!(screen.contains(" me one") && screen.contains(" me two"));
 }
 
+#[cfg(unix)]
 #[test]
 fn room_mode_next_to_nc_and_the_window_stays_when_the_room_goes() {
     if !have("tmux") || !have("nc") {
@@ -495,7 +495,7 @@ fn room_mode_next_to_nc_and_the_window_stays_when_the_room_goes() {
         "nc",
         Command::new("nc").args(["127.0.0.1", &addr.port().to_string()]),
     );
-    let nc_name = util::bracketed_name(&srv.wait_stderr("entered room"));
+    let nc_name = crate::util::bracketed_name(&srv.wait_stderr("entered room"));
     let lc = Lanchat::start(&["--room", &addr.to_string()]);
     let me = lc.addr().to_string();
     let screen = lc.wait(|s| s.contains("聊天室 127.0.0.1:"));

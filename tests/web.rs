@@ -4,19 +4,17 @@
 //! raw WebSocket clients for the hostile cases (forged Origin, oversize and
 //! binary frames, a member that never reads, hundreds of connections).
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::util::{bracketed_name, have, Proc, WAIT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
-use util::{bracketed_name, have, Proc, WAIT};
 
 /// A room-server with `--web 127.0.0.1:0`: (process, room address, web address).
 fn server(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
@@ -533,8 +531,16 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
 
     // The server goes away: the page says so, and when it comes back (on
     // the same ports) the page reconnects by itself, as a new member.
-    srv.signal(libc::SIGTERM);
-    srv.expect_exit(130);
+    #[cfg(unix)]
+    {
+        srv.signal(libc::SIGTERM);
+        srv.expect_exit(130);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = srv.child.kill();
+        srv.wait();
+    }
     wait_for(
         &a,
         "page A sees the server gone",

@@ -1,14 +1,23 @@
 //! The TCP chat room.
 //!
+//! * [`server`]: the `room-server` event loop (mio): listeners, accepting,
+//!   timers, what members' lines become;
+//! * [`member`]: one member, its connection (TCP or WebSocket), its reads
+//!   and writes;
+//! * [`feed`]: everything said in the room, once, and each member's place
+//!   in it;
+//! * [`flow`]: backpressure, stuck members, memory (pure rules);
 //! * [`framer`]: lines from a byte stream, with a length cap;
-//! * [`log`]: the room-wide log of lines and notices, and each member's place in it;
-//! * [`server`]: the `room-server` event loop (mio), bounded queues;
-//! * [`web`]: the room as a web page: HTTP, the Origin rule, the page's messages;
+//! * [`wire`]: every line and notice format, built and parsed in one place;
+//! * [`web`]: the room as a web page: HTTP, the Origin rule, the page's
+//!   messages;
 //! * [`client`]: the `room-client`: keyboard and socket at once.
 
 pub mod client;
+pub mod feed;
+pub mod flow;
 pub mod framer;
-pub mod log;
+pub mod member;
 pub mod server;
 pub mod web;
 pub mod wire;

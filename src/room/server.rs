@@ -1,65 +1,68 @@
-//! The `room-server` event loop.
+//! The `room-server` event loop: the listeners, accepting, the timers, and
+//! what happens to what members send.
 //!
 //! ```text
-//! accept ──▶ member (reads ──▶ rate allowance ──▶ Framer, capped)
-//!        ──▶ "<ip:port> line\n" appended once to the room's Log
-//!        ──▶ every other member's Outbox (a position in the log) ──▶ vectored writes
+//! accept ──▶ Member (reads ──▶ rate allowance ──▶ Framer, capped)
+//!        ──▶ "<ip:port> line\n" appended once to the room's Feed
+//!        ──▶ every other member's Outbox (a position in the feed) ──▶ vectored writes
 //! ```
 //!
-//! One thread, one mio `Poll` (epoll on Linux: no select() limit), no
-//! thread per client. The rules that keep the room whole:
+//! One thread, one mio `Poll` (epoll on Linux, IOCP on Windows: no select()
+//! limit), no thread per client. The parts:
+//!
+//! * [`super::member`]: a member, its connection and its reads and writes;
+//! * [`super::feed`]: the one copy of everything said, and each member's
+//!   place in it;
+//! * [`super::flow`]: who holds the room back, who is stuck, who is
+//!   dropped (pure rules);
+//! * [`super::web`]: the page's HTTP edge and its messages;
+//! * [`super::wire`]: every line and notice the room writes.
+//!
+//! The rules that keep the room whole:
 //!
 //! * **Throttle, never drop.** Past `--max-rate` lines a second, a member is
 //!   not read until its allowance refills: its lines wait in its socket and
 //!   TCP pushes back on the sender. It is told once
 //!   `! slow down (max N lines/s)`. Nothing is lost or reordered, and no
 //!   other member waits for it.
-//! * **One copy of each line.** Lines and join/leave notices are stored
-//!   once in a [`Log`]; each member keeps a position in it ([`Outbox`]),
-//!   and the log is trimmed behind the slowest member. Memory follows what
-//!   the slowest member has not read, not members × lines.
-//! * **Backpressure for members that are behind.** When a member's
-//!   [`Outbox::cost`] passes the high-water mark (a quarter of the smaller
-//!   of `--max-queue` and `--max-memory`), the room stops reading senders
-//!   until it catches up, so a burst never costs a reader its place.
-//! * **Stuck members go.** A member over the high-water mark for a second
-//!   is stuck: it no longer holds the room back; once its cost passes
-//!   `--max-queue` it is dropped (`left room (too slow)`). When the log
-//!   would pass `--max-memory`, stuck members are dropped furthest behind
-//!   first; a member that keeps up never is. If none is stuck yet, the
-//!   room waits (reads nobody) until one is or the log drains.
+//! * **One copy of each line**, in the [`Feed`]; the feed is trimmed behind
+//!   the slowest member. Memory follows what the slowest member has not
+//!   read, not members × lines.
+//! * **Backpressure, stuck members go**: see [`super::flow`].
 //!
 //! Reads take a bounded share per turn (round robin), so one flooding
 //! member cannot starve the others; so do writes.
 //!
-//! With `--web`, a second listener serves the page ([`super::web`]); a
-//! browser whose WebSocket upgrade is accepted becomes a member whose
-//! connection is a tungstenite WebSocket instead of a plain stream. Its text
-//! messages are encoded and fed to the same framer, allowance and memory
-//! rules; log entries reach it as one JSON message each. Nothing else about
-//! the room differs for it.
+//! With `--web`, a second listener serves the page; a browser whose
+//! WebSocket upgrade is accepted becomes a member whose connection is a
+//! WebSocket instead of a plain stream. Its text messages are encoded and
+//! fed to the same framer, allowance and memory rules; feed entries reach
+//! it as one JSON message each. Nothing else about the room differs for it.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
-
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::{Message, Utf8Bytes, WebSocket};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
 
+use super::feed::{Feed, MemberId, ENTRY_OVERHEAD};
+use super::flow::{Flow, Scan, State};
+use super::framer::Frame;
+use super::member::{Conn, FromPage, Leave, Member, Writing, Wrote};
+use super::web::http::{HttpConn, Step};
+use super::web::{self, PageCache, WebConfig};
+use super::wire;
 use crate::filter::Bucket;
 use crate::net::{self, canonical};
-use crate::room::framer::{Frame, Framer};
-use crate::room::log::{Log, MemberId, Outbox, ENTRY_OVERHEAD};
-use crate::room::web::{self, Parsed, Reply, WebConfig};
 use crate::stop::Stop;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -69,31 +72,18 @@ const WEB_LISTENER: Token = Token(usize::MAX - 3);
 const HTTP_BASE: usize = 1 << (usize::BITS - 2);
 /// HTTP connections waiting for their request at most; more are closed.
 const MAX_HTTP: usize = 1024;
-/// How long an HTTP connection may take to send its request.
-const HTTP_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes read from one member per turn before others get theirs.
 const READ_SHARE: usize = 256 * 1024;
 /// Bytes written to one member per turn before others get theirs.
 const WRITE_SHARE: usize = 1024 * 1024;
 /// Read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
-/// Buffers written per vectored write.
-const IOV_MAX: usize = 64;
-/// A member over the high-water mark this long is stuck: it no longer
-/// holds the room back, and may be dropped.
-const STALL: Duration = Duration::from_secs(1);
-/// How often members are looked over (trimming the log, finding stuck
+/// How often members are looked over (trimming the feed, finding stuck
 /// members) while anything is held.
 const SCAN_EVERY: Duration = Duration::from_millis(5);
 /// Private notices held for one member at most; more are not queued (a
 /// member that keeps sending over-long lines and never reads).
 const PRIVATE_MAX: usize = 1024;
-/// Bytes of WebSocket messages put together before one write: what a
-/// browser member may hold outside the log when its socket is full.
-const WEB_BATCH: usize = 16 * 1024;
-/// Log entries whose page form (JSON) is kept, so a line is decoded once
-/// for all the browsers, not once each.
-const PAGE_CACHE: usize = 512;
 
 /// Limits of the room.
 #[derive(Debug, Clone)]
@@ -105,10 +95,10 @@ pub struct Config {
     /// Lines per second per client (`None`: no limit); past it the client
     /// is read more slowly, never dropped.
     pub max_rate: Option<u32>,
-    /// Bytes held for one client (see [`Outbox::cost`]) past which it is
-    /// dropped as too slow, once stuck.
+    /// Bytes held for one client (see [`super::feed::Outbox::cost`]) past
+    /// which it is dropped as too slow, once stuck.
     pub max_queue: usize,
-    /// Bytes the room's log may hold in all, for every member together.
+    /// Bytes the room's feed may hold in all, for every member together.
     pub max_memory: usize,
     /// Log joins and leaves on stderr.
     pub verbose: bool,
@@ -128,7 +118,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The largest entry one line can add to the log: `<name> line\n`
+    /// The largest entry one line can add to the feed: `<name> line\n`
     /// (the longest name is an IPv6 `[addr%scope]:port`).
     pub fn entry_max(&self) -> usize {
         self.max_line + 64 + ENTRY_OVERHEAD
@@ -151,10 +141,15 @@ impl Config {
         Ok(())
     }
 
-    /// The high-water mark of one member: a quarter of the smaller of
-    /// `max_queue` and `max_memory`.
-    fn high(&self) -> u64 {
-        (self.max_queue.min(self.max_memory) / 4) as u64
+    /// The flow rules' limits: the high-water mark of one member is a
+    /// quarter of the smaller of `max_queue` and `max_memory`.
+    fn flow(&self) -> Flow {
+        Flow {
+            high: (self.max_queue.min(self.max_memory) / 4) as u64,
+            max_queue: self.max_queue as u64,
+            max_memory: self.max_memory,
+            entry_max: self.entry_max(),
+        }
     }
 }
 
@@ -174,8 +169,8 @@ pub enum ServerError {
     Poll(#[source] io::Error),
 }
 
-/// Binds the listening socket: SO_REUSEADDR, dual-stack on `::`, a deep
-/// accept backlog.
+/// Binds a listening socket: SO_REUSEADDR on Unix (exclusive use on
+/// Windows), dual-stack on `::`, a deep accept backlog.
 ///
 /// # Errors
 /// [`ServerError::Bind`] when the address cannot be bound.
@@ -204,7 +199,7 @@ pub struct Stats {
     pub lines: u64,
     /// Clients dropped as too slow (for their queue or for memory).
     pub too_slow: u64,
-    /// Of those, dropped because the room's log was full.
+    /// Of those, dropped because the room's feed was full.
     pub dropped_for_memory: u64,
     /// Lines dropped as too long.
     pub too_long: u64,
@@ -212,46 +207,8 @@ pub struct Stats {
     pub throttled: u64,
     /// Clients turned away because the room was full.
     pub turned_away: u64,
-    /// The most the log held at once, in bytes ([`Log::bytes`]).
-    pub peak_log_bytes: usize,
-}
-
-/// Where a member stands with writing.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Writing {
-    /// Nothing to send; in the idle list, woken by the next entry.
-    Idle,
-    /// Something to send; in `to_write` or `more_to_write`.
-    Queued,
-    /// The socket is full; waits for mio's writable event.
-    Blocked,
-}
-
-/// A member's connection: a plain TCP stream (nc, room-client, lanchat)
-/// or a WebSocket (a browser on the web page).
-enum Conn {
-    Tcp(TcpStream),
-    Web(Box<WebSocket<TcpStream>>),
-}
-
-impl Conn {
-    fn stream(&mut self) -> &mut TcpStream {
-        match self {
-            Conn::Tcp(s) => s,
-            Conn::Web(ws) => ws.get_mut(),
-        }
-    }
-}
-
-/// A connection to the web port that has not become a member (yet).
-struct HttpConn {
-    stream: TcpStream,
-    request: Vec<u8>,
-    /// The response, once decided, and how much of it is written.
-    response: Option<(Reply, usize)>,
-    /// Bytes after the request (a WebSocket frame sent early).
-    rest: Vec<u8>,
-    deadline: Instant,
+    /// The most the feed held at once, in bytes ([`Feed::bytes`]).
+    pub peak_feed_bytes: usize,
 }
 
 /// The web page's side of the room.
@@ -259,57 +216,7 @@ struct WebSide {
     listener: TcpListener,
     config: WebConfig,
     http: Slab<HttpConn>,
-}
-
-struct Member {
-    conn: Conn,
-    name: String,
-    framer: Framer,
-    outbox: Outbox,
-    /// Bytes read but not yet framed: the rest of a read when the member
-    /// was throttled, or the room paused, in the middle of it.
-    inbox: Vec<u8>,
-    bucket: Option<Bucket>,
-    told_slow_down: bool,
-    /// Throttled: not read until then.
-    wake: Option<Instant>,
-    /// Since when its cost has been over the high-water mark.
-    over_since: Option<Instant>,
-    /// Marked for removal; gets nothing more, is read no more.
-    leaving: bool,
-    /// Writing to it failed (the peer reset the connection): it gets
-    /// nothing more, but what it sent before is still read and relayed
-    /// (TCP keeps what had arrived readable after a reset) until the
-    /// socket reports the end.
-    unwritable: bool,
-    /// In the read round (`more_to_read`).
-    want_read: bool,
-    writing: Writing,
-    /// In the idle list.
-    in_idle: bool,
-}
-
-impl Member {
-    /// Whether it is still sent anything (and so holds a place in the log).
-    fn receives(&self) -> bool {
-        !self.leaving && !self.unwritable
-    }
-
-    fn stuck(&self, now: Instant) -> bool {
-        self.over_since
-            .is_some_and(|since| now.duration_since(since) >= STALL)
-    }
-}
-
-/// Why a member left.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Leave {
-    /// It closed the connection.
-    Closed,
-    /// The connection failed (reset, broken pipe…): what the OS said.
-    Failed(String),
-    /// Dropped: too far behind.
-    TooSlow,
+    pages: PageCache,
 }
 
 /// How far [`Server::take_lines`] got.
@@ -324,16 +231,17 @@ enum Took {
     Paused,
 }
 
-/// The room: a listener, its members, the log, and the poll that drives
+/// The room: a listener, its members, the feed, and the poll that drives
 /// them.
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
     waker: Arc<Waker>,
     members: Slab<Member>,
-    log: Log,
+    feed: Feed,
     next_id: MemberId,
     config: Config,
+    flow: Flow,
     stats: Stats,
     /// Members with unread data left after their share.
     more_to_read: VecDeque<usize>,
@@ -349,17 +257,15 @@ pub struct Server {
     to_remove: Vec<(usize, Leave)>,
     /// A member that is not stuck is over the high-water mark: read nobody.
     behind: bool,
-    /// The log is full and nobody can be dropped yet: read nobody.
+    /// The feed is full and nobody can be dropped yet: read nobody.
     memory_full: bool,
-    /// Look members over when the log's end passes this offset.
+    /// Look members over when the feed's end passes this offset.
     scan_at_offset: u64,
     last_scan: Instant,
     accept_paused: bool,
     read_buf: Vec<u8>,
     /// `--web`: the page's listener and its connections.
     web: Option<WebSide>,
-    /// The page form of recent log entries, by sequence number.
-    page_cache: VecDeque<(u64, Utf8Bytes)>,
 }
 
 impl Server {
@@ -380,8 +286,9 @@ impl Server {
             listener,
             waker,
             members: Slab::new(),
-            log: Log::new(),
+            feed: Feed::new(),
             next_id: 1,
+            flow: config.flow(),
             config,
             stats: Stats::default(),
             more_to_read: VecDeque::new(),
@@ -397,7 +304,6 @@ impl Server {
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
             web: None,
-            page_cache: VecDeque::new(),
         })
     }
 
@@ -419,6 +325,7 @@ impl Server {
             .map_err(ServerError::Poll)?;
         self.web = Some(WebSide {
             listener,
+            pages: PageCache::new(config.decode),
             config,
             http: Slab::new(),
         });
@@ -498,7 +405,7 @@ impl Server {
                 s.too_slow,
                 s.dropped_for_memory,
                 s.throttled,
-                s.peak_log_bytes / 1024
+                s.peak_feed_bytes / 1024
             );
         }
         Ok(self.stats)
@@ -514,7 +421,7 @@ impl Server {
         let mut wait: Option<Duration> = None;
         let mut sooner = |d: Duration| wait = Some(wait.map_or(d, |w| w.min(d)));
         // Something is held or someone is behind: look again soon.
-        if !self.log.is_empty() || self.paused() {
+        if !self.feed.is_empty() || self.paused() {
             sooner(SCAN_EVERY.saturating_sub(now.duration_since(self.last_scan)));
         }
         for &key in &self.throttled {
@@ -591,74 +498,46 @@ impl Server {
         }
     }
 
-    /// Looks every member over: updates who is behind and who is stuck,
-    /// drops stuck members past `max_queue`, trims the log behind the
-    /// slowest, and decides whether reading pauses.
+    /// Looks every member over (see [`super::flow`]): who is behind, who
+    /// is stuck, drops stuck members past `max_queue`, trims the feed
+    /// behind the slowest, and decides whether reading pauses.
     fn scan(&mut self, now: Instant) {
-        let high = self.config.high();
-        let max_queue = self.config.max_queue as u64;
-        let mut min_pos = self.log.end();
-        let (mut min_free, mut min_stuck) = (u64::MAX, u64::MAX);
-        let mut behind = false;
+        let mut scan = Scan::new(self.feed.end());
         for (key, m) in self.members.iter_mut() {
             if !m.receives() {
                 continue;
             }
-            let cost = m.outbox.cost(&self.log);
-            if cost > high {
-                m.over_since.get_or_insert(now);
-            } else {
-                m.over_since = None;
-            }
-            let stuck = m.stuck(now);
-            if stuck && cost > max_queue {
+            let cost = m.outbox.cost(&self.feed);
+            let state = self.flow.assess(&mut m.standing, cost, now);
+            if state == State::Drop {
                 m.leaving = true;
                 self.to_remove.push((key, Leave::TooSlow));
                 continue;
             }
-            behind |= cost > high && !stuck;
             let pos = m.outbox.pos();
-            min_pos = min_pos.min(pos);
-            let offset = self.log.offset(pos);
-            if stuck {
-                min_stuck = min_stuck.min(offset);
-            } else {
-                min_free = min_free.min(offset);
-            }
+            scan.add(state, pos, self.feed.offset(pos));
         }
-        self.log.trim(min_pos);
-        self.behind = behind;
-        // The next time someone may cross a line, if nothing else changes:
-        // a member not stuck reaching the high-water mark, a stuck one
-        // reaching max_queue (costs grow no faster than the log's end).
-        self.scan_at_offset = min_free
-            .saturating_add(high)
-            .min(min_stuck.saturating_add(max_queue));
+        self.feed.trim(scan.min_pos);
+        self.behind = scan.behind;
+        self.scan_at_offset = scan.next_at(&self.flow);
         self.last_scan = now;
-        if self.memory_full && self.log_has_room() {
+        if self.memory_full && self.flow.has_room(self.feed.bytes()) {
             self.memory_full = false;
         }
     }
 
-    /// Whether the log can take the longest line without passing
-    /// `max_memory`.
-    fn log_has_room(&self) -> bool {
-        self.log.bytes() + self.config.entry_max() <= self.config.max_memory
-    }
-
-    /// Makes room in the log for one more line: trims it, then drops stuck
-    /// members, the furthest behind first, until it fits. Returns whether
-    /// it fits; when not, nobody can be dropped yet.
+    /// Makes room in the feed for one more line: trims it, then drops
+    /// stuck members, the furthest behind first, until it fits. Returns
+    /// whether it fits; when not, nobody can be dropped yet.
     fn make_room(&mut self, now: Instant) -> bool {
         self.scan(now);
-        while !self.log_has_room() {
-            let victim = self
+        while !self.flow.has_room(self.feed.bytes()) {
+            let candidates = self
                 .members
                 .iter()
-                .filter(|(_, m)| m.receives() && m.stuck(now))
-                .min_by_key(|(_, m)| m.outbox.pos())
-                .map(|(key, _)| key);
-            let Some(key) = victim else {
+                .filter(|(_, m)| m.receives())
+                .map(|(key, m)| (key, m.outbox.pos(), m.standing.stuck(now)));
+            let Some(key) = self.flow.victim(candidates) else {
                 return false;
             };
             self.members[key].leaving = true;
@@ -670,8 +549,8 @@ impl Server {
                 .filter(|(_, m)| m.receives())
                 .map(|(_, m)| m.outbox.pos())
                 .min()
-                .unwrap_or(self.log.end());
-            self.log.trim(min_pos);
+                .unwrap_or(self.feed.end());
+            self.feed.trim(min_pos);
         }
         true
     }
@@ -701,7 +580,7 @@ impl Server {
                     self.accept_paused = false;
                     let name = canonical(addr).to_string();
                     if self.members.len() >= self.config.max_clients {
-                        let _ = stream.write(b"! room full\n");
+                        let _ = stream.write(wire::ROOM_FULL.as_bytes());
                         self.turned_away(&name);
                         continue;
                     }
@@ -723,7 +602,7 @@ impl Server {
                 return;
             };
             match side.listener.accept() {
-                Ok((mut stream, _)) => {
+                Ok((mut stream, peer)) => {
                     if side.http.len() >= MAX_HTTP {
                         continue; // closed: too many requests under way
                     }
@@ -738,13 +617,7 @@ impl Server {
                     {
                         continue;
                     }
-                    entry.insert(HttpConn {
-                        stream,
-                        request: Vec::new(),
-                        response: None,
-                        rest: Vec::new(),
-                        deadline: Instant::now() + HTTP_DEADLINE,
-                    });
+                    entry.insert(HttpConn::new(stream, peer, Instant::now()));
                 }
                 Err(e) => {
                     if self.accept_failed(e) {
@@ -764,46 +637,10 @@ impl Server {
         let Some(h) = side.http.get_mut(k) else {
             return;
         };
-        let mut buf = [0u8; 4096];
-        while h.response.is_none() {
-            match h.stream.read(&mut buf) {
-                Ok(0) => return self.close_http(k),
-                Ok(n) => {
-                    h.request.extend_from_slice(&buf[..n]);
-                    let Ok(local) = h.stream.local_addr() else {
-                        return self.close_http(k);
-                    };
-                    if let Parsed::Done(reply, used) =
-                        web::handle(&h.request, local, &side.config.origins)
-                    {
-                        h.rest = h.request.split_off(used.min(h.request.len()));
-                        h.response = Some((reply, 0));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.close_http(k),
-            }
-        }
-        let Some((reply, written)) = &mut h.response else {
-            return;
-        };
-        let bytes = match reply {
-            Reply::Close(b) | Reply::Upgrade(b) => b,
-        };
-        while *written < bytes.len() {
-            match h.stream.write(&bytes[*written..]) {
-                Ok(0) => return self.close_http(k),
-                Ok(n) => *written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.close_http(k),
-            }
-        }
-        if matches!(reply, Reply::Upgrade(_)) {
-            self.upgrade(k);
-        } else {
-            self.close_http(k);
+        match h.advance(&side.config.origins) {
+            Step::Wait => {}
+            Step::Close => self.close_http(k),
+            Step::Upgrade => self.upgrade(k),
         }
     }
 
@@ -824,9 +661,7 @@ impl Server {
         let late: Vec<usize> = side
             .http
             .iter()
-            .filter(|(_, h)| {
-                h.deadline <= now && !matches!(h.response, Some((Reply::Upgrade(_), _)))
-            })
+            .filter(|(_, h)| h.deadline <= now && !h.upgrading())
             .map(|(k, _)| k)
             .collect();
         for k in late {
@@ -847,32 +682,21 @@ impl Server {
             Ok(a) => canonical(a).to_string(),
             Err(_) => return,
         };
-        // Frames are at most one room line; tungstenite's read buffer is
-        // small, as thousands of browsers may be members.
-        let limit = self.config.max_line;
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(WEB_BATCH)
-            .max_write_buffer_size(8 * limit + 4 * WEB_BATCH)
-            .max_message_size(Some(limit))
-            .max_frame_size(Some(limit));
-        let mut ws = WebSocket::from_partially_read(
-            h.stream,
-            std::mem::take(&mut h.rest),
-            Role::Server,
-            Some(ws_config),
-        );
+        let rest = h.take_rest();
+        let mut conn = Conn::websocket(h.stream, rest, self.config.max_line);
         if self.members.len() >= self.config.max_clients {
-            let _ = ws.write(Message::text(web::notice("! room full")));
-            let _ = ws.close(Some(CloseFrame {
-                code: CloseCode::Again,
-                reason: "room full".into(),
-            }));
-            let _ = ws.flush();
+            if let Conn::Web(ws) = &mut conn {
+                let _ = ws.write(Message::text(web::notice(wire::ROOM_FULL)));
+                let _ = ws.close(Some(CloseFrame {
+                    code: CloseCode::Again,
+                    reason: "room full".into(),
+                }));
+                let _ = ws.flush();
+            }
             self.turned_away(&name);
             return;
         }
-        self.join(Conn::Web(Box::new(ws)), name);
+        self.join(conn, name);
     }
 
     fn turned_away(&mut self, name: &str) {
@@ -909,7 +733,7 @@ impl Server {
     }
 
     /// Makes a connection a member: announced to the others, its place in
-    /// the log starting after its own notice.
+    /// the feed starting after its own notice.
     fn join(&mut self, mut conn: Conn, name: String) {
         let key = self.members.vacant_key();
         if let Err(e) = self.poll.registry().register(
@@ -922,25 +746,14 @@ impl Server {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.notice(format!("[{name}] entered room\n"), id);
-        let now = Instant::now();
-        let web = matches!(conn, Conn::Web(_));
-        let inserted = self.members.insert(Member {
-            conn,
-            name,
-            framer: Framer::new(self.config.max_line),
-            outbox: Outbox::new(id, &self.log),
-            inbox: Vec::new(),
-            bucket: self.config.max_rate.map(|r| Bucket::full(r, now)),
-            told_slow_down: false,
-            wake: None,
-            over_since: None,
-            leaving: false,
-            unwritable: false,
-            want_read: false,
-            writing: Writing::Idle,
-            in_idle: true,
-        });
+        self.notice(wire::entered(&name), id);
+        let bucket = self
+            .config
+            .max_rate
+            .map(|r| Bucket::full(r, Instant::now()));
+        let member = Member::new(conn, name, id, &self.feed, self.config.max_line, bucket);
+        let web = member.is_web();
+        let inserted = self.members.insert(member);
         debug_assert_eq!(inserted, key);
         self.idle.push((key, id));
         self.stats.joined += 1;
@@ -961,14 +774,14 @@ impl Server {
         self.want_read(key);
     }
 
-    /// Appends an entry to the log (`from`: the sending member's id, 0 for
+    /// Appends an entry to the feed (`from`: the sending member's id, 0 for
     /// nobody; `sender`: its key, when it is a member) and wakes the idle
     /// members.
     fn append(&mut self, sender: Option<usize>, data: Box<[u8]>, from: MemberId) {
-        let seq = self.log.push(data, from);
-        self.stats.peak_log_bytes = self.stats.peak_log_bytes.max(self.log.bytes());
+        let seq = self.feed.push(data, from);
+        self.stats.peak_feed_bytes = self.stats.peak_feed_bytes.max(self.feed.bytes());
         if let Some(m) = sender.and_then(|k| self.members.get_mut(k)) {
-            m.outbox.appended_own(&self.log, seq);
+            m.outbox.appended_own(&self.feed, seq);
         }
         for (key, id) in std::mem::take(&mut self.idle) {
             let Some(m) = self.members.get_mut(key) else {
@@ -981,7 +794,7 @@ impl Server {
             if !m.receives() || m.writing != Writing::Idle {
                 continue;
             }
-            if m.outbox.is_empty(&self.log) {
+            if m.outbox.is_empty(&self.feed) {
                 m.in_idle = true;
                 self.idle.push((key, id));
             } else {
@@ -989,33 +802,31 @@ impl Server {
                 self.to_write.push(key);
             }
         }
-        if self.log.end_offset() > self.scan_at_offset {
+        if self.feed.end_offset() > self.scan_at_offset {
             self.scan(Instant::now());
         }
     }
 
     /// Appends a join or leave notice (`from`: the member it is about, who
-    /// does not get it). Notices are never held back, but a full log first
-    /// drops the stuck members it can.
+    /// does not get it). Notices are never held back, but a full feed
+    /// first drops the stuck members it can.
     fn notice(&mut self, text: String, from: MemberId) {
-        if !self.log_has_room() {
+        if !self.flow.has_room(self.feed.bytes()) {
             self.make_room(Instant::now());
         }
         self.append(None, text.into_bytes().into(), from);
     }
 
-    /// Queues a notice for one member alone.
-    /// A notice of the server's own (`! slow down …`): as bytes to a TCP
-    /// member, as a page message to a browser.
-    fn tell(&mut self, key: usize, msg: &[u8]) {
-        let Some(m) = self.members.get_mut(key) else {
+    /// A notice of the server's own for one member alone (`! slow down …`):
+    /// as bytes to a TCP member, as a page message to a browser.
+    fn tell(&mut self, key: usize, msg: &str) {
+        let Some(m) = self.members.get(key) else {
             return;
         };
-        let msg: Box<[u8]> = match m.conn {
-            Conn::Tcp(_) => msg.into(),
-            Conn::Web(_) => web::notice(&String::from_utf8_lossy(msg))
-                .into_bytes()
-                .into(),
+        let msg: Box<[u8]> = if m.is_web() {
+            web::notice(msg).into_bytes().into()
+        } else {
+            msg.as_bytes().into()
         };
         self.tell_raw(key, msg);
     }
@@ -1060,8 +871,7 @@ impl Server {
                 return;
             }
         }
-        let web = matches!(self.members[key].conn, Conn::Web(_));
-        if web {
+        if self.members[key].is_web() {
             self.read_web(key);
         } else {
             self.read_tcp(key);
@@ -1105,7 +915,7 @@ impl Server {
         let mut budget = READ_SHARE;
         while self.reads_on(key, budget) {
             let m = &mut self.members[key];
-            match m.conn.stream().read(&mut self.read_buf) {
+            match m.read(&mut self.read_buf) {
                 Ok(0) => {
                     // Orderly close: a last line without newline still counts.
                     if let Some(last) = m.framer.finish() {
@@ -1147,11 +957,8 @@ impl Server {
         let max_line = self.config.max_line;
         let mut budget = READ_SHARE;
         while self.reads_on(key, budget) {
-            let Conn::Web(ws) = &mut self.members[key].conn else {
-                return;
-            };
-            match ws.read() {
-                Ok(Message::Text(text)) => {
+            match self.members[key].read_message() {
+                FromPage::Text(text) => {
                     budget = budget.saturating_sub(text.len());
                     match web::lines(&text, encode, max_line) {
                         Err(why) => self.tell_page(key, web::refused(&why)),
@@ -1164,45 +971,27 @@ impl Server {
                         }
                     }
                 }
-                Ok(Message::Binary(_)) => {
-                    return self.close_web(
-                        key,
-                        CloseCode::Unsupported,
-                        "binary frames are not accepted".into(),
-                    );
+                FromPage::Binary => {
+                    let why = "binary frames are not accepted";
+                    return self.close_web(key, CloseCode::Unsupported, why.into());
                 }
-                // Ping, pong, close: tungstenite answers them on the next
-                // flush.
-                Ok(_) => self.flush_soon(key),
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(tungstenite::Error::ConnectionClosed)
-                | Err(tungstenite::Error::AlreadyClosed) => {
+                FromPage::Control => self.flush_soon(key),
+                FromPage::Nothing => return,
+                FromPage::Closed => {
                     self.to_remove.push((key, Leave::Closed));
                     return;
                 }
-                Err(tungstenite::Error::Capacity(_)) => {
+                FromPage::TooBig => {
                     let why = format!("message over {max_line} bytes (the room's --max-line)");
                     return self.close_web(key, CloseCode::Size, why);
                 }
-                Err(tungstenite::Error::Utf8(_)) => {
-                    return self.close_web(
-                        key,
-                        CloseCode::Invalid,
-                        "text that is not UTF-8".into(),
-                    );
+                FromPage::NotUtf8 => {
+                    let why = "text that is not UTF-8";
+                    return self.close_web(key, CloseCode::Invalid, why.into());
                 }
-                Err(tungstenite::Error::Protocol(
-                    tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-                )) => {
-                    self.to_remove.push((key, Leave::Closed));
-                    return;
-                }
-                Err(tungstenite::Error::Protocol(p)) => {
-                    return self.close_web(key, CloseCode::Protocol, p.to_string());
-                }
-                Err(e) => {
-                    self.to_remove.push((key, Leave::Failed(e.to_string())));
+                FromPage::Protocol(why) => return self.close_web(key, CloseCode::Protocol, why),
+                FromPage::Failed(why) => {
+                    self.to_remove.push((key, Leave::Failed(why)));
                     return;
                 }
             }
@@ -1214,23 +1003,7 @@ impl Server {
     fn close_web(&mut self, key: usize, code: CloseCode, reason: String) {
         if let Some(m) = self.members.get_mut(key) {
             m.leaving = true;
-            if let Conn::Web(ws) = &mut m.conn {
-                let _ = ws.close(Some(CloseFrame {
-                    code,
-                    reason: reason.clone().into(),
-                }));
-                let _ = ws.flush();
-                // Read what is left of its input, so closing does not reset
-                // the connection before the close frame is read.
-                let mut sink = [0u8; 16 * 1024];
-                for _ in 0..64 {
-                    match ws.get_mut().read(&mut sink) {
-                        Ok(n) if n > 0 => {}
-                        _ => break,
-                    }
-                }
-                let _ = ws.get_mut().shutdown(std::net::Shutdown::Write);
-            }
+            m.close_web(code, &reason);
         }
         self.to_remove.push((key, Leave::Failed(reason)));
     }
@@ -1246,7 +1019,7 @@ impl Server {
             if self.paused() {
                 return (used, Took::Paused);
             }
-            if !self.log_has_room() && !self.make_room(now) {
+            if !self.flow.has_room(self.feed.bytes()) && !self.make_room(now) {
                 self.memory_full = true;
                 return (used, Took::Paused);
             }
@@ -1263,8 +1036,7 @@ impl Server {
                     self.stats.throttled += 1;
                     if !m.told_slow_down {
                         m.told_slow_down = true;
-                        let msg = format!("! slow down (max {rate} lines/s)\n");
-                        self.tell(key, msg.as_bytes());
+                        self.tell(key, &wire::slow_down(rate));
                     }
                     return (used, Took::Throttled);
                 }
@@ -1278,7 +1050,7 @@ impl Server {
                     if let (Some(bucket), Some(rate)) = (&mut m.bucket, rate) {
                         bucket.take(rate, now);
                     }
-                    Some(relayed(&m.name, line))
+                    Some(wire::said(&m.name, line))
                 }
             };
             match entry {
@@ -1289,11 +1061,7 @@ impl Server {
                 }
                 None => {
                     self.stats.too_long += 1;
-                    let msg = format!(
-                        "! line too long (max {} bytes), dropped\n",
-                        self.config.max_line
-                    );
-                    self.tell(key, msg.as_bytes());
+                    self.tell(key, &wire::line_too_long(self.config.max_line));
                 }
             }
         }
@@ -1306,22 +1074,32 @@ impl Server {
         let Some(m) = self.members.get(key) else {
             return;
         };
-        let entry = relayed(&m.name, line);
+        let entry = wire::said(&m.name, line);
         let id = m.outbox.id();
         self.stats.lines += 1;
         self.append(Some(key), entry, id);
     }
 
     fn write_member(&mut self, key: usize) {
-        match self.members.get(key) {
-            Some(m) if m.receives() => {
-                if matches!(m.conn, Conn::Web(_)) {
-                    self.write_web(key);
-                } else {
-                    self.write_tcp(key);
-                }
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        if !m.receives() {
+            return;
+        }
+        let wrote = match (&mut self.web, m.is_web()) {
+            (Some(side), true) => m.write_web(&self.feed, &mut side.pages, WRITE_SHARE),
+            (None, true) => return,
+            (_, false) => m.write_tcp(&self.feed, WRITE_SHARE),
+        };
+        match wrote {
+            Wrote::Idle => self.now_idle(key),
+            Wrote::Share => {
+                m.writing = Writing::Queued;
+                self.more_to_write.push(key);
             }
-            _ => {}
+            Wrote::Blocked => m.writing = Writing::Blocked,
+            Wrote::Failed => self.cannot_write(key),
         }
     }
 
@@ -1329,102 +1107,10 @@ impl Server {
     fn now_idle(&mut self, key: usize) {
         let m = &mut self.members[key];
         m.writing = Writing::Idle;
-        m.over_since = None;
+        m.standing.caught_up();
         if !m.in_idle {
             m.in_idle = true;
             self.idle.push((key, m.outbox.id()));
-        }
-    }
-
-    fn write_tcp(&mut self, key: usize) {
-        let mut budget = WRITE_SHARE;
-        loop {
-            let m = &mut self.members[key];
-            let mut slices = [IoSlice::new(&[]); IOV_MAX];
-            let n = m.outbox.slices(&self.log, &mut slices);
-            if n == 0 {
-                return self.now_idle(key);
-            }
-            let Conn::Tcp(stream) = &mut m.conn else {
-                return;
-            };
-            match stream.write_vectored(&slices[..n]) {
-                Ok(0) => return self.cannot_write(key),
-                Ok(written) => {
-                    m.outbox.advance(&self.log, written);
-                    budget = budget.saturating_sub(written);
-                    if budget == 0 {
-                        m.writing = Writing::Queued;
-                        self.more_to_write.push(key);
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    m.writing = Writing::Blocked;
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.cannot_write(key),
-            }
-        }
-    }
-
-    /// One WebSocket text message per log entry or private message, up to
-    /// [`WEB_BATCH`] bytes at a time, then one write. More is taken from
-    /// the log only once tungstenite has written the last batch out, so
-    /// what a slow browser holds stays in the log (and counts in its
-    /// cost), not in a buffer of its own.
-    fn write_web(&mut self, key: usize) {
-        let Some(decode) = self.web.as_ref().map(|w| w.config.decode) else {
-            return;
-        };
-        let mut budget = WRITE_SHARE;
-        loop {
-            let m = &mut self.members[key];
-            let Conn::Web(ws) = &mut m.conn else {
-                return;
-            };
-            match ws.flush() {
-                Ok(()) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    m.writing = Writing::Blocked;
-                    return;
-                }
-                Err(_) => return self.cannot_write(key),
-            }
-            if budget == 0 {
-                m.writing = Writing::Queued;
-                self.more_to_write.push(key);
-                return;
-            }
-            let mut batch = 0;
-            while batch < WEB_BATCH {
-                let Some((seq, item)) = m.outbox.next_item(&self.log) else {
-                    break;
-                };
-                let len = item.len();
-                let text = match seq {
-                    None => Utf8Bytes::from(String::from_utf8_lossy(item).into_owned()),
-                    Some(seq) => page_form(&mut self.page_cache, seq, item, decode),
-                };
-                batch += text.len();
-                match ws.write(Message::Text(text)) {
-                    Ok(()) => {}
-                    // Buffered by tungstenite; flushed above next time round.
-                    Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // Not taken: it stays in the log for the next turn.
-                    Err(tungstenite::Error::WriteBufferFull(_)) => {
-                        m.writing = Writing::Blocked;
-                        return;
-                    }
-                    Err(_) => return self.cannot_write(key),
-                }
-                m.outbox.advance(&self.log, len);
-                budget = budget.saturating_sub(len);
-            }
-            if batch == 0 {
-                return self.now_idle(key);
-            }
         }
     }
 
@@ -1454,15 +1140,12 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(m.conn.stream());
-        if why == Leave::TooSlow {
+        let too_slow = why == Leave::TooSlow;
+        if too_slow {
             self.stats.too_slow += 1;
         }
-        let note = if why == Leave::TooSlow {
-            " (too slow)"
-        } else {
-            ""
-        };
         if self.config.verbose {
+            let note = if too_slow { " (too slow)" } else { "" };
             let reason = match &why {
                 Leave::Failed(r) => format!(": {r}"),
                 _ => String::new(),
@@ -1473,39 +1156,8 @@ impl Server {
                 self.members.len()
             ));
         }
-        let notice = format!("[{}] left room{note}\n", m.name);
+        let notice = wire::left(&m.name, too_slow);
         drop(m);
         self.notice(notice, 0);
     }
-}
-
-/// The page form (JSON) of log entry `seq`, from the cache or made and
-/// kept. Made once for all the page's members: each gets a reference to
-/// the same bytes.
-fn page_form(
-    cache: &mut VecDeque<(u64, Utf8Bytes)>,
-    seq: u64,
-    item: &[u8],
-    decode: crate::encoding::Encoding,
-) -> Utf8Bytes {
-    if let Some((_, json)) = cache.iter().rev().find(|(s, _)| *s == seq) {
-        return json.clone();
-    }
-    let json = Utf8Bytes::from(web::entry(item, decode));
-    if cache.len() == PAGE_CACHE {
-        cache.pop_front();
-    }
-    cache.push_back((seq, json.clone()));
-    json
-}
-
-/// The log entry of a relayed line: `<name> line\n`.
-fn relayed(name: &str, line: &[u8]) -> Box<[u8]> {
-    let mut msg = Vec::with_capacity(name.len() + line.len() + 4);
-    msg.push(b'<');
-    msg.extend_from_slice(name.as_bytes());
-    msg.extend_from_slice(b"> ");
-    msg.extend_from_slice(line);
-    msg.push(b'\n');
-    msg.into()
 }

@@ -1,17 +1,25 @@
 //! Helpers for the integration tests: spawn the real binaries, read their
-//! output with bounded waits, and kill them on drop.
-#![allow(dead_code)]
+//! output with bounded waits, and kill them on drop; run the room server
+//! in-process.
+//!
+//! Waits follow events, never the clock: a wait ends when what it waits
+//! for has happened, and [`WAIT`] only bounds how long a broken run takes
+//! to fail (it is generous, so a busy machine is not a failure). Waiting
+//! for one stderr line never throws away the lines before it:
+//! [`Proc::wait_stderr_all`] finds lines in whatever order they came.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long any single wait may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(20);
+/// How long any single wait may take before the test fails: only a broken
+/// run waits this long, so it is generous (a loaded machine is slow, not
+/// broken).
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// The path of one of the project's binaries.
 pub fn bin(name: &str) -> &'static str {
@@ -32,9 +40,36 @@ pub struct Proc {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     stdout: Receiver<Vec<u8>>,
-    stderr_rx: Receiver<String>,
-    stderr_all: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Lines>,
+    /// Lines of stderr before this were matched by [`Proc::wait_stderr`].
+    stderr_cursor: usize,
     stderr_done: Option<Receiver<()>>,
+}
+
+/// Every stderr line so far, and a signal when one comes.
+#[derive(Default)]
+struct Lines {
+    all: Mutex<Vec<String>>,
+    more: Condvar,
+}
+
+impl Lines {
+    /// Waits (bounded by [`WAIT`]) until `found` finds something in the
+    /// lines; returns it, or None at the deadline.
+    fn wait_for<T>(&self, mut found: impl FnMut(&[String]) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + WAIT;
+        let mut all = self.all.lock().unwrap();
+        loop {
+            if let Some(t) = found(&all) {
+                return Some(t);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            all = self.more.wait_timeout(all, left).unwrap().0;
+        }
+    }
 }
 
 fn lines_to_channel<R: Read + Send + 'static>(r: R) -> Receiver<Vec<u8>> {
@@ -83,15 +118,14 @@ impl Proc {
             None => mpsc::channel().1,
         };
         let stderr_raw = lines_to_channel(child.stderr.take().unwrap());
-        let all = Arc::new(Mutex::new(Vec::new()));
-        let (tx, stderr_rx) = mpsc::channel();
-        let all2 = all.clone();
+        let lines = Arc::new(Lines::default());
+        let lines2 = lines.clone();
         let (done_tx, stderr_done) = mpsc::channel();
         thread::spawn(move || {
             for line in stderr_raw {
                 let line = String::from_utf8_lossy(&line).into_owned();
-                all2.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
+                lines2.all.lock().unwrap().push(line);
+                lines2.more.notify_all();
             }
             let _ = done_tx.send(());
         });
@@ -100,26 +134,61 @@ impl Proc {
             stdin: child.stdin.take(),
             child,
             stdout,
-            stderr_rx,
-            stderr_all: all,
+            stderr: lines,
+            stderr_cursor: 0,
             stderr_done: Some(stderr_done),
         }
     }
 
-    /// Waits for a stderr line containing `needle`; returns it.
+    /// Waits for the next stderr line containing `needle` (after the one
+    /// the previous call found); returns it. The lines passed over stay
+    /// (see [`Proc::wait_stderr_all`]).
     pub fn wait_stderr(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_rx.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "{}: no stderr line containing {needle:?} within {WAIT:?}; stderr so far:\n{}",
-                    self.name,
-                    self.stderr()
-                ),
+        let from = self.stderr_cursor;
+        let found = self.stderr.wait_for(|all| {
+            all.iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, l)| l.contains(needle))
+                .map(|(i, l)| (i, l.clone()))
+        });
+        match found {
+            Some((i, line)) => {
+                self.stderr_cursor = i + 1;
+                line
             }
+            None => panic!(
+                "{}: no stderr line containing {needle:?} within {WAIT:?}; stderr so far:\n{}",
+                self.name,
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Waits until each of `needles` is in some stderr line since the
+    /// start, in any order (for events whose order is not promised, such
+    /// as which stuck member the room drops first).
+    pub fn wait_stderr_all<S: AsRef<str>>(&self, needles: &[S]) {
+        let found = self.stderr.wait_for(|all| {
+            needles
+                .iter()
+                .all(|n| all.iter().any(|l| l.contains(n.as_ref())))
+                .then_some(())
+        });
+        if found.is_none() {
+            let missing: Vec<&str> = {
+                let all = self.stderr.all.lock().unwrap();
+                needles
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .filter(|n| !all.iter().any(|l| l.contains(n)))
+                    .collect()
+            };
+            panic!(
+                "{}: no stderr lines containing {missing:?} within {WAIT:?}; stderr so far:\n{}",
+                self.name,
+                self.stderr()
+            );
         }
     }
 
@@ -133,7 +202,7 @@ impl Proc {
 
     /// All stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr_all.lock().unwrap().join("\n")
+        self.stderr.all.lock().unwrap().join("\n")
     }
 
     /// The next stdout line, as raw bytes.
@@ -156,15 +225,6 @@ impl Proc {
     /// The next `n` stdout lines.
     pub fn lines(&mut self, n: usize) -> Vec<String> {
         (0..n).map(|_| self.line()).collect()
-    }
-
-    /// Whether no stdout line arrives within `d` (for "nothing more" checks
-    /// after a later marker proved the earlier input was processed).
-    pub fn no_line_within(&mut self, d: Duration) -> Option<String> {
-        match self.stdout.recv_timeout(d) {
-            Ok(l) => Some(String::from_utf8_lossy(&l).into_owned()),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
-        }
     }
 
     /// All remaining stdout lines until the process closes stdout.
@@ -196,6 +256,7 @@ impl Proc {
     }
 
     /// Sends a signal.
+    #[cfg(unix)]
     pub fn signal(&self, sig: i32) {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe {
@@ -430,4 +491,57 @@ pub fn bracketed_name(line: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// A room server running in this test process on `127.0.0.1:0` (as
+/// mini-redis's tests run theirs): stopped and joined when dropped.
+pub struct Room {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: lanchat::stop::Stop,
+    waker: Arc<mio::Waker>,
+    thread: Option<thread::JoinHandle<lanchat::room::server::Stats>>,
+}
+
+impl Room {
+    /// Stops the server; returns its counts.
+    pub fn stop(mut self) -> lanchat::room::server::Stats {
+        self.halt().expect("the server thread ran")
+    }
+
+    fn halt(&mut self) -> Option<lanchat::room::server::Stats> {
+        self.stop.set();
+        let _ = self.waker.wake();
+        self.thread
+            .take()
+            .map(|t| t.join().expect("the server did not panic"))
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Starts the room server in-process with `config` (quiet: no stderr).
+pub fn start_server(config: lanchat::room::server::Config) -> Room {
+    use lanchat::room::server::{bind, Config, Server};
+    let config = Config {
+        verbose: false,
+        ..config
+    };
+    let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::new(listener, config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let waker = server.waker();
+    let stop = lanchat::stop::Stop::new();
+    let flag = stop.clone();
+    let thread = thread::spawn(move || server.run(&flag).unwrap());
+    Room {
+        addr,
+        stop,
+        waker,
+        thread: Some(thread),
+    }
 }

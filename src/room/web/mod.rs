@@ -10,25 +10,31 @@
 //!
 //! This module holds what is particular to the web: parsing requests
 //! (httparse), the responses, the Origin rule, turning the room's bytes
-//! into the page's JSON and the page's text into the room's bytes. The
-//! WebSocket protocol itself is tungstenite's, on the room's own mio
-//! sockets, so browsers are members of the one room loop and no second
-//! copy of the room's rules exists.
+//! into the page's JSON ([`PageCache`]) and the page's text into the
+//! room's bytes; [`http`] holds a connection until its request is answered
+//! or upgraded. The WebSocket protocol itself is tungstenite's, on the
+//! room's own mio sockets, so browsers are members of the one room loop
+//! and no second copy of the room's rules exists.
 
+pub mod http;
+
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use serde::Serialize;
+use tungstenite::Utf8Bytes;
 
 use crate::encoding::{EncodeError, Encoding};
+use crate::room::wire::{self, Line};
 use crate::sanitize;
 
 /// The page.
-pub const INDEX_HTML: &str = include_str!("web/index.html");
+pub const INDEX_HTML: &str = include_str!("index.html");
 /// Its script.
-pub const APP_JS: &str = include_str!("web/app.js");
+pub const APP_JS: &str = include_str!("app.js");
 /// Its style.
-pub const APP_CSS: &str = include_str!("web/app.css");
+pub const APP_CSS: &str = include_str!("app.css");
 
 /// Request headers larger than this are refused (431).
 pub const MAX_REQUEST: usize = 16 * 1024;
@@ -277,25 +283,63 @@ pub fn refused(why: &str) -> String {
     json(&ToPage::Refused { why })
 }
 
-/// A log entry of the room (`<ip:port> text\n`, `[ip:port] entered room\n`)
+/// A feed entry of the room (`<ip:port> text\n`, `[ip:port] entered room\n`)
 /// as the page's JSON: decoded with `decode`, sanitized like chat-window's
 /// output.
 pub fn entry(bytes: &[u8], decode: Encoding) -> String {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    if let Some(rest) = line.strip_prefix(b"<") {
-        if let Some(end) = rest.windows(2).position(|w| w == b"> ") {
-            let from = String::from_utf8_lossy(&rest[..end]);
-            let (text, _) = decode.decode(&rest[end + 2..]);
-            return json(&ToPage::Line {
+    match wire::parse(line) {
+        Line::Said { from, text } => {
+            let from = String::from_utf8_lossy(from);
+            let (text, _) = decode.decode(text);
+            json(&ToPage::Line {
                 from: &sanitize::line(&from),
                 text: &sanitize::line(&text),
-            });
+            })
+        }
+        Line::Notice(line) => {
+            let (text, _) = decode.decode(line);
+            json(&ToPage::Notice {
+                text: &sanitize::line(&text),
+            })
         }
     }
-    let (text, _) = decode.decode(line);
-    json(&ToPage::Notice {
-        text: &sanitize::line(&text),
-    })
+}
+
+/// Feed entries whose page form is kept at most.
+const PAGE_CACHE: usize = 512;
+
+/// The page form (JSON) of recent feed entries, so a line is decoded once
+/// for all the browsers, not once each: every member gets a reference to
+/// the same bytes.
+#[derive(Debug)]
+pub struct PageCache {
+    decode: Encoding,
+    entries: VecDeque<(u64, Utf8Bytes)>,
+}
+
+impl PageCache {
+    /// A cache decoding with `--web-encoding`.
+    pub fn new(decode: Encoding) -> Self {
+        PageCache {
+            decode,
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// The page form of feed entry `seq` (whose bytes are `item`), from the
+    /// cache or made and kept.
+    pub fn get(&mut self, seq: u64, item: &[u8]) -> Utf8Bytes {
+        if let Some((_, json)) = self.entries.iter().rev().find(|(s, _)| *s == seq) {
+            return json.clone();
+        }
+        let json = Utf8Bytes::from(entry(item, self.decode));
+        if self.entries.len() == PAGE_CACHE {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((seq, json.clone()));
+        json
+    }
 }
 
 /// The page's text as room lines: encoded with `encode`, split at line
