@@ -39,7 +39,6 @@ pub mod cli;
 pub mod encoding;
 pub mod exit;
 pub mod filter;
-pub mod gbk;
 pub mod input;
 pub mod ipmsg;
 pub mod lines;

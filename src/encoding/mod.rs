@@ -18,6 +18,8 @@ use std::fmt;
 use encoding_rs::{EncoderResult, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 use thiserror::Error;
 
+mod gbk;
+
 /// A text encoding chosen by the user.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -167,21 +169,22 @@ impl Encoding {
     }
 
     /// Builds what decoding needs ahead of time (the GBK / GB18030 table
-    /// of [`crate::gbk`], under a millisecond), so the first message costs
+    /// of the fast path, about a millisecond), so the first message costs
     /// no more than the others. Without it, the first decode builds it.
     pub fn prepare(&self) {
         let encoding = match self {
             Encoding::Label { encoding, .. } => *encoding,
             Encoding::Auto => GB18030,
         };
-        let _ = crate::gbk::table_for(encoding);
+        let _ = gbk::table_for(encoding);
     }
 
     /// Decodes bytes, replacing `out`'s contents, reusing its allocation.
     /// Returns whether any byte was invalid (shown as U+FFFD).
     ///
-    /// GBK and GB18030 take the table-driven fast path of [`crate::gbk`],
-    /// which gives exactly what encoding_rs gives.
+    /// GBK and GB18030 take a table-driven fast path (the `gbk` part of
+    /// this module) as far as the text is ASCII and two-byte characters,
+    /// then encoding_rs; the result is exactly what encoding_rs gives.
     pub fn decode_into(&self, bytes: &[u8], out: &mut String) -> bool {
         out.clear();
         let encoding = match self {
@@ -194,10 +197,11 @@ impl Encoding {
                 Err(_) => GB18030,
             },
         };
-        if let Some(table) = crate::gbk::table_for(encoding) {
-            return crate::gbk::decode_into(table, encoding, bytes, out);
-        }
-        decode_append(encoding, bytes, out)
+        let done = match gbk::table_for(encoding) {
+            Some(table) => gbk::decode_prefix(table, bytes, out),
+            None => 0,
+        };
+        done < bytes.len() && decode_append(encoding, &bytes[done..], out)
     }
 
     /// Encodes text strictly, appending the bytes to `out`.
@@ -261,7 +265,7 @@ impl Encoding {
 
 /// Decodes `src` with encoding_rs's decoder, appending to `out`; returns
 /// whether any byte was malformed.
-pub(crate) fn decode_append(
+fn decode_append(
     encoding: &'static encoding_rs::Encoding,
     mut src: &[u8],
     out: &mut String,
