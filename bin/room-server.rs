@@ -53,7 +53,7 @@ struct Args {
     /// Encoding between the room's bytes and the page's text: a WHATWG label, or auto (reads UTF-8 or GB18030, writes GB2312)
     #[arg(long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding, requires = "web")]
     web_encoding: Encoding,
-    /// Another origin whose pages may join, besides the server's own address (repeatable; e.g. http://chat.lan:8080)
+    /// Another origin whose pages may join, besides the server's own address (repeatable; e.g. `http://chat.lan:8080`)
     #[arg(long, value_name = "ORIGIN", requires = "web")]
     web_origin: Vec<String>,
 }

@@ -11,25 +11,31 @@
 //!
 //! # Layout
 //!
+//! Dependencies run one way: `bin/*` → [`ui`] → [`transport`] → [`chat`]
+//! and the protocol modules ([`room`], [`ipmsg`]) → the text and socket
+//! layers ([`encoding`], [`sanitize`], [`message`], [`net`]) → [`sys`].
+//! Nothing below `ui` imports `ui`.
+//!
 //! | module | what it owns |
 //! |---|---|
-//! | [`encoding`] | [`encoding::Encoding`]: a label parsed once; lossy decode, strict encode |
+//! | [`sys`] | every OS call, per OS behind `#[cfg]`: user and host name, local time, open-file limit, interface index, exclusive ports on Windows, the ANSI code page, the terminal mode, batched UDP (`recvmmsg`/`sendmmsg`) and its portable fallback |
+//! | [`encoding`] | [`encoding::Encoding`]: a label parsed once; lossy decode (with a private GBK fast path), strict encode |
 //! | [`sanitize`] | turning decoded text into one terminal-safe line |
-//! | [`message`] | a received datagram and its text and JSON renderings |
-//! | [`net`] | socket set-up (socket2), address display, batched UDP receive |
-//! | [`gbk`] | the table-driven GBK/GB18030 decode fast path (tables asked of encoding_rs) |
-//! | [`filter`] | the `--allow` list and the per-sender token-bucket rate limit |
-//! | [`window`] | the `chat-window` loop |
-//! | [`input`] | the `input-box` loop |
-//! | [`ipmsg`] | `lanchat --ipmsg`: the IP Messenger protocol (packets, state, transport) |
+//! | [`message`] | a received datagram and its text and JSON renderings; times |
+//! | [`net`] | sockets through socket2, addresses parsed and shown in one place, errors in words |
+//! | [`filter`] | the `--allow` list, the per-sender token bucket, and the two together ([`filter::Admission`]) |
+//! | [`window`], [`input`] | the `chat-window` and `input-box` loops |
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
-//! | [`room`] | the TCP room: line framer, the shared log, server event loop, the web page, client |
-//! | [`cli`] | value parsers and option groups shared by the binaries (encodings, durations, addresses, listening) |
+//! | [`room`] | the TCP room: `server` (poll loop), `member`, `feed`, `flow`, `framer`, `wire`, `web`, `client` |
+//! | [`ipmsg`] | the IP Messenger protocol: `packet`, `engine` (pure) |
+//! | [`chat`] | the model every front end and transport shares: who, marks, users, lines, events, the mode |
+//! | [`transport`] | `lanchat`'s network sides behind one trait: `udp`, `room`, `ipmsg`; the `--log` journal |
+//! | [`ui`] | `lanchat`'s window: App state, drawing, the editor, the terminal |
+//! | [`cli`] | value parsers and option groups shared by the binaries |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
 //! | [`exit`] | the named exit codes |
 //! | [`tty`] | terminal detection and restoring the terminal mode on exit |
-//! | [`ui`] | `lanchat`: the one-window chat (App state, drawing, transports) |
 //!
 //! Every loop takes an already bound socket and a [`stop::Stop`], so tests can
 //! drive the real loop in-process and the binaries stay thin.

@@ -3,7 +3,7 @@
 //! Scripts and tests watch stderr for lines such as `listening on ADDR:PORT`.
 //! `eprintln!` may split one line over several writes (stderr is
 //! unbuffered), so a watcher could read `listening on 0.0.0.0:34` before the
-//! rest of the port arrives. [`line`] writes the whole line at once.
+//! rest of the port arrives. [`line()`] writes the whole line at once.
 
 use std::io::Write;
 

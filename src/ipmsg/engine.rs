@@ -363,7 +363,7 @@ impl Engine {
         match p.mode() {
             cmd::BR_ENTRY | cmd::ANSENTRY | cmd::BR_ABSENCE => {
                 let before = self.peers.get(&from).cloned();
-                let absent = p.has(opt::ABSENCEOPT) && !p.from_iptux();
+                let absent = p.has(opt::ABSENCEOPT) && !p.is_from_iptux();
                 let utf8 = p.has(opt::UTF8OPT)
                     || p.has(opt::CAPUTF8OPT)
                     || p.part(3, legacy).eq_ignore_ascii_case("utf-8")

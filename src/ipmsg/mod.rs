@@ -2,8 +2,8 @@
 //! `lanchat --ipmsg` speaks. Protocol only, no sockets: the transport in
 //! [`crate::transport::ipmsg`] drives it.
 //!
-//! * [`packet`]: the packet format, parsed and built;
-//! * [`engine`]: the protocol's state (users, unconfirmed messages,
+//! * `packet`: the packet format, parsed and built;
+//! * `engine`: the protocol's state (users, unconfirmed messages,
 //!   duplicates), pure and unit-tested.
 //!
 //! Handled: BR_ENTRY, ANSENTRY, BR_ABSENCE, BR_EXIT, SENDMSG (with
@@ -11,8 +11,8 @@
 //! Not handled: encryption, sealed messages' READMSG, absence messages of
 //! our own.
 
-pub mod engine;
-pub mod packet;
+pub(crate) mod engine;
+pub(crate) mod packet;
 
 pub use packet::PORT;
 

@@ -21,8 +21,6 @@ pub const PORT: u16 = 2425;
 
 /// Commands (the low byte).
 pub mod cmd {
-    /// Nothing (keep-alive).
-    pub const NOOPERATION: u32 = 0x00;
     /// "I am here" (broadcast at start).
     pub const BR_ENTRY: u32 = 0x01;
     /// "I am leaving".
@@ -35,8 +33,6 @@ pub mod cmd {
     pub const SENDMSG: u32 = 0x20;
     /// The receipt of a message (EXTRA: its packet number).
     pub const RECVMSG: u32 = 0x21;
-    /// A sealed message was opened.
-    pub const READMSG: u32 = 0x30;
     /// "Which version are you?"
     pub const GETINFO: u32 = 0x40;
     /// The answer to GETINFO.
@@ -53,12 +49,8 @@ pub mod opt {
     pub const ABSENCEOPT: u32 = 0x100;
     /// SENDMSG: please confirm with RECVMSG (same bit as ABSENCEOPT).
     pub const SENDCHECKOPT: u32 = 0x100;
-    /// SENDMSG: a sealed message.
-    pub const SECRETOPT: u32 = 0x200;
     /// SENDMSG: sent to everyone (no receipt expected).
     pub const BROADCASTOPT: u32 = 0x400;
-    /// SENDMSG: an automatic answer (never answer it automatically).
-    pub const AUTORETOPT: u32 = 0x2000;
     /// SENDMSG: files attached.
     pub const FILEATTACHOPT: u32 = 0x20_0000;
     /// SENDMSG: encrypted.
@@ -129,7 +121,7 @@ impl Packet<'_> {
 
     /// Whether it came from iptux (which sets ABSENCEOPT on every entry
     /// packet, away or not).
-    pub fn from_iptux(&self) -> bool {
+    pub fn is_from_iptux(&self) -> bool {
         self.version.contains("iptux")
     }
 }
@@ -241,7 +233,7 @@ mod tests {
     fn iptux_utf8_without_the_flag_and_utf8opt_are_read_as_utf8() {
         let data = "1_iptux 0.8.3:1:root:vm:257:小明\0\0icon-tux.png\0utf-8\0".as_bytes();
         let p = parse(data, gbk(), false).unwrap();
-        assert!(p.utf8 && p.from_iptux());
+        assert!(p.utf8 && p.is_from_iptux());
         assert_eq!(p.part(0, gbk()), "小明");
         assert!(p.has(opt::ABSENCEOPT), "iptux sets it on every entry");
         let flagged = format!("1:7:u:h:{}:hi\0", cmd::SENDMSG | opt::UTF8OPT);

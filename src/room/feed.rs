@@ -65,6 +65,7 @@ impl Feed {
     }
 
     /// Sequence number of the oldest entry held.
+    #[cfg(test)]
     pub fn start(&self) -> u64 {
         self.base
     }
@@ -101,6 +102,7 @@ impl Feed {
     }
 
     /// Entries held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }

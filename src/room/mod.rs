@@ -2,11 +2,11 @@
 //!
 //! * [`server`]: the `room-server` event loop (mio): listeners, accepting,
 //!   timers, what members' lines become;
-//! * [`member`]: one member, its connection (TCP or WebSocket), its reads
+//! * `member`: one member, its connection (TCP or WebSocket), its reads
 //!   and writes;
-//! * [`feed`]: everything said in the room, once, and each member's place
+//! * `feed`: everything said in the room, once, and each member's place
 //!   in it;
-//! * [`flow`]: backpressure, stuck members, memory (pure rules);
+//! * `flow`: backpressure, stuck members, memory (pure rules);
 //! * [`framer`]: lines from a byte stream, with a length cap;
 //! * [`wire`]: every line and notice format, built and parsed in one place;
 //! * [`web`]: the room as a web page: HTTP, the Origin rule, the page's
@@ -14,10 +14,10 @@
 //! * [`client`]: the `room-client`: keyboard and socket at once.
 
 pub mod client;
-pub mod feed;
-pub mod flow;
+mod feed;
+mod flow;
 pub mod framer;
-pub mod member;
+mod member;
 pub mod server;
 pub mod web;
 pub mod wire;

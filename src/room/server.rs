@@ -10,10 +10,10 @@
 //! One thread, one mio `Poll` (epoll on Linux, IOCP on Windows: no select()
 //! limit), no thread per client. The parts:
 //!
-//! * [`super::member`]: a member, its connection and its reads and writes;
-//! * [`super::feed`]: the one copy of everything said, and each member's
+//! * `super::member`: a member, its connection and its reads and writes;
+//! * `super::feed`: the one copy of everything said, and each member's
 //!   place in it;
-//! * [`super::flow`]: who holds the room back, who is stuck, who is
+//! * `super::flow`: who holds the room back, who is stuck, who is
 //!   dropped (pure rules);
 //! * [`super::web`]: the page's HTTP edge and its messages;
 //! * [`super::wire`]: every line and notice the room writes.
@@ -25,10 +25,10 @@
 //!   TCP pushes back on the sender. It is told once
 //!   `! slow down (max N lines/s)`. Nothing is lost or reordered, and no
 //!   other member waits for it.
-//! * **One copy of each line**, in the [`Feed`]; the feed is trimmed behind
+//! * **One copy of each line**, in the `Feed`; the feed is trimmed behind
 //!   the slowest member. Memory follows what the slowest member has not
 //!   read, not members × lines.
-//! * **Backpressure, stuck members go**: see [`super::flow`].
+//! * **Backpressure, stuck members go**: see `super::flow`.
 //!
 //! Reads take a bounded share per turn (round robin), so one flooding
 //! member cannot starve the others; so do writes.
@@ -95,7 +95,7 @@ pub struct Config {
     /// Lines per second per client (`None`: no limit); past it the client
     /// is read more slowly, never dropped.
     pub max_rate: Option<u32>,
-    /// Bytes held for one client (see [`super::feed::Outbox::cost`]) past
+    /// Bytes held for one client (see `super::feed::Outbox::cost`) past
     /// which it is dropped as too slow, once stuck.
     pub max_queue: usize,
     /// Bytes the room's feed may hold in all, for every member together.
@@ -207,7 +207,7 @@ pub struct Stats {
     pub throttled: u64,
     /// Clients turned away because the room was full.
     pub turned_away: u64,
-    /// The most the feed held at once, in bytes ([`Feed::bytes`]).
+    /// The most the feed held at once, in bytes (`Feed::bytes`).
     pub peak_feed_bytes: usize,
 }
 
@@ -498,7 +498,7 @@ impl Server {
         }
     }
 
-    /// Looks every member over (see [`super::flow`]): who is behind, who
+    /// Looks every member over (see `super::flow`): who is behind, who
     /// is stuck, drops stuck members past `max_queue`, trims the feed
     /// behind the slowest, and decides whether reading pauses.
     fn scan(&mut self, now: Instant) {

@@ -8,10 +8,10 @@
 //! | local time of day | `jiff` (the system time zone) | `jiff` |
 //! | open-file limit | `rlimit`: raised to the hard limit | none (sockets are not files) |
 //! | interface index | `if-addrs` | `if-addrs` |
-//! | a listener that owns its port | `SO_REUSEADDR` | `SO_EXCLUSIVEADDRUSE` ([`windows.rs`](windows)) |
+//! | a listener that owns its port | `SO_REUSEADDR` | `SO_EXCLUSIVEADDRUSE` (`windows.rs`) |
 //! | the ANSI code page of piped text | none (UTF-8) | `GetACP` |
-//! | the terminal mode, restored on exit | `termios` ([`unix.rs`](unix)) | the console keeps its mode |
-//! | batched UDP | `recvmmsg`/`sendmmsg`, ICMP errors from the error queue ([`udp_linux.rs`](udp)) | one datagram per call ([`udp_portable.rs`](udp)) |
+//! | the terminal mode, restored on exit | `termios` (`unix.rs`) | the console keeps its mode |
+//! | batched UDP | `recvmmsg`/`sendmmsg`, ICMP errors from the error queue (`udp_linux.rs`) | one datagram per call (`udp_portable.rs`) |
 //!
 //! Per-OS code is chosen by `#[cfg]` on whole files (`#[path]`), as
 //! quinn-udp does, so each file reads as one platform's story.
