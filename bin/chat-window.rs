@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::message::{Format, Renderer};
@@ -22,6 +22,7 @@ use lanchat::{cli, exit, net};
 /// from the `listening on` line on stderr).
 #[derive(Parser, Debug)]
 #[command(
+    name = "chat-window",
     version,
     after_help = "Exit status: 0 done, 1 failure (or --count not reached in --timeout), 2 usage, 130 Ctrl-C/SIGTERM."
 )]
@@ -55,10 +56,17 @@ struct Args {
     /// Socket receive buffer to ask for, in bytes (the kernel may cap it)
     #[arg(long, value_name = "BYTES", default_value_t = net::DEFAULT_RECV_BUFFER)]
     recv_buffer: usize,
+    /// Write the man page or a shell completion to stdout (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
-    exit::report("chat-window", run(Args::parse()))
+    let args = Args::parse();
+    if let Some(what) = args.generate {
+        return exit::generated("chat-window", what, Args::command());
+    }
+    exit::report("chat-window", run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {

@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
 use lanchat::input::{self, Config, Ended, Target};
-use lanchat::lines::Source;
+use lanchat::lines::{Source, StdinText};
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
 use lanchat::{cli, exit};
@@ -18,6 +18,7 @@ use lanchat::{cli, exit};
 /// `input-box 127.0.0.1 -p 3456 -m 你好 -m 88`.
 #[derive(Parser, Debug)]
 #[command(
+    name = "input-box",
     version,
     after_help = "Exit status: 0 all sent, 1 a line was refused or a failure, 2 usage, 130 Ctrl-C/SIGTERM."
 )]
@@ -46,10 +47,18 @@ struct Args {
     /// The line that is sent and then ends the program ('' disables it)
     #[arg(long, value_name = "WORD", default_value = "88")]
     quit_word: String,
+    #[arg(long, value_name = "LABEL", value_parser = cli::stdin_encoding, help = cli::STDIN_ENCODING_HELP)]
+    stdin_encoding: Option<StdinText>,
+    /// Write the man page or a shell completion to stdout (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return exit::generated("input-box", what, Args::command());
+    }
     exit::report("input-box", TermGuard::around(|| run(args)))
 }
 
@@ -78,6 +87,9 @@ fn run(args: Args) -> anyhow::Result<u8> {
         encoding: args.encoding,
         quit_word: (!args.quit_word.is_empty()).then_some(args.quit_word),
         dest_label: target.label(),
+        stdin: args
+            .stdin_encoding
+            .unwrap_or_else(StdinText::platform_default),
     };
     let report = input::run(&socket, &config, lines, &stop, &mut std::io::stderr())?;
     let from = socket

@@ -70,6 +70,9 @@ struct Args {
     /// IP Messenger group
     #[arg(long, value_name = "GROUP", requires = "ipmsg")]
     group: Option<String>,
+    /// Write the man page or a shell completion to stdout (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    generate: Option<cli::Generate>,
 }
 
 fn alias(text: &str) -> Result<(IpAddr, String), String> {
@@ -85,6 +88,9 @@ fn alias(text: &str) -> Result<(IpAddr, String), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return exit::generated("lanchat", what, Args::command());
+    }
     if args.targets.len() > 1 && !args.ipmsg {
         Args::command()
             .error(

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
-use lanchat::lines::Source;
+use lanchat::lines::{Source, StdinText};
 use lanchat::room::client::{self, Config, Ended};
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
@@ -18,6 +18,7 @@ use lanchat::{cli, exit};
 /// from a script: `printf '你好\n' | room-client 127.0.0.1 -p 5000`.
 #[derive(Parser, Debug)]
 #[command(
+    name = "room-client",
     version,
     after_help = "Exit status: 0 end of input, 1 failure or server gone, 2 usage, 130 Ctrl-C/SIGTERM."
 )]
@@ -31,10 +32,18 @@ struct Args {
     /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
     #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
     encoding: Encoding,
+    #[arg(long, value_name = "LABEL", value_parser = cli::stdin_encoding, help = cli::STDIN_ENCODING_HELP)]
+    stdin_encoding: Option<StdinText>,
+    /// Write the man page or a shell completion to stdout (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return exit::generated("room-client", what, Args::command());
+    }
     exit::report("room-client", TermGuard::around(|| run(args)))
 }
 
@@ -57,6 +66,9 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let config = Config {
         send,
         receive: args.encoding,
+        stdin: args
+            .stdin_encoding
+            .unwrap_or_else(StdinText::platform_default),
     };
     let report = client::run(stream, config, source, &stop, &mut std::io::stderr())?;
     Ok(match report.ended {

@@ -56,10 +56,17 @@ struct Args {
     /// Another origin whose pages may join, besides the server's own address (repeatable; e.g. `http://chat.lan:8080`)
     #[arg(long, value_name = "ORIGIN", requires = "web")]
     web_origin: Vec<String>,
+    /// Write the man page or a shell completion to stdout (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
-    exit::report("room-server", run(Args::parse()))
+    let args = Args::parse();
+    if let Some(what) = args.generate {
+        return exit::generated("room-server", what, Args::command());
+    }
+    exit::report("room-server", run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {

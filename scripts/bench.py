@@ -31,7 +31,8 @@ ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
 # ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
 # web, lanchat, render, startup) runs those parts and prints them; BENCHMARKS.md is written only
-# by a full run, so every figure in it comes from one run.
+# by a full run, so every figure in it comes from one run. ROOMS=room-server
+# limits the room parts to those servers.
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 
 
@@ -636,6 +637,9 @@ def main():
 
     # 4: the room.
     rooms = ["room-server", "python"] + (["ncat"] if have_ncat else [])
+    # ROOMS=room-server: only these servers (to compare two builds).
+    if os.environ.get("ROOMS"):
+        rooms = [k for k in rooms if k in os.environ["ROOMS"].split(",")]
     sizes = (1000, 5000, 10000)
     hold = {}
     if part("room"):

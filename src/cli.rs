@@ -36,6 +36,45 @@ impl Listen {
     }
 }
 
+/// What `--generate` writes (hidden; `scripts/dist.sh` uses it): the man
+/// page or a shell's completion script, from the binary's own clap
+/// definition, on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generate {
+    /// A man page (roff).
+    Man,
+    /// bash completion.
+    CompleteBash,
+    /// zsh completion.
+    CompleteZsh,
+    /// fish completion.
+    CompleteFish,
+    /// PowerShell completion.
+    CompletePowershell,
+}
+
+/// Writes what `kind` asks for, for the command `cmd`, to `out`.
+///
+/// # Errors
+/// When writing fails.
+pub fn generate(
+    kind: Generate,
+    mut cmd: clap::Command,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    let name = cmd.get_name().to_string();
+    let shell = match kind {
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::CompleteBash => Shell::Bash,
+        Generate::CompleteZsh => Shell::Zsh,
+        Generate::CompleteFish => Shell::Fish,
+        Generate::CompletePowershell => Shell::PowerShell,
+    };
+    clap_complete::generate(shell, &mut cmd, name, out);
+    Ok(())
+}
+
 /// `-e` where text is decoded: any WHATWG label or `auto`.
 ///
 /// # Errors
@@ -51,6 +90,17 @@ pub fn decoding(label: &str) -> Result<Encoding, String> {
 pub fn encoding(label: &str) -> Result<Encoding, String> {
     Encoding::for_encoding(label).map_err(|e| e.to_string())
 }
+
+/// `--stdin-encoding`: `utf-8`, `auto`, or a WHATWG label.
+///
+/// # Errors
+/// A message listing valid labels.
+pub fn stdin_encoding(label: &str) -> Result<crate::lines::StdinText, String> {
+    crate::lines::StdinText::for_label(label)
+}
+
+/// The help of `--stdin-encoding` (input-box and room-client say the same).
+pub const STDIN_ENCODING_HELP: &str = "How piped or redirected input is read: utf-8, auto (each line UTF-8 if valid, else the ANSI code page on Windows, GB18030 elsewhere) or a WHATWG label [default: utf-8; on Windows auto]";
 
 /// `--timeout`: `5s`, `500ms`, `2m`, or plain seconds (`5`).
 ///
@@ -154,5 +204,30 @@ mod tests {
     fn positives() {
         assert!(positive("0").is_err());
         assert_eq!(positive("3").unwrap(), 3);
+    }
+
+    #[test]
+    fn man_pages_and_completions_come_from_the_clap_definition() {
+        let cmd = || {
+            clap::Command::new("demo")
+                .about("a demo")
+                .arg(clap::Arg::new("port").long("port").short('p'))
+        };
+        let text = |kind| {
+            let mut out = Vec::new();
+            generate(kind, cmd(), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(text(Generate::Man).contains(".TH demo"));
+        for kind in [
+            Generate::CompleteBash,
+            Generate::CompleteZsh,
+            Generate::CompleteFish,
+            Generate::CompletePowershell,
+        ] {
+            let script = text(kind);
+            assert!(script.contains("port"), "{kind:?}: {script}");
+            assert!(script.contains("demo"), "{kind:?}: {script}");
+        }
     }
 }

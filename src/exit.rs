@@ -20,3 +20,16 @@ pub fn report(program: &str, result: anyhow::Result<u8>) -> std::process::ExitCo
         }
     })
 }
+
+/// `--generate`: writes the man page or a completion for `cmd` to stdout.
+pub fn generated(
+    program: &str,
+    what: crate::cli::Generate,
+    cmd: clap::Command,
+) -> std::process::ExitCode {
+    let result = crate::cli::generate(what, cmd, &mut std::io::stdout().lock());
+    report(
+        program,
+        result.map(|()| SUCCESS).map_err(anyhow::Error::from),
+    )
+}

@@ -17,7 +17,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Finish, Flow, LineSink, Source};
+use crate::lines::{self, Finish, Flow, Input, LineSink, Source, StdinText};
 use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 use crate::stop::Stop;
 
@@ -170,6 +170,8 @@ pub struct Config {
     pub quit_word: Option<String>,
     /// `HOST:PORT` as typed, for the warning when nobody listens.
     pub dest_label: String,
+    /// How piped lines are read (`--stdin-encoding`).
+    pub stdin: StdinText,
 }
 
 /// Why the loop ended.
@@ -286,14 +288,17 @@ impl<E: Write> Sender<'_, E> {
 }
 
 impl<E: Write> LineSink for Sender<'_, E> {
-    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow {
-        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
-            self.refuse(line_no, "not valid UTF-8");
-            return Flow::Continue;
+    fn line(&mut self, line_no: u64, line: Input<'_>) -> Flow {
+        let text = match self.config.stdin.text(line) {
+            Ok(text) => text,
+            Err(why) => {
+                self.refuse(line_no, &why);
+                return Flow::Continue;
+            }
         };
-        let quit = self.config.quit_word.as_deref() == Some(text);
+        let quit = self.config.quit_word.as_deref() == Some(&*text);
         let start = self.data.len();
-        match self.config.encoding.encode_into(text, &mut self.data) {
+        match self.config.encoding.encode_into(&text, &mut self.data) {
             Err(e) => self.refuse(line_no, &e.to_string()),
             Ok(()) if self.data.len() - start > self.max_payload => {
                 let why = format!(
@@ -392,6 +397,7 @@ mod tests {
             encoding: Encoding::gb2312(),
             quit_word: Some("88".into()),
             dest_label: "test".into(),
+            stdin: StdinText::Utf8,
         }
     }
 

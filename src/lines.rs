@@ -7,10 +7,12 @@
 //! lines from a terminal (rustyline, with history). The consumer waits with a
 //! timeout and polls its stop flag.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 
+use crate::encoding::Encoding;
 use crate::stop::{Stop, POLL_INTERVAL};
 
 /// Bytes read from a pipe or file per read.
@@ -131,6 +133,99 @@ fn read(source: Source, tx: &SyncSender<Event>) {
     }
 }
 
+/// One line as [`drive`] hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Typed at a terminal (read as Unicode) or given with `-m`: text,
+    /// without a line ending.
+    Text(&'a str),
+    /// From a pipe or a file: bytes, with their `\n` when they had one.
+    Bytes(&'a [u8]),
+}
+
+/// How the bytes of piped stdin become text (`--stdin-encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinText {
+    /// Strict UTF-8: a line that is not valid UTF-8 is refused.
+    Utf8,
+    /// A legacy encoding: a line with bytes invalid in it is refused.
+    Legacy(Encoding),
+    /// Each line as UTF-8 when it is valid UTF-8, else in this encoding
+    /// (the system's ANSI code page on Windows, GB18030 elsewhere).
+    Auto(Encoding),
+}
+
+impl StdinText {
+    /// The default: on Windows `auto` with the ANSI code page (files and
+    /// pipes there are often GBK, as on Chinese Windows); elsewhere UTF-8.
+    pub fn platform_default() -> StdinText {
+        if cfg!(windows) {
+            Self::auto()
+        } else {
+            StdinText::Utf8
+        }
+    }
+
+    fn auto() -> StdinText {
+        let fallback = crate::sys::ansi_encoding()
+            .and_then(|e| Encoding::for_decoding(e.name()).ok())
+            .filter(|e| !matches!(e.label(), "UTF-8" | "utf-8"))
+            .unwrap_or_else(|| Encoding::for_decoding("gb18030").expect("gb18030 is a label"));
+        StdinText::Auto(fallback)
+    }
+
+    /// Parses `--stdin-encoding`: `utf-8`, `auto`, or any WHATWG label
+    /// that can be read line by line (not UTF-16).
+    ///
+    /// # Errors
+    /// A message for an unknown label or UTF-16.
+    pub fn for_label(label: &str) -> Result<StdinText, String> {
+        let enc = Encoding::for_decoding(label).map_err(|e| e.to_string())?;
+        match enc {
+            Encoding::Auto => Ok(Self::auto()),
+            Encoding::Label { encoding, .. } if encoding == encoding_rs::UTF_8 => {
+                Ok(StdinText::Utf8)
+            }
+            Encoding::Label { encoding, .. }
+                if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE =>
+            {
+                Err(format!(
+                    "'{label}' cannot be read line by line; save the file as UTF-8 or GBK"
+                ))
+            }
+            enc => Ok(StdinText::Legacy(enc)),
+        }
+    }
+
+    /// The text of one line, without its line ending.
+    ///
+    /// # Errors
+    /// Why the line cannot be read (`not valid UTF-8`), for the caller to
+    /// refuse it.
+    pub fn text<'a>(&self, line: Input<'a>) -> Result<Cow<'a, str>, String> {
+        let raw = match line {
+            Input::Text(t) => return Ok(Cow::Borrowed(t)),
+            Input::Bytes(b) => strip_ending(b),
+        };
+        let strict = |enc: &Encoding| match enc.decode(raw) {
+            (text, false) => Ok(text),
+            (_, true) => Err(format!("not valid {}", enc.label())),
+        };
+        match self {
+            StdinText::Utf8 => std::str::from_utf8(raw)
+                .map(Cow::Borrowed)
+                .map_err(|_| "not valid UTF-8".to_string()),
+            StdinText::Legacy(enc) => strict(enc),
+            StdinText::Auto(enc) => match std::str::from_utf8(raw) {
+                Ok(text) => Ok(Cow::Borrowed(text)),
+                Err(_) => {
+                    strict(enc).map_err(|_| format!("neither UTF-8 nor valid {}", enc.label()))
+                }
+            },
+        }
+    }
+}
+
 /// What a line handler tells [`drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -155,8 +250,8 @@ pub enum Finish {
 
 /// What [`drive`] hands lines to.
 pub trait LineSink {
-    /// One line (with its `\n` when it came from a pipe) and its number.
-    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow;
+    /// One line and its number.
+    fn line(&mut self, line_no: u64, line: Input<'_>) -> Flow;
 
     /// Called when the lines read so far are all handed over (after each
     /// block or edited line, and at the end): the moment to send what was
@@ -166,17 +261,17 @@ pub trait LineSink {
     }
 }
 
-impl<F: FnMut(u64, &[u8]) -> Flow> LineSink for F {
-    fn line(&mut self, line_no: u64, raw: &[u8]) -> Flow {
-        self(line_no, raw)
+impl<F: FnMut(u64, Input<'_>) -> Flow> LineSink for F {
+    fn line(&mut self, line_no: u64, line: Input<'_>) -> Flow {
+        self(line_no, line)
     }
 }
 
 /// Hands every line from `events` to `sink` with its number (from 1),
 /// until end of input, the handler stopping, the stop flag (polled every
-/// [`POLL_INTERVAL`]) or [`Event::Closed`]. Lines from a pipe keep their
-/// `\n` (strip it with [`strip_ending`]); a last line without one is handled
-/// at end of input.
+/// [`POLL_INTERVAL`]) or [`Event::Closed`]. Lines from a pipe are bytes
+/// with their `\n` ([`StdinText::text`] reads them); a last line without
+/// one is handled at end of input.
 ///
 /// # Errors
 /// The error reading stdin failed with.
@@ -211,7 +306,9 @@ fn drive_lines(
         match event {
             Event::Line(text) => {
                 line_no += 1;
-                if sink.line(line_no, text.as_bytes()) == Flow::Stop || sink.flush() == Flow::Stop {
+                if sink.line(line_no, Input::Text(&text)) == Flow::Stop
+                    || sink.flush() == Flow::Stop
+                {
                     return Ok(Finish::Handler);
                 }
             }
@@ -219,7 +316,7 @@ fn drive_lines(
                 let mut flow = Flow::Continue;
                 splitter.split(&block, |line| {
                     line_no += 1;
-                    flow = sink.line(line_no, line);
+                    flow = sink.line(line_no, Input::Bytes(line));
                     flow == Flow::Continue && !stop.is_set()
                 });
                 if flow == Flow::Stop || sink.flush() == Flow::Stop {
@@ -229,7 +326,7 @@ fn drive_lines(
             Event::Eof => {
                 if let Some(line) = splitter.finish() {
                     line_no += 1;
-                    if sink.line(line_no, &line) == Flow::Stop {
+                    if sink.line(line_no, Input::Bytes(&line)) == Flow::Stop {
                         return Ok(Finish::Handler);
                     }
                 }
@@ -335,7 +432,8 @@ mod tests {
         tx.send(Event::Block(b"c\nd\nstop\nnever\n".to_vec()))
             .unwrap();
         let mut seen = Vec::new();
-        let end = drive(&rx, &Stop::new(), &mut |n: u64, l: &[u8]| {
+        let end = drive(&rx, &Stop::new(), &mut |n: u64, l: Input<'_>| {
+            let Input::Bytes(l) = l else { panic!("{l:?}") };
             seen.push((n, l.to_vec()));
             if l == b"stop\n" {
                 Flow::Stop
@@ -360,7 +458,7 @@ mod tests {
         tx.send(Event::Block(b"x\ny".to_vec())).unwrap();
         tx.send(Event::Eof).unwrap();
         let mut n = 0;
-        let end = drive(&rx, &Stop::new(), &mut |_: u64, _: &[u8]| {
+        let end = drive(&rx, &Stop::new(), &mut |_: u64, _: Input<'_>| {
             n += 1;
             Flow::Continue
         })
@@ -373,5 +471,48 @@ mod tests {
         assert_eq!(strip_ending(b"a\r\n"), b"a");
         assert_eq!(strip_ending(b"a\n"), b"a");
         assert_eq!(strip_ending(b"a"), b"a");
+    }
+
+    #[test]
+    fn piped_lines_are_read_as_the_stdin_encoding_says() {
+        let gbk_hello: &[u8] = b"\xc4\xe3\xba\xc3\r\n";
+        let utf8 = StdinText::Utf8;
+        assert_eq!(
+            utf8.text(Input::Bytes("你好\n".as_bytes())).unwrap(),
+            "你好"
+        );
+        assert_eq!(
+            utf8.text(Input::Bytes(gbk_hello)).unwrap_err(),
+            "not valid UTF-8"
+        );
+        let gbk = StdinText::for_label("gbk").unwrap();
+        assert_eq!(gbk.text(Input::Bytes(gbk_hello)).unwrap(), "你好");
+        assert_eq!(
+            gbk.text(Input::Bytes(b"\xff\n")).unwrap_err(),
+            "not valid gbk"
+        );
+        // auto: UTF-8 when valid, else the fallback (GBK here).
+        let auto = StdinText::Auto(Encoding::gb2312());
+        assert_eq!(auto.text(Input::Bytes("你好".as_bytes())).unwrap(), "你好");
+        assert_eq!(auto.text(Input::Bytes(gbk_hello)).unwrap(), "你好");
+        assert_eq!(
+            auto.text(Input::Bytes(b"\xff")).unwrap_err(),
+            "neither UTF-8 nor valid gb2312"
+        );
+        // Typed lines are text already, whatever the setting.
+        assert_eq!(gbk.text(Input::Text("é")).unwrap(), "é");
+        assert_eq!(StdinText::for_label("utf8").unwrap(), StdinText::Utf8);
+        assert!(matches!(
+            StdinText::for_label("auto").unwrap(),
+            StdinText::Auto(_)
+        ));
+        assert!(StdinText::for_label("utf-16le")
+            .unwrap_err()
+            .contains("line by line"));
+        assert!(StdinText::for_label("klingon").is_err());
+        assert_eq!(
+            StdinText::platform_default() == StdinText::Utf8,
+            !cfg!(windows)
+        );
     }
 }

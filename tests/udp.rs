@@ -354,7 +354,13 @@ fn closed_stdout_ends_quietly_with_status_zero() {
 
 #[test]
 fn help_and_version() {
-    for bin in ["chat-window", "input-box"] {
+    for bin in [
+        "chat-window",
+        "input-box",
+        "room-server",
+        "room-client",
+        "lanchat",
+    ] {
         let (code, out, _) = run(Command::new(crate::util::bin(bin)).arg("--help"));
         assert_eq!(code, Some(0));
         assert!(
@@ -363,7 +369,11 @@ fn help_and_version() {
         );
         let (code, out, _) = run(Command::new(crate::util::bin(bin)).arg("--version"));
         assert_eq!(code, Some(0));
-        assert!(out.contains(env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            out.trim(),
+            format!("{bin} {}", env!("CARGO_PKG_VERSION")),
+            "each binary names itself"
+        );
         let (code, _, err) = run(Command::new(crate::util::bin(bin)).arg("--no-such-flag"));
         assert_eq!(code, Some(2), "{err}");
     }

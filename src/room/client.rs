@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Event, Finish, Flow, Printer, Source};
+use crate::lines::{self, Event, Finish, Flow, Input, Printer, Source, StdinText};
 use crate::net;
 use crate::room::framer::{Frame, Framer};
 use crate::sanitize;
@@ -81,6 +81,8 @@ pub struct Config {
     pub send: Encoding,
     /// Encoding of lines received (may be `auto`).
     pub receive: Encoding,
+    /// How piped stdin is read (`--stdin-encoding`).
+    pub stdin: StdinText,
 }
 
 /// Why the client ended.
@@ -240,17 +242,17 @@ pub fn run<E: Write>(
         refused: 0,
     };
     let mut wire = Vec::new();
-    let finish = lines::drive(&events, stop, &mut |line_no: u64, raw: &[u8]| {
-        let Ok(text) = std::str::from_utf8(lines::strip_ending(raw)) else {
-            let _ = writeln!(
-                err,
-                "room-client: line {line_no}: not valid UTF-8; not sent"
-            );
-            report.refused += 1;
-            return Flow::Continue;
+    let finish = lines::drive(&events, stop, &mut |line_no: u64, line: Input<'_>| {
+        let text = match config.stdin.text(line) {
+            Ok(text) => text,
+            Err(why) => {
+                let _ = writeln!(err, "room-client: line {line_no}: {why}; not sent");
+                report.refused += 1;
+                return Flow::Continue;
+            }
         };
         wire.clear();
-        if let Err(e) = config.send.encode_into(text, &mut wire) {
+        if let Err(e) = config.send.encode_into(&text, &mut wire) {
             let _ = writeln!(err, "room-client: line {line_no}: {e}; not sent");
             report.refused += 1;
             return Flow::Continue;

@@ -116,8 +116,8 @@ pub fn interface_index(name: &str) -> Option<u32> {
     if_addrs::get_if_addrs()
         .ok()?
         .into_iter()
-        .find(|i| i.name == name)
-        .and_then(|i| i.index)
+        .filter(|i| i.name == name)
+        .find_map(|i| i.index)
 }
 
 /// Whether an I/O error on a UDP socket is the network's report about an

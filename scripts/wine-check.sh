@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# The Windows build, run under Wine against the Linux binaries and peers,
+# on 127.0.0.1 only (tried as a Windows user would use it):
+#   the UDP pair both ways (GB2312 bytes checked on the wire, JSON "bytes":4),
+#   piped GBK text read in the ANSI code page (code page 936), the room
+#   with nc members and room-client.exe from a pipe (GB2312 both ways),
+#   lanchat.exe in tmux, Ctrl-C → 130, usage errors → 2, and the errors a
+#   user meets (port in use, nobody listening, connection refused).
+# Then the library's unit tests for the Windows target, under Wine.
+#
+# Needs: wine, x86_64-w64-mingw32-gcc, the x86_64-pc-windows-gnu target,
+# nc, tmux, python3 (.ci/run installs them). Env: EXE_DIR (the .exe files,
+# default target/x86_64-pc-windows-gnu/debug, built here when missing),
+# LANCHAT_BIN (the Linux binaries, default target/debug), UNIT=0 skips
+# the unit tests. A private WINEPREFIX in a temporary folder, removed at
+# the end; only processes this script started are stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=x86_64-pc-windows-gnu
+EXE=${EXE_DIR:-target/$TARGET/debug}
+LIN=${LANCHAT_BIN:-target/debug}
+for tool in wine x86_64-w64-mingw32-gcc nc tmux python3; do
+    command -v "$tool" >/dev/null || { echo "wine-check: $tool is required" >&2; exit 1; }
+done
+start=$(date +%s)
+if [ ! -x "$EXE/chat-window.exe" ]; then
+    cargo build --quiet --target "$TARGET" --bins
+fi
+[ -x "$LIN/chat-window" ] || cargo build --quiet --bins
+
+tmp=$(mktemp -d)
+pids=()
+tmux_sock=lanchat-wine-$$
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    tmux -L "$tmux_sock" kill-server 2>/dev/null || true
+    wine_stop 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() { echo "wine-check: FAILED: $*" >&2; exit 1; }
+ok() { echo "wine-check: $*: ok"; }
+# wait_for FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN.
+wait_for() {
+    local file=$1 pattern=$2 secs=${3:-60} i
+    for ((i = 0; i < secs * 20; i++)); do
+        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "--- $file:" >&2; cat "$file" >&2 2>/dev/null || true
+    fail "no line matching '$pattern' in $file within ${secs}s"
+}
+port_of() { sed -n "s/.*$2 .*:\([0-9]*\)\/\{0,1\}$/\1/p" "$1" | head -1; }
+# A free UDP or TCP port nobody listens on (bound and released by python).
+closed_port() {
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
+}
+# A Windows program in the foreground, bounded. (In the background, wine
+# runs directly: it execs, so $! is the program's PID, for Ctrl-C.)
+w() { timeout --foreground 120 wine "$@"; }
+
+# The prefix: booted once, with the one DLL Wine 8.0 lacks.
+source scripts/wine/prefix.sh
+boot=$(( $(date +%s) - start ))
+
+# --- --version, usage errors ---------------------------------------------
+for b in chat-window input-box room-server room-client lanchat; do
+    v=$(w "$EXE/$b.exe" --version 2>&1) || fail "$b.exe --version: $v"
+    [[ $v == "$b "* ]] || fail "$b.exe --version printed '$v'"
+    set +e; w "$EXE/$b.exe" --no-such-option >/dev/null 2>&1; code=$?; set -e
+    [ $code -eq 2 ] || fail "$b.exe with a bad option exited $code, not 2"
+done
+ok "--version and usage errors (exit 2) of the five .exe files"
+
+# --- input-box (Linux) → chat-window.exe ------------------------------------
+w "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 --format json --count 1 --timeout 60s \
+    >"$tmp/cw.json" 2>"$tmp/cw.err" &
+pids+=($!); cw=$!
+wait_for "$tmp/cw.err" "listening on"
+port=$(port_of "$tmp/cw.err" "listening on")
+"$LIN/input-box" 127.0.0.1 -p "$port" -m 你好 2>/dev/null
+wait "$cw" || fail "chat-window.exe exited $? ($(cat "$tmp/cw.err"))"
+grep -q '"text":"你好","bytes":4,"malformed":false' "$tmp/cw.json" || fail "chat-window.exe JSON: $(cat "$tmp/cw.json")"
+grep -q '"from":"127.0.0.1:' "$tmp/cw.json" || fail "chat-window.exe sender: $(cat "$tmp/cw.json")"
+wine "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 --count 1 --timeout 60s >"$tmp/cw.txt" 2>"$tmp/cw2.err" &
+pids+=($!); cw=$!
+wait_for "$tmp/cw2.err" "listening on"
+port=$(port_of "$tmp/cw2.err" "listening on")
+"$LIN/input-box" 127.0.0.1 -p "$port" -s 127.0.0.2 -m 你好 2>/dev/null
+wait "$cw" || fail "chat-window.exe (text) exited $?"
+[ "$(sed -n 2p "$tmp/cw.txt")" = "你好" ] && grep -q '^127\.0\.0\.2:[0-9]*$' "$tmp/cw.txt" \
+    || fail "chat-window.exe text records: $(cat "$tmp/cw.txt")"
+ok "Linux input-box → chat-window.exe: sender 127.0.0.2:PORT and 你好 shown, JSON bytes 4"
+
+# --- input-box.exe → the wire (GB2312 bytes), from a pipe --------------------
+# A receiver that prints each datagram's bytes in hex, as the classic
+# programs would receive them.
+hexrx() {
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], file=sys.stderr, flush=True)
+s.settimeout(60)
+for _ in range(int(sys.argv[1])):
+    d, a = s.recvfrom(65536); print(d.hex(), flush=True)
+' "$1"
+}
+hexrx 2 >"$tmp/hex" 2>"$tmp/hex.err" &
+pids+=($!); rx=$!
+wait_for "$tmp/hex.err" "listening on"
+port=$(port_of "$tmp/hex.err" "listening on")
+printf '你好\n88\n' | w "$EXE/input-box.exe" 127.0.0.1 -p "$port" 2>"$tmp/ib.err" \
+    || fail "input-box.exe exited $?: $(cat "$tmp/ib.err")"
+wait "$rx"
+[ "$(cat "$tmp/hex")" = "$(printf 'c4e3bac3\n3838')" ] || fail "input-box.exe sent $(cat "$tmp/hex")"
+ok "input-box.exe from a UTF-8 pipe → GB2312 on the wire (c4e3bac3), 88 quits"
+
+# Piped GBK text (type 名单.txt | input-box), read in the ANSI code page:
+# LC_ALL=zh_CN.UTF-8 gives the Wine process code page 936, as on Chinese Windows.
+hexrx 1 >"$tmp/hex" 2>"$tmp/hex.err" &
+pids+=($!); rx=$!
+wait_for "$tmp/hex.err" "listening on"
+port=$(port_of "$tmp/hex.err" "listening on")
+printf '\xc4\xe3\xba\xc3\r\n' | env LC_ALL=zh_CN.UTF-8 timeout 120 wine "$EXE/input-box.exe" 127.0.0.1 -p "$port" 2>"$tmp/ib.err" \
+    || fail "input-box.exe (GBK pipe) exited $?: $(cat "$tmp/ib.err")"
+wait "$rx"
+[ "$(cat "$tmp/hex")" = "c4e3bac3" ] || fail "input-box.exe (GBK pipe) sent $(cat "$tmp/hex"); $(cat "$tmp/ib.err")"
+ok "input-box.exe from a GBK pipe (ANSI code page 936, --stdin-encoding auto) → 你好 sent"
+
+# Nobody listening: warned once, the lines still go, exit 0.
+p=$(closed_port SOCK_DGRAM)
+w "$EXE/input-box.exe" 127.0.0.1 -p "$p" -m one -m two -m three 2>"$tmp/ib.err" \
+    || fail "input-box.exe to a closed port exited $?"
+grep -q "no chat window is listening at 127.0.0.1:$p" "$tmp/ib.err" \
+    || fail "input-box.exe to a closed port said: $(cat "$tmp/ib.err")"
+ok "input-box.exe to a closed port: 'no chat window is listening' warning"
+
+# --- port in use --------------------------------------------------------------
+wine "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 >/dev/null 2>"$tmp/cw.err" &
+pids+=($!); cw=$!
+wait_for "$tmp/cw.err" "listening on"
+port=$(port_of "$tmp/cw.err" "listening on")
+set +e; w "$EXE/chat-window.exe" -b 127.0.0.1 -p "$port" >/dev/null 2>"$tmp/cw3.err"; code=$?; set -e
+[ $code -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$port: address already in use" "$tmp/cw3.err" \
+    || fail "second chat-window.exe on port $port: exit $code, $(cat "$tmp/cw3.err")"
+ok "a second chat-window.exe on the same port: 'address already in use', exit 1"
+
+# --- Ctrl-C → 130 -------------------------------------------------------------
+kill -INT "$cw"
+set +e; wait "$cw"; code=$?; set -e
+[ $code -eq 130 ] && grep -q "messages shown" "$tmp/cw.err" || fail "chat-window.exe after Ctrl-C: exit $code, $(cat "$tmp/cw.err")"
+ok "Ctrl-C: chat-window.exe prints its summary and exits 130"
+
+# --- room-server.exe with nc members, room-client.exe from a pipe --------------
+wine "$EXE/room-server.exe" -b 127.0.0.1 -p 0 >/dev/null 2>"$tmp/rs.err" &
+pids+=($!); rs=$!
+wait_for "$tmp/rs.err" "Chat server started on"
+grep -q "open-file limit" "$tmp/rs.err" && fail "room-server.exe speaks of an open-file limit: $(cat "$tmp/rs.err")"
+rport=$(port_of "$tmp/rs.err" "Chat server started on")
+mkfifo "$tmp/a.in" "$tmp/c.in"
+nc -s 127.0.0.2 127.0.0.1 "$rport" <"$tmp/a.in" >"$tmp/a.out" &
+pids+=($!)
+exec 3>"$tmp/a.in"
+wait_for "$tmp/rs.err" "(1 in room)"
+wine "$EXE/room-client.exe" 127.0.0.1 -p "$rport" <"$tmp/c.in" >"$tmp/c.out" 2>"$tmp/c.err" &
+pids+=($!); rc=$!
+exec 4>"$tmp/c.in"
+wait_for "$tmp/c.err" "Connected to remote host. Start sending messages!"
+wait_for "$tmp/a.out" "entered room"
+printf '\xc4\xe3\xba\xc3 from nc\n' >&3          # GB2312 from nc ...
+wait_for "$tmp/c.out" "<127.0.0.2:[0-9]*> 你好 from nc"   # ... shown as Chinese
+printf '你好 from room-client\n' >&4              # UTF-8 typed into room-client ...
+wait_for "$tmp/a.out" "from room-client"
+grep -a -q "$(printf '> \xc4\xe3\xba\xc3 from room-client')" "$tmp/a.out" \
+    || fail "nc did not get GB2312 from room-client.exe: $(od -c "$tmp/a.out" | head)"
+exec 4>&-                                           # end of input: exit 0
+set +e; wait "$rc"; code=$?; set -e
+[ $code -eq 0 ] || fail "room-client.exe at end of input exited $code: $(cat "$tmp/c.err")"
+wait_for "$tmp/a.out" "left room"
+exec 3>&-
+ok "room-server.exe: nc and room-client.exe from a pipe, GB2312 both ways, entered/left notices"
+p=$(closed_port SOCK_STREAM)
+set +e; w "$EXE/room-client.exe" 127.0.0.1 -p "$p" </dev/null >/dev/null 2>"$tmp/c.err"; code=$?; set -e
+[ $code -eq 1 ] && grep -q "Unable to connect to 127.0.0.1:$p: connection refused" "$tmp/c.err" \
+    || fail "room-client.exe to a closed port: exit $code, $(cat "$tmp/c.err")"
+kill -INT "$rs"; set +e; wait "$rs"; code=$?; set -e
+[ $code -eq 130 ] || fail "room-server.exe after Ctrl-C exited $code"
+ok "room-client.exe to a closed port: 'connection refused', exit 1; room-server.exe Ctrl-C → 130"
+
+# --- lanchat.exe in tmux → a Linux chat-window ----------------------------------
+"$LIN/chat-window" -b 127.0.0.1 -p 0 --count 1 --timeout 90s >"$tmp/lc.out" 2>"$tmp/lc-cw.err" &
+pids+=($!); cw=$!
+wait_for "$tmp/lc-cw.err" "listening on"
+port=$(port_of "$tmp/lc-cw.err" "listening on")
+tmux -L "$tmux_sock" new-session -d -x 100 -y 30 \
+    "LC_ALL=C.UTF-8 timeout --foreground 120 wine $EXE/lanchat.exe 127.0.0.1:$port -b 127.0.0.1 -p 0 2>$tmp/lc.err; echo \$? >$tmp/lc.code.part; mv $tmp/lc.code.part $tmp/lc.code; sleep 600"
+wait_for "$tmp/lc.err" "listening on"
+lport=$(port_of "$tmp/lc.err" "listening on")
+# Keys count once the window is drawn (before, they are the console's):
+# Wine's console garbles the boxes, but the status line reads right.
+for ((i = 0; i < 1200; i++)); do
+    tmux -L "$tmux_sock" capture-pane -p -t 0 | grep -q "127.0.0.1:$lport → 127.0.0.1:$port │" && break
+    sleep 0.05
+done
+tmux -L "$tmux_sock" send-keys -t 0 -l "hello 你好"
+tmux -L "$tmux_sock" send-keys -t 0 Enter
+set +e; wait "$cw"; code=$?; set -e
+[ $code -eq 0 ] || fail "the Linux chat-window got nothing from lanchat.exe ($(cat "$tmp/lc.err"))"
+[ "$(cat "$tmp/lc.out")" = "$(printf '127.0.0.1:%s\nhello 你好' "$lport")" ] \
+    || fail "chat-window got from lanchat.exe: $(cat "$tmp/lc.out")"
+tmux -L "$tmux_sock" send-keys -t 0 -l "/quit"
+tmux -L "$tmux_sock" send-keys -t 0 Enter
+for ((i = 0; i < 600; i++)); do [ -f "$tmp/lc.code" ] && break; sleep 0.1; done
+[ "$(cat "$tmp/lc.code" 2>/dev/null)" = 0 ] || fail "lanchat.exe after /quit: exit $(cat "$tmp/lc.code" 2>/dev/null); $(cat "$tmp/lc.err")"
+ok "lanchat.exe in tmux: a typed line reaches a Linux chat-window from its listening port; /quit exits 0"
+checks=$(( $(date +%s) - start - boot ))
+
+# --- the library's unit tests, for Windows, under Wine --------------------------
+if [ "${UNIT:-1}" != 0 ]; then
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine cargo test --quiet --target "$TARGET" --lib 2>&1 \
+        | tail -3
+    ok "unit tests for $TARGET under Wine"
+fi
+echo "wine-check: OK (prefix ${boot}s, checks ${checks}s, all $(( $(date +%s) - start ))s)"
