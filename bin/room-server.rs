@@ -47,6 +47,9 @@ struct Args {
     /// Bytes all clients' queues may hold together; past it the clients furthest behind are dropped (e.g. 256MiB)
     #[arg(long, value_name = "BYTES", default_value = "256MiB", value_parser = cli::bytes)]
     max_memory: u64,
+    /// Clients from one IP address at most, TCP and web page together (0: no limit; load tests that open thousands from one address need it); the next is told `! too many connections` and closed
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_per_host: u64,
     /// Also serve the room as a web page on ADDR:PORT (e.g. 0.0.0.0:8080): browsers join the same room
     #[arg(long, value_name = "ADDR:PORT")]
     web: Option<SocketAddr>,
@@ -76,6 +79,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
         max_rate: Some(u32::try_from(args.max_rate).unwrap_or(u32::MAX)),
         max_queue: usize::try_from(args.max_queue).unwrap_or(usize::MAX),
         max_memory: usize::try_from(args.max_memory).unwrap_or(usize::MAX),
+        max_per_host: usize::try_from(args.max_per_host).unwrap_or(usize::MAX),
+        max_requests: 0,
         verbose: true,
     };
     if let Err(why) = config.check() {
@@ -85,6 +90,13 @@ fn run(args: Args) -> anyhow::Result<u8> {
     }
     let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
     let files = lanchat::sys::raise_open_file_limit();
+    // The page's requests under way, in all: an eighth of the descriptors.
+    let config = Config {
+        max_requests: files.map_or(4096, |f| {
+            usize::try_from(f / 8).unwrap_or(65_536).clamp(64, 65_536)
+        }),
+        ..config
+    };
     let max_clients = config.max_clients;
     let mut server = Server::new(listener, config)?;
     if let Some(addr) = args.web {

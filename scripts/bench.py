@@ -364,12 +364,20 @@ def render_cost():
 
 # ---- the room ----------------------------------------------------------------
 
+def per_host_off():
+    """The load tool opens hundreds of members from one address: room-server
+    runs with --max-per-host 0 (a build without the option has no limit)."""
+    out = subprocess.run([os.path.join(REL, "room-server"), "--help"],
+                         capture_output=True, text=True).stdout
+    return ["--max-per-host", "0"] if "--max-per-host" in out else []
+
+
 def start_room(kind, args=("--max-rate", "1000000")):
     """Starts a room server; returns (process, port). `args` are
     room-server's (the peers have no limits, so by default neither has it)."""
     if kind == "room-server":
-        return start([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0"] + list(args),
-                     subprocess.DEVNULL)
+        return start([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0"]
+                     + per_host_off() + list(args), subprocess.DEVNULL)
     if kind == "python":
         return start([sys.executable, "-c", PY_ROOM], subprocess.DEVNULL)
     port = free_port()
@@ -446,7 +454,7 @@ def room_storm(kind, n):
 def start_room_web():
     """room-server with --web on loopback; returns (process, room port, web port)."""
     p = subprocess.Popen([os.path.join(REL, "room-server"), "-b", "127.0.0.1", "-p", "0",
-                          "--max-rate", "1000000", "--web", "127.0.0.1:0"],
+                          "--max-rate", "1000000", "--web", "127.0.0.1:0"] + per_host_off(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     room = web = None
     deadline = time.time() + 10
@@ -492,6 +500,59 @@ def median_of_runs(kind, start_server, load):
 def web_fanout(args):
     return median_of_runs("room-server --web", start_room_web, lambda room, web: room_load(
         room, ["fanout", "--clients", "100", "--ws", "50", "--senders", "10"] + args, web=web))
+
+
+def page_loads(hostile, loads=200):
+    """`loads` page loads (GET /, whole, one after another) from 127.0.0.9,
+    each timed from connect to the end of the page; with `hostile`, while
+    127.0.0.8 holds 3,000 unfinished requests (`GET / HTTP/1.1\\r\\nHost:
+    x\\r\\n`, never completed). Returns p50 and p99 in ms and how many failed."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    p, room, web = start_room_web()
+    held = []
+    try:
+        if hostile:
+            for _ in range(3000):
+                s = socket.socket()
+                s.bind(("127.0.0.8", 0))
+                s.connect(("127.0.0.1", web))
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                held.append(s)
+        times, failed = [], 0
+        for _ in range(loads):
+            t0 = time.perf_counter()
+            s = socket.socket()
+            s.settimeout(10)
+            s.bind(("127.0.0.9", 0))
+            try:
+                s.connect(("127.0.0.1", web))
+                s.sendall(b"GET / HTTP/1.1\r\nHost: page\r\n\r\n")
+                body = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                if body.startswith(b"HTTP/1.1 200") and b"</html>" in body:
+                    times.append((time.perf_counter() - t0) * 1000)
+                else:
+                    failed += 1
+            except OSError:
+                failed += 1
+            finally:
+                s.close()
+    finally:
+        for s in held:
+            s.close()
+        stop_room(p)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    times.sort()
+    if not times:
+        return {"p50": 0.0, "p99": 0.0, "failed": failed, "loads": loads}
+    return {"p50": times[len(times) // 2], "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+            "failed": failed, "loads": loads}
 
 
 def room_bulk(kind, args):
@@ -697,7 +758,14 @@ def main():
 
     web_held = {}
     web_fan = {}
+    loads = {}
     if part("web"):
+        for hostile in (False, True):
+            loads[hostile] = page_loads(hostile)
+            r = loads[hostile]
+            print("page loads from another host%s: p50 %.2f ms, p99 %.2f ms, %d of %d failed"
+                  % (" while one host holds 3,000 unfinished requests" if hostile else "",
+                     r["p50"], r["p99"], r["failed"], r["loads"]))
         for n in (1000,):
             web_held[n] = web_hold(n)
             print("room-server --web: %d WebSocket members held: %s" % (n, web_held[n]))
@@ -834,6 +902,15 @@ def main():
                           % (name, label, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
             else:
                 md.append("| %s | %s | no result | | | |" % (name, label))
+    md.append("\nThe page under hostile load: 200 page loads (`GET /`, the whole page, one "
+              "after another) from 127.0.0.9, each timed from connect to the end of the page, "
+              "alone and while 127.0.0.8 holds 3,000 unfinished requests "
+              "(`GET / HTTP/1.1\\r\\nHost: x\\r\\n`, never completed), same run:\n")
+    md.append("| page loads from another host | p50 | p99 | failed |\n|---|---|---|---|")
+    for hostile, r in sorted(loads.items()):
+        md.append("| %s | %.2f ms | %.2f ms | %d of %d |"
+                  % ("while one host holds 3,000 unfinished requests" if hostile else "alone",
+                     r["p50"], r["p99"], r["failed"], r["loads"]))
     md.append("\n## 5. lanchat under a flood\n")
     md.append("lanchat (release) in tmux at 100×30, messages from `udp-flood` (64-byte GB2312 "
               "datagrams) for 5 s; %d keystrokes per run, each timed from `tmux send-keys` until "

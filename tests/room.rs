@@ -20,14 +20,14 @@ fn server(args: &[&str]) -> (Proc, SocketAddr) {
 }
 
 /// A raw TCP client, like nc.
-struct Conn {
+pub struct Conn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     name: String,
 }
 
 impl Conn {
-    fn open(from: &str, to: SocketAddr) -> Conn {
+    pub fn open(from: &str, to: SocketAddr) -> Conn {
         let socket =
             Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP)).unwrap();
         socket
@@ -58,7 +58,7 @@ impl Conn {
         buf
     }
 
-    fn line(&mut self) -> String {
+    pub fn line(&mut self) -> String {
         String::from_utf8(self.line_bytes()).unwrap()
     }
 
@@ -109,7 +109,7 @@ fn join_relay_leave_in_order_without_echo_bytes_unchanged() {
     assert_eq!((stats.joined, stats.lines), (3, 4));
 }
 
-fn raise_nofile() {
+pub fn raise_nofile() {
     #[cfg(unix)]
     // SAFETY: plain get/setrlimit on this test process.
     unsafe {
@@ -701,6 +701,73 @@ fn max_memory_bounds_the_whole_room_and_drops_the_stuck_clients_first() {
         peak < (32 + 24) * 1024,
         "room-server peak RSS {peak} KiB with --max-memory 32MiB"
     );
+}
+
+#[test]
+fn max_per_host_turns_away_the_fourth_and_fifth_from_one_address_and_nobody_else() {
+    let (mut srv, addr) = server(&["--max-per-host", "3"]);
+    let mut first = Conn::open("127.0.0.2", addr);
+    let _more: Vec<Conn> = (0..2).map(|_| Conn::open("127.0.0.2", addr)).collect();
+    srv.wait_stderr("(3 in room)");
+    for _ in 0..2 {
+        let mut c = Conn::open("127.0.0.2", addr);
+        assert_eq!(c.line(), "! too many connections from 127.0.0.2 (max 3)\n");
+        assert!(c.closed());
+    }
+    // Another address is not affected.
+    let other = Conn::open("127.0.0.3", addr);
+    first.line();
+    first.line();
+    assert_eq!(first.line(), format!("[{}] entered room\n", other.name));
+    srv.wait_stderr("(4 in room)");
+    let said = srv
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("too many connections from 127.0.0.2"))
+        .count();
+    assert_eq!(
+        said,
+        1,
+        "said once a minute, not per attempt: {}",
+        srv.stderr()
+    );
+    // A place freed is a place again.
+    drop(first);
+    srv.wait_stderr("(3 in room)");
+    let mut again = Conn::open("127.0.0.2", addr);
+    srv.wait_stderr("(4 in room)");
+    again.send(b"back\n");
+}
+
+#[test]
+fn the_default_max_per_host_is_64_and_0_is_no_limit() {
+    let room = start_server(Config::default());
+    let mut watcher = Conn::open("127.0.0.4", room.addr);
+    let members: Vec<Conn> = (0..64)
+        .map(|_| Conn::open("127.0.0.5", room.addr))
+        .collect();
+    for _ in 0..64 {
+        assert!(watcher.line().ends_with("entered room\n"));
+    }
+    let mut refused = Conn::open("127.0.0.5", room.addr);
+    assert_eq!(
+        refused.line(),
+        "! too many connections from 127.0.0.5 (max 64)\n"
+    );
+    drop(members);
+    let unlimited = start_server(Config {
+        max_per_host: 0,
+        ..Config::default()
+    });
+    let mut watcher = Conn::open("127.0.0.4", unlimited.addr);
+    let _many: Vec<Conn> = (0..200)
+        .map(|_| Conn::open("127.0.0.6", unlimited.addr))
+        .collect();
+    for _ in 0..200 {
+        assert!(watcher.line().ends_with("entered room\n"));
+    }
+    assert_eq!(unlimited.stop().too_many_from_host, 0);
+    assert_eq!(room.stop().too_many_from_host, 1);
 }
 
 #[test]

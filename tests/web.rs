@@ -39,13 +39,33 @@ fn utf16(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
+/// A TCP connection to `to` from the local address `from` (another host).
+fn tcp_from(from: &str, to: SocketAddr) -> TcpStream {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket
+        .bind(&SockAddr::from(SocketAddr::new(from.parse().unwrap(), 0)))
+        .unwrap();
+    socket.connect_timeout(&SockAddr::from(to), WAIT).unwrap();
+    socket.into()
+}
+
 /// A raw WebSocket client, as a script or a hostile page would be.
 fn ws(web: SocketAddr, origin: Option<&str>) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
+    ws_from("127.0.0.1", web, origin)
+}
+
+/// A raw WebSocket client on another host (a source address of its own).
+fn ws_from(
+    from: &str,
+    web: SocketAddr,
+    origin: Option<&str>,
+) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
     let mut req = format!("ws://{web}/ws").into_client_request().unwrap();
     if let Some(o) = origin {
         req.headers_mut().insert("Origin", o.parse().unwrap());
     }
-    let stream = TcpStream::connect(web).unwrap();
+    let stream = tcp_from(from, web);
     stream.set_read_timeout(Some(WAIT)).unwrap();
     tungstenite::client(req, stream)
         .map(|(ws, _)| ws)
@@ -257,7 +277,8 @@ fn a_websocket_member_that_never_reads_is_dropped_and_the_others_get_everything(
 
 #[test]
 fn five_hundred_browser_connections_come_and_go_and_leak_no_files() {
-    let (mut srv, _, web) = server(&[]);
+    // 100 members at once from one address: no per-host limit here.
+    let (mut srv, _, web) = server(&["--max-per-host", "0"]);
     let pid = srv.child.id();
     srv.wait_stderr("open-file limit");
     let baseline = open_files(pid);
@@ -286,6 +307,93 @@ fn five_hundred_browser_connections_come_and_go_and_leak_no_files() {
         thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(open_files(pid), baseline, "descriptors leaked");
+}
+
+/// One page load (`GET /`, whole) from `from`: the status line, and how
+/// long it took.
+fn load_page(from: &str, web: SocketAddr) -> (String, Duration) {
+    let start = Instant::now();
+    let mut s = tcp_from(from, web);
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: page\r\n\r\n")
+        .unwrap();
+    let mut body = Vec::new();
+    let _ = s.read_to_end(&mut body);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    assert!(
+        text.contains("</html>") || !text.starts_with("HTTP/1.1 200"),
+        "{text}"
+    );
+    let status = text.lines().next().unwrap_or("(reset)").to_string();
+    (status, start.elapsed())
+}
+
+#[cfg(unix)]
+#[test]
+fn one_host_holding_3000_unfinished_requests_keeps_nobody_else_from_the_page() {
+    // Each request from 127.0.0.8 is begun and never finished. At most 16
+    // are held per address (a new one closes that address's oldest), so
+    // the page still loads for another host and the room still works.
+    crate::room::raise_nofile();
+    let (mut srv, room, web) = server(&[]);
+    let pid = srv.child.id();
+    srv.wait_stderr("open-file limit");
+    let baseline = open_files(pid);
+    let mut held = Vec::with_capacity(3000);
+    for _ in 0..3000 {
+        let mut s = tcp_from("127.0.0.8", web);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        held.push(s);
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let (status, took) = load_page("127.0.0.9", web);
+        assert_eq!(status, "HTTP/1.1 200 OK", "a page load from another host");
+        slowest = slowest.max(took);
+    }
+    eprintln!("20 page loads beside 3,000 unfinished requests: slowest {slowest:?}");
+    // A page member from another host joins and the room relays its line.
+    let mut nc = crate::room::Conn::open("127.0.0.10", room);
+    let mut page = ws_from("127.0.0.9", web, Some(&format!("http://{web}"))).unwrap();
+    assert_eq!(next(&mut page)["kind"], "you");
+    assert!(nc.line().ends_with("entered room\n"));
+    page.send(Message::text("still here")).unwrap();
+    assert!(nc.line().ends_with("> still here\n"));
+    drop((page, nc, held));
+    let deadline = Instant::now() + WAIT;
+    while open_files(pid) > baseline && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        open_files(pid),
+        baseline,
+        "descriptors back where they were"
+    );
+}
+
+#[test]
+fn page_members_count_with_tcp_members_against_max_per_host() {
+    let (mut srv, room, web) = server(&["--max-per-host", "2"]);
+    let origin = format!("http://{web}");
+    let _tcp = crate::room::Conn::open("127.0.0.7", room);
+    let mut first = ws_from("127.0.0.7", web, Some(&origin)).unwrap();
+    assert_eq!(next(&mut first)["kind"], "you");
+    srv.wait_stderr("(2 in room)");
+    let mut third = ws_from("127.0.0.7", web, Some(&origin)).unwrap();
+    let refused = next(&mut third);
+    assert_eq!(refused["kind"], "notice");
+    assert_eq!(
+        refused["text"],
+        "! too many connections from 127.0.0.7 (max 2)"
+    );
+    match third.read() {
+        Ok(Message::Close(Some(frame))) => assert!(frame.reason.contains("too many"), "{frame:?}"),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // Another host still joins.
+    let mut other = ws_from("127.0.0.6", web, Some(&origin)).unwrap();
+    assert_eq!(next(&mut other)["kind"], "you");
+    srv.wait_stderr("(3 in room)");
 }
 
 // ---- in a real browser ----------------------------------------------------------

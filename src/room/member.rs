@@ -123,6 +123,8 @@ pub enum Leave {
 pub struct Member {
     /// Its connection.
     pub conn: Conn,
+    /// Where it connects from.
+    pub addr: std::net::SocketAddr,
     /// How the room names it (`ip:port`).
     pub name: String,
     /// Its lines, from its bytes.
@@ -160,7 +162,7 @@ impl Member {
     /// from now on.
     pub fn new(
         conn: Conn,
-        name: String,
+        addr: std::net::SocketAddr,
         id: MemberId,
         feed: &Feed,
         max_line: usize,
@@ -168,7 +170,8 @@ impl Member {
     ) -> Member {
         Member {
             conn,
-            name,
+            addr,
+            name: addr.to_string(),
             framer: Framer::new(max_line),
             outbox: Outbox::new(id, feed),
             inbox: Vec::new(),

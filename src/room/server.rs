@@ -39,9 +39,9 @@
 //! fed to the same framer, allowance and memory rules; feed entries reach
 //! it as one JSON message each. Nothing else about the room differs for it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ use super::feed::{Feed, MemberId, ENTRY_OVERHEAD};
 use super::flow::{Flow, Scan, State};
 use super::framer::Frame;
 use super::member::{Conn, FromPage, Leave, Member, Writing, Wrote};
-use super::web::http::{HttpConn, Step};
+use super::web::http::{Bounded, HttpConn, Step};
 use super::web::{self, PageCache, WebConfig};
 use super::wire;
 use crate::filter::Bucket;
@@ -70,8 +70,6 @@ const WAKER: Token = Token(usize::MAX - 2);
 const WEB_LISTENER: Token = Token(usize::MAX - 3);
 /// Tokens of HTTP connections (not yet members) start here.
 const HTTP_BASE: usize = 1 << (usize::BITS - 2);
-/// HTTP connections waiting for their request at most; more are closed.
-const MAX_HTTP: usize = 1024;
 /// Bytes read from one member per turn before others get theirs.
 const READ_SHARE: usize = 256 * 1024;
 /// Bytes written to one member per turn before others get theirs.
@@ -100,6 +98,13 @@ pub struct Config {
     pub max_queue: usize,
     /// Bytes the room's feed may hold in all, for every member together.
     pub max_memory: usize,
+    /// Members from one IP address at most, TCP and page together (0: no
+    /// limit); the next one is told `! too many connections` and closed.
+    pub max_per_host: usize,
+    /// The page's connections under way (not yet answered or upgraded) at
+    /// most, in all; past it the oldest is closed. (From one address, at
+    /// most [`super::web::http::PER_HOST`].)
+    pub max_requests: usize,
     /// Log joins and leaves on stderr.
     pub verbose: bool,
 }
@@ -112,6 +117,8 @@ impl Default for Config {
             max_rate: Some(1_000),
             max_queue: 4 * 1024 * 1024,
             max_memory: 256 * 1024 * 1024,
+            max_per_host: 64,
+            max_requests: 1024,
             verbose: true,
         }
     }
@@ -207,6 +214,8 @@ pub struct Stats {
     pub throttled: u64,
     /// Clients turned away because the room was full.
     pub turned_away: u64,
+    /// Clients turned away because their address had `--max-per-host`.
+    pub too_many_from_host: u64,
     /// The most the feed held at once, in bytes (`Feed::bytes`).
     pub peak_feed_bytes: usize,
 }
@@ -215,9 +224,13 @@ pub struct Stats {
 struct WebSide {
     listener: TcpListener,
     config: WebConfig,
-    http: Slab<HttpConn>,
+    http: Bounded<HttpConn>,
     pages: PageCache,
 }
+
+/// How often stderr says that one address is turned away for
+/// `--max-per-host` (once per address per minute, not once per attempt).
+const TOO_MANY_SAID_EVERY: Duration = Duration::from_secs(60);
 
 /// How far [`Server::take_lines`] got.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -266,6 +279,11 @@ pub struct Server {
     read_buf: Vec<u8>,
     /// `--web`: the page's listener and its connections.
     web: Option<WebSide>,
+    /// Members per IP address (canonical: IPv4-mapped as IPv4).
+    hosts: HashMap<IpAddr, usize>,
+    /// When stderr last said an address was turned away for having
+    /// `--max-per-host` members.
+    too_many_said: HashMap<IpAddr, Instant>,
 }
 
 impl Server {
@@ -304,6 +322,8 @@ impl Server {
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
             web: None,
+            hosts: HashMap::new(),
+            too_many_said: HashMap::new(),
         })
     }
 
@@ -327,7 +347,7 @@ impl Server {
             listener,
             pages: PageCache::new(config.decode),
             config,
-            http: Slab::new(),
+            http: Bounded::new(self.config.max_requests),
         });
         Ok(self)
     }
@@ -578,14 +598,21 @@ impl Server {
             match self.listener.accept() {
                 Ok((mut stream, addr)) => {
                     self.accept_paused = false;
-                    let name = canonical(addr).to_string();
+                    let addr = canonical(addr);
+                    let name = addr.to_string();
                     if self.members.len() >= self.config.max_clients {
                         let _ = stream.write(wire::ROOM_FULL.as_bytes());
                         self.turned_away(&name);
                         continue;
                     }
+                    if self.host_is_full(addr.ip()) {
+                        let msg = wire::too_many(addr.ip(), self.config.max_per_host);
+                        let _ = stream.write(msg.as_bytes());
+                        self.too_many_from(addr.ip());
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
-                    self.join(Conn::Tcp(stream), name);
+                    self.join(Conn::Tcp(stream), addr);
                 }
                 Err(e) => {
                     if self.accept_failed(e) {
@@ -602,22 +629,32 @@ impl Server {
                 return;
             };
             match side.listener.accept() {
-                Ok((mut stream, peer)) => {
-                    if side.http.len() >= MAX_HTTP {
-                        continue; // closed: too many requests under way
-                    }
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let entry = side.http.vacant_entry();
-                    let token = Token(HTTP_BASE + entry.key());
+                    // Past the bounds, the oldest of this address (or of
+                    // all) makes room: it is closed.
+                    let conn = HttpConn::new(stream, peer, Instant::now());
+                    let (key, pushed_out) = side.http.insert(peer.ip(), conn);
+                    for mut old in pushed_out {
+                        let _ = self.poll.registry().deregister(&mut old.stream);
+                        let _ = old.stream.shutdown(std::net::Shutdown::Write);
+                    }
+                    let Some(h) = side.http.get_mut(key) else {
+                        continue;
+                    };
+                    let token = Token(HTTP_BASE + key);
                     if self
                         .poll
                         .registry()
-                        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                        .register(
+                            &mut h.stream,
+                            token,
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
                         .is_err()
                     {
-                        continue;
+                        side.http.remove(key);
                     }
-                    entry.insert(HttpConn::new(stream, peer, Instant::now()));
                 }
                 Err(e) => {
                     if self.accept_failed(e) {
@@ -646,7 +683,7 @@ impl Server {
 
     fn close_http(&mut self, k: usize) {
         if let Some(side) = &mut self.web {
-            if let Some(mut h) = side.http.try_remove(k) {
+            if let Some(mut h) = side.http.remove(k) {
                 let _ = self.poll.registry().deregister(&mut h.stream);
                 let _ = h.stream.shutdown(std::net::Shutdown::Write);
             }
@@ -674,29 +711,69 @@ impl Server {
         let Some(side) = &mut self.web else {
             return;
         };
-        let Some(mut h) = side.http.try_remove(k) else {
+        let Some(mut h) = side.http.remove(k) else {
             return;
         };
         let _ = self.poll.registry().deregister(&mut h.stream);
-        let name = match h.stream.peer_addr() {
-            Ok(a) => canonical(a).to_string(),
+        let addr = match h.stream.peer_addr() {
+            Ok(a) => canonical(a),
             Err(_) => return,
         };
         let rest = h.take_rest();
         let mut conn = Conn::websocket(h.stream, rest, self.config.max_line);
-        if self.members.len() >= self.config.max_clients {
+        let refusal = if self.members.len() >= self.config.max_clients {
+            self.turned_away(&addr.to_string());
+            Some((wire::ROOM_FULL.to_string(), "room full"))
+        } else if self.host_is_full(addr.ip()) {
+            self.too_many_from(addr.ip());
+            let msg = wire::too_many(addr.ip(), self.config.max_per_host);
+            Some((msg, "too many connections from this address"))
+        } else {
+            None
+        };
+        if let Some((notice, reason)) = refusal {
             if let Conn::Web(ws) = &mut conn {
-                let _ = ws.write(Message::text(web::notice(wire::ROOM_FULL)));
+                let _ = ws.write(Message::text(web::notice(&notice)));
                 let _ = ws.close(Some(CloseFrame {
                     code: CloseCode::Again,
-                    reason: "room full".into(),
+                    reason: reason.into(),
                 }));
                 let _ = ws.flush();
             }
-            self.turned_away(&name);
             return;
         }
-        self.join(conn, name);
+        self.join(conn, addr);
+    }
+
+    /// Whether `ip` already has `--max-per-host` members.
+    fn host_is_full(&self, ip: IpAddr) -> bool {
+        let max = self.config.max_per_host;
+        max > 0 && self.hosts.get(&ip).copied().unwrap_or(0) >= max
+    }
+
+    /// One more turned away for its address's members; stderr says so once
+    /// per address per minute.
+    fn too_many_from(&mut self, ip: IpAddr) {
+        self.stats.too_many_from_host += 1;
+        if !self.config.verbose {
+            return;
+        }
+        let now = Instant::now();
+        if self.too_many_said.len() > 4096 {
+            self.too_many_said
+                .retain(|_, t| now.duration_since(*t) < TOO_MANY_SAID_EVERY);
+        }
+        let due = self
+            .too_many_said
+            .get(&ip)
+            .is_none_or(|t| now.duration_since(*t) >= TOO_MANY_SAID_EVERY);
+        if due {
+            self.too_many_said.insert(ip, now);
+            crate::status::line(&format!(
+                "[{ip}] turned away: too many connections from {ip} (max {}); said once a minute",
+                self.config.max_per_host
+            ));
+        }
     }
 
     fn turned_away(&mut self, name: &str) {
@@ -732,9 +809,10 @@ impl Server {
         }
     }
 
-    /// Makes a connection a member: announced to the others, its place in
-    /// the feed starting after its own notice.
-    fn join(&mut self, mut conn: Conn, name: String) {
+    /// Makes a connection from `addr` a member: announced to the others,
+    /// its place in the feed starting after its own notice.
+    fn join(&mut self, mut conn: Conn, addr: SocketAddr) {
+        let name = addr.to_string();
         let key = self.members.vacant_key();
         if let Err(e) = self.poll.registry().register(
             conn.stream(),
@@ -751,7 +829,8 @@ impl Server {
             .config
             .max_rate
             .map(|r| Bucket::full(r, Instant::now()));
-        let member = Member::new(conn, name, id, &self.feed, self.config.max_line, bucket);
+        let member = Member::new(conn, addr, id, &self.feed, self.config.max_line, bucket);
+        *self.hosts.entry(addr.ip()).or_default() += 1;
         let web = member.is_web();
         let inserted = self.members.insert(member);
         debug_assert_eq!(inserted, key);
@@ -1140,6 +1219,12 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(m.conn.stream());
+        if let Some(n) = self.hosts.get_mut(&m.addr.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.hosts.remove(&m.addr.ip());
+            }
+        }
         let too_slow = why == Leave::TooSlow;
         if too_slow {
             self.stats.too_slow += 1;

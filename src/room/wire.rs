@@ -6,7 +6,8 @@
 //! <NAME> text                 a member's line, NAME its address (ip:port)
 //! [NAME] entered room         a member came
 //! [NAME] left room            it went ( (too slow) when dropped)
-//! ! ...                       the server to one member (too long, slow down, full)
+//! ! ...                       the server to one member (too long, slow down, full,
+//!                             too many from one address)
 //! ```
 //!
 //! The room relays bytes and never decodes them, so everything here is
@@ -51,6 +52,12 @@ pub fn slow_down(rate: u32) -> String {
 
 /// To a member turned away at `--max-clients`.
 pub const ROOM_FULL: &str = "! room full\n";
+
+/// To a member turned away because its address has `--max-per-host`
+/// members already.
+pub fn too_many(addr: std::net::IpAddr, max: usize) -> String {
+    format!("! too many connections from {addr} (max {max})\n")
+}
 
 /// A line from the room, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +140,10 @@ mod tests {
             "! line too long (max 10 bytes), dropped\n"
         );
         assert_eq!(slow_down(5), "! slow down (max 5 lines/s)\n");
+        assert_eq!(
+            too_many("127.0.0.2".parse().unwrap(), 3),
+            "! too many connections from 127.0.0.2 (max 3)\n"
+        );
     }
 
     #[test]

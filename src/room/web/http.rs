@@ -1,10 +1,12 @@
 //! A connection to the web port until its request is answered (then
 //! closed) or upgraded to a WebSocket (then a room member): the request
 //! read as far as it has come, the reply written as far as the socket
-//! takes it, and a deadline for the whole request.
+//! takes it, and a deadline for the whole request; and [`Bounded`], how
+//! many such connections one address, and all, may hold.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -111,5 +113,156 @@ impl HttpConn {
     /// frames, if it did not wait for the 101).
     pub fn take_rest(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.rest)
+    }
+}
+
+/// Connections from one address under way at most; a new one past it
+/// closes that address's oldest (so one host cannot hold the page).
+pub const PER_HOST: usize = 16;
+
+/// The page's connections until they are answered or upgraded, bounded per
+/// address ([`PER_HOST`]) and in all: a new connection past either bound
+/// closes the oldest of its address, or the oldest of all. So a host that
+/// opens thousands of requests and never finishes them holds at most
+/// [`PER_HOST`] places, and everyone else's page still loads. Generic over
+/// the connection, so the rules are tested without sockets.
+#[derive(Debug)]
+pub struct Bounded<C> {
+    conns: slab::Slab<(IpAddr, u64, C)>,
+    /// Each address's connections, oldest first.
+    by_host: HashMap<IpAddr, VecDeque<usize>>,
+    /// Every connection, oldest first, as (key, serial); entries of keys
+    /// since removed are skipped (and pruned now and then).
+    order: VecDeque<(usize, u64)>,
+    serial: u64,
+    max: usize,
+}
+
+impl<C> Bounded<C> {
+    /// At most `max` connections in all (at least [`PER_HOST`]).
+    pub fn new(max: usize) -> Self {
+        Bounded {
+            conns: slab::Slab::new(),
+            by_host: HashMap::new(),
+            order: VecDeque::new(),
+            serial: 0,
+            max: max.max(PER_HOST),
+        }
+    }
+
+    /// Adds a connection from `ip`; returns its key and the connections it
+    /// pushed out, for the caller to close.
+    pub fn insert(&mut self, ip: IpAddr, conn: C) -> (usize, Vec<C>) {
+        let ip = ip.to_canonical();
+        let mut out = Vec::new();
+        let oldest_of_host = self
+            .by_host
+            .get(&ip)
+            .filter(|q| q.len() >= PER_HOST)
+            .and_then(|q| q.front().copied());
+        if let Some(key) = oldest_of_host {
+            out.extend(self.remove(key));
+        }
+        while self.conns.len() >= self.max {
+            let Some((key, serial)) = self.order.pop_front() else {
+                break;
+            };
+            if self.conns.get(key).is_some_and(|c| c.1 == serial) {
+                out.extend(self.remove(key));
+            }
+        }
+        self.serial += 1;
+        let key = self.conns.insert((ip, self.serial, conn));
+        self.by_host.entry(ip).or_default().push_back(key);
+        self.order.push_back((key, self.serial));
+        if self.order.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.order
+                .retain(|(k, s)| conns.get(*k).is_some_and(|c| c.1 == *s));
+        }
+        (key, out)
+    }
+
+    /// Takes a connection out (closed or upgraded).
+    pub fn remove(&mut self, key: usize) -> Option<C> {
+        let (ip, _, conn) = self.conns.try_remove(key)?;
+        if let Some(q) = self.by_host.get_mut(&ip) {
+            q.retain(|k| *k != key);
+            if q.is_empty() {
+                self.by_host.remove(&ip);
+            }
+        }
+        Some(conn)
+    }
+
+    /// A connection by key.
+    pub fn get_mut(&mut self, key: usize) -> Option<&mut C> {
+        self.conns.get_mut(key).map(|c| &mut c.2)
+    }
+
+    /// Every connection, with its key.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &C)> {
+        self.conns.iter().map(|(k, c)| (k, &c.2))
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(i: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, i])
+    }
+
+    #[test]
+    fn one_address_holds_at_most_sixteen_and_its_oldest_goes_first() {
+        let mut b = Bounded::new(1000);
+        for n in 0..PER_HOST as u32 {
+            assert!(b.insert(ip(2), n).1.is_empty());
+        }
+        let (_, out) = b.insert(ip(2), 100);
+        assert_eq!(out, vec![0], "the oldest of that address");
+        let (_, out) = b.insert(ip(2), 101);
+        assert_eq!(out, vec![1]);
+        // Another address is not touched.
+        let (k3, out) = b.insert(ip(3), 200);
+        assert!(out.is_empty());
+        assert_eq!(b.len(), PER_HOST + 1);
+        assert_eq!(b.remove(k3), Some(200));
+        // IPv4-mapped IPv6 counts as its IPv4 address.
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+        assert_eq!(b.insert(mapped, 102).1, vec![2]);
+    }
+
+    #[test]
+    fn past_the_total_the_oldest_of_all_goes() {
+        let mut b = Bounded::new(PER_HOST + 2);
+        let mut keys = Vec::new();
+        for i in 0..(PER_HOST + 2) as u8 {
+            keys.push(b.insert(ip(10 + i), u32::from(i)).0);
+        }
+        // Removed ones are skipped when the oldest is looked for.
+        b.remove(keys[0]);
+        b.insert(ip(99), 1000);
+        let (_, out) = b.insert(ip(98), 1001);
+        assert_eq!(out, vec![1], "the oldest still there");
+        assert_eq!(b.len(), PER_HOST + 2);
+        // Churn does not grow the bookkeeping.
+        for n in 0..10_000u32 {
+            let (k, _) = b.insert(ip(50), n);
+            b.remove(k);
+        }
+        assert!(b.order.len() <= 2 * b.len() + 64 + 1);
+        assert!(b.by_host.len() <= b.len());
     }
 }
