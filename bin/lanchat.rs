@@ -139,8 +139,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
     };
     let wire = started.wire(send);
     let mut app = App::new(started.info, wire, scrollback(&args));
+    if mode != Mode::Udp {
+        app.set_users(Vec::new()); // the 在线用户 pane
+    }
     if mode == Mode::Ipmsg {
-        app.set_users(Vec::new());
         app.select(None);
     }
     for (ip, name) in &args.alias {

@@ -15,6 +15,8 @@ use lanchat::{cli, exit, status};
 /// A TCP chat room: every line a client sends reaches every other client as
 /// `<ip:port> line`, with `[ip:port] entered room` / `left room` notices.
 /// Plain nc, ncat and telnet work as clients; bytes pass through undecoded.
+/// Members may take a name (`/nick 小明`), list who is there (`/who`) and
+/// say something to one member (`/msg 小明 text`).
 ///
 /// Example: `room-server -p 5000`, then `room-client 192.168.1.10` (or
 /// `nc 192.168.1.10 5000`) on each machine; `room-server --web 0.0.0.0:8080`
@@ -50,6 +52,12 @@ struct Args {
     /// Clients from one IP address at most, TCP and web page together (0: no limit; load tests that open thousands from one address need it); the next is told `! too many connections` and closed
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_per_host: u64,
+    /// Tell a member who joins the last N lines relayed, between `! last K lines:` and `! end of history` (private lines never) [default: off]
+    #[arg(long, value_name = "N")]
+    history: Option<usize>,
+    /// Also append every relayed line to FILE (`2026-12-02T01:02:03Z <NAME@ip:port> line`), and read the last N back at start
+    #[arg(long, value_name = "FILE", requires = "history")]
+    history_file: Option<std::path::PathBuf>,
     /// Also serve the room as a web page on ADDR:PORT (e.g. 0.0.0.0:8080): browsers join the same room
     #[arg(long, value_name = "ADDR:PORT")]
     web: Option<SocketAddr>,
@@ -81,6 +89,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
         max_memory: usize::try_from(args.max_memory).unwrap_or(usize::MAX),
         max_per_host: usize::try_from(args.max_per_host).unwrap_or(usize::MAX),
         max_requests: 0,
+        history: args.history.unwrap_or(0),
+        history_file: args.history_file.clone(),
         verbose: true,
     };
     if let Err(why) = config.check() {

@@ -30,7 +30,7 @@ LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
 # ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
-# web, lanchat, render, startup) runs those parts and prints them; BENCHMARKS.md is written only
+# names, web, lanchat, render, startup) runs those parts and prints them; BENCHMARKS.md is written only
 # by a full run, so every figure in it comes from one run. ROOMS=room-server
 # limits the room parts to those servers.
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
@@ -755,6 +755,26 @@ def main():
                              r["p50_ms"], r["p99_ms"]))
                 else:
                     print("room %-11s %-50s no result (load tool timed out)" % (kind, label))
+    # The same rows with every member named (/nick cN): no slower than
+    # without names, in the same run; and a join to a room with history.
+    fan_named = {}
+    hist = None
+    if part("names"):
+        for label, args in modes:
+            for named in (False, True):
+                r = room_fanout("room-server", args + (["--named"] if named else []))
+                fan_named[(label, named)] = r
+                if r:
+                    print("room-server %-6s %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
+                          % ("named" if named else "plain", label, r["delivery_pct"], r["lines_per_s"],
+                             r["p50_ms"], r["p99_ms"]))
+        hist = median_of_runs("room-server", lambda: start_room(
+            "room-server", args=("--max-rate", "1000000", "--history", "1000")),
+            lambda port: room_load(port, ["history", "--lines", "1000", "--size", "1000",
+                                          "--joins", "20"]))
+        if hist:
+            print("join to a room with --history 1000 of 1,000-byte lines: end of history after p50 %.2f ms (max %.2f ms), %d lines"
+                  % (hist["p50_ms"], hist["max_ms"], hist["history_lines"]))
 
     web_held = {}
     web_fan = {}
@@ -883,6 +903,26 @@ def main():
                              r["p50_ms"], r["p99_ms"]))
             else:
                 md.append("| %s | %s | no result | | | | |" % (kind, label))
+    md.append("\n### Names and history\n")
+    md.append("The fan-out rows again (room-server, 100 clients, 10 sending), without names and "
+              "with every member named first (`room-load fanout --named`: each sends `/nick cN`, "
+              "so every line carries `<cN@ip:port>`), alternating in the same run:\n")
+    md.append("| load | members | delivered | lines/s delivered | p50 latency | p99 latency |")
+    md.append("|---|---|---|---|---|---|")
+    for label, _ in modes:
+        for named in (False, True):
+            r = fan_named.get((label, named))
+            who = "named" if named else "ip:port"
+            if r:
+                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
+                          % (label, who, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+            else:
+                md.append("| %s | %s | no result | | | |" % (label, who))
+    if hist:
+        md.append("\nA member joining a room started with `--history 1000` after 1,000 lines of "
+                  "1,000 bytes (`room-load history`; 20 joins one after another, median of %d runs): "
+                  "from connecting to `! end of history`, p50 %.2f ms, max %.2f ms; %d lines "
+                  "received each time.\n" % (RUNS, hist["p50_ms"], hist["max_ms"], hist["history_lines"]))
     md.append("\n### The web page (room-server --web)\n")
     md.append("WebSocket members as browsers are (`room-load hold-web`, `fanout --ws 50`; every "
               "WebSocket member read by one epoll thread, JSON decoded per message). Held: N "

@@ -43,6 +43,8 @@ pub enum Who {
     Peer(SocketAddr),
     /// A room member, as the room names it (`ip:port`, `NAME@ip:port`).
     Member(String),
+    /// A room member's private line (`/msg`) to this user.
+    Private(String),
     /// An IP Messenger user: nick and address.
     Nick {
         /// Nick (sanitized).

@@ -28,7 +28,7 @@ fn scratch() -> PathBuf {
 /// lanchat in a tmux pane, started from a shell that records the terminal
 /// settings before and after, and prints lanchat's exit status.
 struct Lanchat {
-    term: Tmux,
+    pub term: Tmux,
     dir: PathBuf,
 }
 
@@ -744,4 +744,71 @@ fn page_up_holds_the_view_and_counts_new_messages() {
     assert_eq!(rows(&screen), rows(&held));
     lc.term.key("End");
     lc.wait(|sc| sc.contains("while held") && !sc.contains("new (End)"));
+}
+
+#[test]
+fn room_mode_lists_the_members_by_name_sends_msg_and_follows_a_name_change() {
+    if !have("tmux") {
+        return;
+    }
+    let mut srv = Proc::spawn("room-server", &["-b", "127.0.0.1", "-p", "0"]);
+    let addr = srv.listen_addr("Chat server started on");
+    let mut bob = crate::room::Conn::open("127.0.0.2", addr);
+    let mut carol = crate::room::Conn::open("127.0.0.3", addr);
+    bob.line(); // carol entered
+    bob.send(b"/nick bob\n");
+    bob.line();
+    carol.line();
+    let lc = Lanchat::start_sized(&["--room", &addr.to_string()], 120, 30);
+    let me = lc.addr().to_string();
+    // The 在线用户 pane lists everyone, with names, from the /who at join
+    // (which is not shown in the messages).
+    let screen = lc.wait(|s| {
+        s.contains("在线用户 3")
+            && s.contains(&format!("bob {}", bob.name))
+            && s.contains(&carol.name)
+    });
+    assert!(!screen.contains("members:"), "{screen}");
+    assert_eq!(bob.line(), format!("[{me}] entered room\n"));
+    // /nick goes to the server; everyone sees it, the window too.
+    lc.type_line("/nick 小李");
+    let mut want = format!("[{me}] is now ").into_bytes();
+    want.extend(gb("小李"));
+    want.push(b'\n');
+    assert_eq!(bob.line_bytes(), want);
+    lc.wait(|s| s.contains(&format!("小李 {me}")));
+    // Tab completes a member's name after /msg; the line reaches bob alone.
+    lc.term.type_text("/msg b");
+    lc.term.key("Tab");
+    lc.wait(|s| s.contains("/msg bob "));
+    lc.term.type_text("悄悄话");
+    lc.term.key("Enter");
+    let mut want = gb("*小李");
+    want.extend(format!("@{me}* ").as_bytes());
+    want.extend(gb("悄悄话"));
+    want.push(b'\n');
+    assert_eq!(bob.line_bytes(), want);
+    lc.wait(|s| s.contains("→ bob: 悄悄话"));
+    // A private line to lanchat shows as one; carol got nothing private.
+    let mut to_me = b"/msg ".to_vec();
+    to_me.extend(gb("小李"));
+    to_me.extend(b" hi there\n");
+    bob.send(&to_me);
+    lc.wait(|s| s.contains(&format!("bob@{} → me hi there", bob.name)));
+    bob.send(b"marker\n");
+    loop {
+        let l = carol.line_bytes();
+        assert!(!l.starts_with(b"*"), "{l:?}");
+        if l.ends_with(b"> marker\n") {
+            break;
+        }
+    }
+    // A name change of another member shows in the pane.
+    carol.send(b"/nick carol\n");
+    lc.wait(|s| s.contains(&format!("carol {}", carol.name)));
+    lc.type_line("/quit");
+    let (code, same) = lc.exit();
+    assert_eq!(code, 0);
+    assert!(same);
+    drop(srv);
 }

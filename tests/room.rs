@@ -11,7 +11,7 @@ use crate::util::{bracketed_name, have, run, start_server, Proc, Tmux, WAIT};
 use lanchat::room::server::Config;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-fn server(args: &[&str]) -> (Proc, SocketAddr) {
+pub fn server(args: &[&str]) -> (Proc, SocketAddr) {
     let mut all = vec!["-b", "127.0.0.1", "-p", "0"];
     all.extend_from_slice(args);
     let mut p = Proc::spawn("room-server", &all);
@@ -21,9 +21,9 @@ fn server(args: &[&str]) -> (Proc, SocketAddr) {
 
 /// A raw TCP client, like nc.
 pub struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    name: String,
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+    pub name: String,
 }
 
 impl Conn {
@@ -44,11 +44,11 @@ impl Conn {
         }
     }
 
-    fn send(&mut self, data: &[u8]) {
+    pub fn send(&mut self, data: &[u8]) {
         self.writer.write_all(data).unwrap();
     }
 
-    fn line_bytes(&mut self) -> Vec<u8> {
+    pub fn line_bytes(&mut self) -> Vec<u8> {
         let mut buf = Vec::new();
         let n = self
             .reader
@@ -62,7 +62,7 @@ impl Conn {
         String::from_utf8(self.line_bytes()).unwrap()
     }
 
-    fn closed(&mut self) -> bool {
+    pub fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
         self.reader.read_to_end(&mut rest).is_ok()
     }
@@ -452,7 +452,7 @@ fn lines_that_reached_the_room_are_relayed_even_after_their_sender_resets() {
 }
 
 /// The server's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
+pub fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()

@@ -7,6 +7,7 @@
 mod util;
 
 mod lanchat;
+mod names;
 mod properties;
 mod room;
 mod udp;

@@ -532,12 +532,17 @@ pub fn start_server(config: lanchat::room::server::Config) -> Room {
         ..config
     };
     let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let server = Server::new(listener, config).unwrap();
-    let addr = server.local_addr().unwrap();
-    let waker = server.waker();
+    let addr = listener.local_addr().unwrap();
     let stop = lanchat::stop::Stop::new();
     let flag = stop.clone();
-    let thread = thread::spawn(move || server.run(&flag).unwrap());
+    // The server lives on its thread (it shares lines with Rc, one thread's).
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        let server = Server::new(listener, config).unwrap();
+        tx.send(server.waker()).unwrap();
+        server.run(&flag).unwrap()
+    });
+    let waker = rx.recv_timeout(WAIT).expect("the server started");
     Room {
         addr,
         stop,

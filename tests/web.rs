@@ -311,6 +311,7 @@ fn five_hundred_browser_connections_come_and_go_and_leak_no_files() {
 
 /// One page load (`GET /`, whole) from `from`: the status line, and how
 /// long it took.
+#[cfg(unix)]
 fn load_page(from: &str, web: SocketAddr) -> (String, Duration) {
     let start = Instant::now();
     let mut s = tcp_from(from, web);
@@ -675,4 +676,151 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
     )
     .await;
     a.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let (mut srv, room, web) = server(&["--history", "5"]);
+    let mut t1 = crate::room::Conn::open("127.0.0.2", room);
+    let mut t2 = crate::room::Conn::open("127.0.0.3", room);
+    t1.line(); // t2 entered
+    t1.send(b"before the page came\n");
+    srv.wait_stderr("(2 in room)");
+    let driver = Driver::start();
+    let page = driver.browser("names").await;
+    page.goto(&format!("http://{web}/")).await.unwrap();
+    wait_for(
+        &page,
+        "connected",
+        "return document.getElementById('state').textContent === 'connected'",
+    )
+    .await;
+    let me = page
+        .execute("return document.getElementById('me').textContent", vec![])
+        .await
+        .unwrap();
+    let me = me.as_str().unwrap().to_string();
+    assert_eq!(t1.line(), format!("[{me}] entered room\n"));
+    // History shows above the live lines, marked as history.
+    wait_for(
+        &page,
+        "the history",
+        "return [...document.querySelectorAll('#log .msg.history .text')].some(r => r.textContent === 'before the page came')",
+    )
+    .await;
+    // The member list, from /who at join: both TCP members and the page.
+    wait_for(
+        &page,
+        "the members at join",
+        &format!(
+            "return [...document.querySelectorAll('#members > *')].map(li => li.dataset.who).sort().join(' ') === {:?}",
+            {
+                let mut all = [t1.name.clone(), t2.name.clone(), me.clone()];
+                all.sort();
+                all.join(" ")
+            }
+        ),
+    )
+    .await;
+
+    // A name typed into #nick: the room hears /nick, TCP members see it.
+    let nick = page.find(Locator::Id("nick")).await.unwrap();
+    nick.send_keys("小明\u{E007}").await.unwrap(); // Enter: change
+    let mut want = format!("[{me}] is now ").into_bytes();
+    want.extend(gb("小明"));
+    want.push(b'\n');
+    assert_eq!(t1.line_bytes(), want);
+    type_and_send(&page, "大家好").await;
+    let mut want = gb("<小明");
+    want.extend(format!("@{me}> ").as_bytes());
+    want.extend(gb("大家好"));
+    want.push(b'\n');
+    assert_eq!(t1.line_bytes(), want, "the line carries the page's name");
+    let renamed = [b"[", me.as_bytes(), b"] is now ", &gb("小明"), b"\n"].concat();
+    while t2.line_bytes() != renamed {} // t1's line and the page's join come first
+    t2.line_bytes(); // the page's line
+                     // The browser remembers the name.
+    let kept = page
+        .execute("return localStorage.getItem('lanchat-nick')", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!("小明"));
+
+    // A TCP member's name shows inside #members.
+    let mut rename = b"/nick ".to_vec();
+    rename.extend(gb("老王"));
+    rename.push(b'\n');
+    t1.send(&rename);
+    wait_for(
+        &page,
+        "the TCP member's name in the list",
+        &format!(
+            "return [...document.querySelectorAll('#members > *')].some(li => li.dataset.who === '老王@{}' && li.textContent.includes('老王'))",
+            t1.name
+        ),
+    )
+    .await;
+
+    // A click on a member starts a private line; it reaches that member alone.
+    page.execute(
+        &format!(
+            "[...document.querySelectorAll('#members > *')].find(li => li.dataset.who === '老王@{}').click()",
+            t1.name
+        ),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let started = page
+        .execute("return document.getElementById('text').value", vec![])
+        .await
+        .unwrap();
+    assert_eq!(started, serde_json::json!("/msg 老王 "));
+    type_and_send(&page, "悄悄话").await;
+    let got = loop {
+        let l = t1.line_bytes();
+        if l.starts_with(b"*") {
+            break l;
+        }
+    };
+    let mut want = gb("*小明");
+    want.extend(format!("@{me}* ").as_bytes());
+    want.extend(gb("悄悄话"));
+    want.push(b'\n');
+    assert_eq!(got, want);
+    // t2 got nothing private: the next thing it sees is t1's rename, then a marker.
+    t1.send(b"marker\n");
+    loop {
+        let l = t2.line_bytes();
+        assert!(!l.starts_with(b"*"), "t2 got a private line: {l:?}");
+        if l.ends_with(b"> marker\n") {
+            break;
+        }
+    }
+    // Private lines look private on the page, both ways.
+    let mut to_page = b"/msg ".to_vec();
+    to_page.extend(gb("小明"));
+    to_page.extend(b" only you\n");
+    t1.send(&to_page);
+    wait_for(
+        &page,
+        "a private line shown as private",
+        "return [...document.querySelectorAll('#log .msg.private .text')].map(r => r.textContent).join('|') === '悄悄话|only you'",
+    )
+    .await;
+    // A refusal shows on the page.
+    page.execute("document.getElementById('nick').value = ''", vec![])
+        .await
+        .unwrap();
+    nick.send_keys("老王\u{E007}").await.unwrap();
+    wait_for(
+        &page,
+        "the refusal",
+        "return document.getElementById('error').textContent === '! nick 老王 refused: in use'",
+    )
+    .await;
+    page.close().await.unwrap();
 }

@@ -66,6 +66,21 @@ enum Mode {
         /// the senders are TCP clients
         #[arg(long, default_value_t = 0)]
         ws: usize,
+        /// Every TCP client takes a name first (`/nick cN`), so every line
+        /// carries `<cN@ip:port>`
+        #[arg(long)]
+        named: bool,
+    },
+    /// History: one client relays L lines of S bytes into a room started
+    /// with `--history L`; then, N times, a new member joins and reads its
+    /// history: the time from connecting to `! end of history`
+    History {
+        #[arg(long, default_value_t = 1000)]
+        lines: usize,
+        #[arg(long, default_value_t = 1000)]
+        size: usize,
+        #[arg(long, default_value_t = 20)]
+        joins: usize,
     },
     /// Join storm: N silent clients, then everyone reads its notices
     Storm {
@@ -469,9 +484,7 @@ struct Stats {
 fn fanout(
     server: SocketAddr,
     web: Option<SocketAddr>,
-    clients: usize,
-    ws: usize,
-    senders: usize,
+    (clients, ws, senders, named): (usize, usize, usize, bool),
     rate: u64,
     seconds: u64,
     count: u64,
@@ -486,7 +499,14 @@ fn fanout(
     });
     let tcp = clients - ws.min(clients);
     let conns: Vec<TcpStream> = (0..tcp)
-        .map(|i| connect(server, i).expect("connect"))
+        .map(|i| {
+            let mut c = connect(server, i).expect("connect");
+            if named {
+                c.write_all(format!("/nick c{i}\n").as_bytes())
+                    .expect("/nick");
+            }
+            c
+        })
         .collect();
     let pages: Vec<WebSocket<TcpStream>> = (0..clients - tcp)
         .map(|i| {
@@ -603,6 +623,64 @@ fn fanout(
 /// Writes all of `data` to a socket that the reader thread made
 /// non-blocking (the flag is shared by every copy of the socket): waits for
 /// room with poll(2), giving up after 10 s without progress.
+/// `lines` lines of `size` bytes into the room, then `joins` members who
+/// join one after another: each is timed from connecting until it has
+/// read its whole history (`! end of history`).
+fn history(server: SocketAddr, lines: usize, size: usize, joins: usize) {
+    use std::io::{BufRead, BufReader};
+    let mut sender = connect(server, 0).expect("connect");
+    let reader = connect(server, 1).expect("connect");
+    reader
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = BufReader::new(reader);
+    let pad = "h".repeat(size.saturating_sub(8));
+    let block: String = (0..lines).map(|i| format!("{i:07} {pad}\n")).collect();
+    sender.write_all(block.as_bytes()).expect("send");
+    // Every line relayed: the reader has the last.
+    let last = format!("{:07} ", lines - 1);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            println!("history: the room closed the reader");
+            return;
+        }
+        if line.contains(&last) {
+            break;
+        }
+    }
+    let mut times = Vec::new();
+    let mut got_lines = 0usize;
+    for j in 0..joins {
+        let start = Instant::now();
+        let c = connect(server, 2 + j).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut r = BufReader::with_capacity(256 * 1024, c);
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if line == "! end of history\n" {
+                break;
+            }
+            n += 1;
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        got_lines = n.saturating_sub(1); // less the "! last K lines:" line
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "joins={} history_lines={} p50_ms={:.3} max_ms={:.3}",
+        joins,
+        got_lines,
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}
+
 fn write_fully(stream: &mut TcpStream, mut data: &[u8]) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     while !data.is_empty() {
@@ -741,17 +819,17 @@ pub fn main() {
             stuck,
             count,
             ws,
+            named,
         } => fanout(
             args.server,
             args.web,
-            clients,
-            ws,
-            senders,
+            (clients, ws, senders, named),
             rate,
             seconds,
             count,
             size,
             stuck,
         ),
+        Mode::History { lines, size, joins } => history(args.server, lines, size, joins),
     }
 }

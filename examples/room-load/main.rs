@@ -16,6 +16,10 @@
 //! * `hold-web` (with `--web`): N WebSocket members (as browsers), then one
 //!   line from a TCP client must reach them all;
 //! * `fanout --ws N` (with `--web`): N of the clients are WebSocket members;
+//!   `fanout --named`: every client takes a name first (`/nick cN`);
+//! * `history` (against `room-server --history L`): L lines of S bytes,
+//!   then members join one after another; the time from connecting to the
+//!   end of their history;
 //! * `bulk`: one client pipes L lines of S bytes as fast as TCP takes them
 //!   (a file into `nc`); R readers must get every line whole and in
 //!   order. Reports lines/s and how many were lost.

@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::rc::Rc;
 
 /// Bytes counted per entry on top of its data: the entry itself and the
 /// allocator's share of its buffer, so [`Feed::bytes`] tracks real memory.
@@ -139,8 +140,11 @@ pub struct Outbox {
     written: usize,
     /// Bytes of this member's own entries at or after `pos` (skipped).
     own_ahead: u64,
-    /// Notices for this member alone, sent between feed entries.
-    private: VecDeque<Box<[u8]>>,
+    /// Lines for this member alone (notices, private lines, history), each
+    /// with the feed position it was told at: it is sent once every entry
+    /// before that position is, so it keeps its place among the room's
+    /// lines (a `/msg` never overtakes the lines its sender sent before).
+    private: VecDeque<(u64, Rc<[u8]>)>,
     /// Bytes of the front notice already written.
     private_written: usize,
     /// Bytes of the notices still to send.
@@ -210,10 +214,20 @@ impl Outbox {
         }
     }
 
-    /// Queues a notice for this member alone.
-    pub fn tell(&mut self, msg: Box<[u8]>) {
+    /// Queues a line for this member alone, after everything the feed
+    /// holds now (shared: a history line is one copy for every member told
+    /// it).
+    pub fn tell(&mut self, feed: &Feed, msg: Rc<[u8]>) {
         self.private_bytes += msg.len();
-        self.private.push_back(msg);
+        self.private.push_back((feed.end(), msg));
+    }
+
+    /// The private line at `i`, if it is due at feed position `seq`.
+    fn private_due(&self, i: usize, seq: u64) -> Option<&[u8]> {
+        match self.private.get(i) {
+            Some((at, msg)) if *at <= seq => Some(msg),
+            _ => None,
+        }
     }
 
     /// Moves past the member's own entries at `pos`.
@@ -229,28 +243,37 @@ impl Outbox {
         }
     }
 
-    /// Fills `out` with what to write next, in order: the rest of a feed
-    /// entry begun, the private notices, then further feed entries (not the
-    /// member's own). Returns how many slices it filled.
+    /// Fills `out` with what to write next, in order: the rest of what was
+    /// begun (a feed entry or a private line), then feed entries (not the
+    /// member's own) and private lines, each private line once the entries
+    /// before its place are out. Returns how many slices it filled.
     pub fn slices<'a>(&'a self, feed: &'a Feed, out: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
         let mut seq = self.pos;
-        if self.written > 0 && n < out.len() {
+        let mut i = 0; // the next private line
+        if out.is_empty() {
+            return 0;
+        }
+        if self.written > 0 {
             if let Some(e) = feed.get(seq) {
                 out[n] = IoSlice::new(&e.data[self.written..]);
                 n += 1;
                 seq += 1;
             }
-        }
-        for (i, msg) in self.private.iter().enumerate() {
-            if n == out.len() {
-                return n;
+        } else if self.private_written > 0 {
+            if let Some((_, msg)) = self.private.front() {
+                out[n] = IoSlice::new(&msg[self.private_written..]);
+                n += 1;
+                i = 1;
             }
-            let from = if i == 0 { self.private_written } else { 0 };
-            out[n] = IoSlice::new(&msg[from..]);
-            n += 1;
         }
         while n < out.len() {
+            if let Some(msg) = self.private_due(i, seq) {
+                out[n] = IoSlice::new(msg);
+                n += 1;
+                i += 1;
+                continue;
+            }
             let Some(e) = feed.get(seq) else {
                 break;
             };
@@ -265,15 +288,15 @@ impl Outbox {
 
     /// The next whole item to send, for a member that only ever takes
     /// whole items (a WebSocket member, one message per item): a private
-    /// notice (`None`) or a feed entry not its own (its sequence number).
+    /// line (`None`) or a feed entry not its own (its sequence number).
     /// Take it with [`Outbox::advance`] by its length.
     pub fn next_item<'a>(&'a self, feed: &'a Feed) -> Option<(Option<u64>, &'a [u8])> {
         debug_assert!(self.written == 0 && self.private_written == 0);
-        if let Some(msg) = self.private.front() {
-            return Some((None, msg));
-        }
         let mut seq = self.pos;
         loop {
+            if let Some(msg) = self.private_due(0, seq) {
+                return Some((None, msg));
+            }
             let e = feed.get(seq)?;
             if e.from != self.id {
                 return Some((Some(seq), &e.data));
@@ -285,7 +308,7 @@ impl Outbox {
     /// Records that `n` bytes of what [`Outbox::slices`] offered were
     /// written.
     pub fn advance(&mut self, feed: &Feed, mut n: usize) {
-        // The same order as `slices`: a begun entry, notices, entries.
+        // The same order as `slices`.
         if self.written > 0 {
             let Some(e) = feed.get(self.pos) else {
                 return;
@@ -298,11 +321,9 @@ impl Outbox {
             n -= left;
             self.written = 0;
             self.pos += 1;
-            self.skip_own(feed);
-        }
-        while n > 0 {
-            let Some(front) = self.private.front() else {
-                break;
+        } else if self.private_written > 0 {
+            let Some((_, front)) = self.private.front() else {
+                return;
             };
             let left = front.len() - self.private_written;
             if n < left {
@@ -310,15 +331,27 @@ impl Outbox {
                 return;
             }
             n -= left;
-            self.private_bytes -= front.len();
-            self.private_written = 0;
-            self.private.pop_front();
+            self.pop_private();
         }
-        self.skip_own(feed);
         while n > 0 {
+            if let Some(front) = self.private_due(0, self.pos) {
+                let left = front.len();
+                if n < left {
+                    self.private_written = n;
+                    return;
+                }
+                n -= left;
+                self.pop_private();
+                continue;
+            }
             let Some(e) = feed.get(self.pos) else {
                 return;
             };
+            if e.from == self.id {
+                self.own_ahead -= e.data.len() as u64;
+                self.pos += 1;
+                continue;
+            }
             let left = e.data.len();
             if n < left {
                 self.written = n;
@@ -326,8 +359,15 @@ impl Outbox {
             }
             n -= left;
             self.pos += 1;
-            self.skip_own(feed);
         }
+        self.skip_own(feed);
+    }
+
+    fn pop_private(&mut self) {
+        if let Some((_, msg)) = self.private.pop_front() {
+            self.private_bytes -= msg.len();
+        }
+        self.private_written = 0;
     }
 }
 
@@ -366,7 +406,7 @@ mod tests {
             feed.push(entry("[c] entered room\n"), 3);
             let s = feed.push(entry("<b> two\n"), 2);
             b.appended_own(&feed, s);
-            b.tell(entry("! slow down\n"));
+            b.tell(&feed, entry("! slow down\n").into());
             let s = feed.push(entry("<a> three\n"), 1);
             a.appended_own(&feed, s);
             assert_eq!(a.backlog(&feed), 25, "chunk {chunk}");
@@ -376,7 +416,8 @@ mod tests {
             );
             assert_eq!(
                 String::from_utf8(drain(&mut b, &feed, chunk)).unwrap(),
-                "! slow down\n<a> one\n[c] entered room\n<a> three\n"
+                "<a> one\n[c] entered room\n! slow down\n<a> three\n",
+                "told after three entries, it comes after them"
             );
             assert!(a.is_empty(&feed) && b.is_empty(&feed));
             assert_eq!((a.pos(), b.pos()), (feed.end(), feed.end()));
@@ -391,7 +432,7 @@ mod tests {
         let mut iov = [IoSlice::new(&[]); 4];
         m.slices(&feed, &mut iov);
         m.advance(&feed, 3);
-        m.tell(entry("!\n"));
+        m.tell(&feed, entry("!\n").into());
         feed.push(entry("xy\n"), 0);
         assert_eq!(drain(&mut m, &feed, 100), b"def\n!\nxy\n");
     }
@@ -403,7 +444,7 @@ mod tests {
         feed.push(entry("<a> one\n"), 1);
         let s = feed.push(entry("<b> own\n"), 2);
         m.appended_own(&feed, s);
-        m.tell(entry("{\"kind\":\"you\"}"));
+        m.tell(&feed, entry("{\"kind\":\"you\"}").into());
         feed.push(entry("<a> two\n"), 1);
         let mut got = Vec::new();
         while let Some((seq, item)) = m.next_item(&feed) {
@@ -414,8 +455,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (true, "{\"kind\":\"you\"}".to_string()),
                 (false, "<a> one\n".to_string()),
+                (true, "{\"kind\":\"you\"}".to_string()),
                 (false, "<a> two\n".to_string())
             ]
         );

@@ -125,8 +125,12 @@ pub struct Member {
     pub conn: Conn,
     /// Where it connects from.
     pub addr: std::net::SocketAddr,
-    /// How the room names it (`ip:port`).
+    /// Its address as the room shows it (`ip:port`, `[v6]:port`).
     pub name: String,
+    /// Its name, once it took one (`/nick`): bytes in its own encoding.
+    pub nick: Option<Box<[u8]>>,
+    /// How its lines and notices name it: `NAME@ip:port`, or `ip:port`.
+    pub label: Box<[u8]>,
     /// Its lines, from its bytes.
     pub framer: Framer,
     /// Its place in the feed, and notices for it alone.
@@ -172,6 +176,8 @@ impl Member {
             conn,
             addr,
             name: addr.to_string(),
+            nick: None,
+            label: addr.to_string().into_bytes().into(),
             framer: Framer::new(max_line),
             outbox: Outbox::new(id, feed),
             inbox: Vec::new(),
@@ -190,6 +196,11 @@ impl Member {
     /// Whether it is still sent anything (and so holds a place in the feed).
     pub fn receives(&self) -> bool {
         !self.leaving && !self.unwritable
+    }
+
+    /// Its label for stderr.
+    pub fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.label).into_owned()
     }
 
     /// Whether it is a browser.

@@ -9,6 +9,7 @@
 //! * `flow`: backpressure, stuck members, memory (pure rules);
 //! * [`framer`]: lines from a byte stream, with a length cap;
 //! * [`wire`]: every line and notice format, built and parsed in one place;
+//! * `names`: `/nick`, `/who`, `/msg`, the name rules, the history;
 //! * [`web`]: the room as a web page: HTTP, the Origin rule, the page's
 //!   messages;
 //! * [`client`]: the `room-client`: keyboard and socket at once.
@@ -18,6 +19,9 @@ mod feed;
 mod flow;
 pub mod framer;
 mod member;
+mod names;
 pub mod server;
 pub mod web;
 pub mod wire;
+
+pub use names::WHO_MAX;

@@ -39,9 +39,10 @@
 //! fed to the same framer, allowance and memory rules; feed entries reach
 //! it as one JSON message each. Nothing else about the room differs for it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,7 @@ use super::feed::{Feed, MemberId, ENTRY_OVERHEAD};
 use super::flow::{Flow, Scan, State};
 use super::framer::Frame;
 use super::member::{Conn, FromPage, Leave, Member, Writing, Wrote};
+use super::names::{self, Command, Directory, History, WHO_MAX};
 use super::web::http::{Bounded, HttpConn, Step};
 use super::web::{self, PageCache, WebConfig};
 use super::wire;
@@ -105,6 +107,12 @@ pub struct Config {
     /// most, in all; past it the oldest is closed. (From one address, at
     /// most [`super::web::http::PER_HOST`].)
     pub max_requests: usize,
+    /// `--history N`: the last N relayed lines are told to a member who
+    /// joins (0: off).
+    pub history: usize,
+    /// `--history-file`: every relayed line is appended to this chat log,
+    /// and the last `history` lines are read back at start.
+    pub history_file: Option<std::path::PathBuf>,
     /// Log joins and leaves on stderr.
     pub verbose: bool,
 }
@@ -119,6 +127,8 @@ impl Default for Config {
             max_memory: 256 * 1024 * 1024,
             max_per_host: 64,
             max_requests: 1024,
+            history: 0,
+            history_file: None,
             verbose: true,
         }
     }
@@ -174,6 +184,14 @@ pub enum ServerError {
     /// The event loop failed.
     #[error("event loop failed: {}", net::describe(.0))]
     Poll(#[source] io::Error),
+    /// The chat log could not be opened or read.
+    #[error("cannot use the history file {}: {}", .path.display(), net::describe(.source))]
+    History {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
 }
 
 /// Binds a listening socket: SO_REUSEADDR on Unix (exclusive use on
@@ -218,6 +236,24 @@ pub struct Stats {
     pub too_many_from_host: u64,
     /// The most the feed held at once, in bytes (`Feed::bytes`).
     pub peak_feed_bytes: usize,
+}
+
+/// A line a member sent, taken off its framer.
+enum Taken {
+    /// To relay: its feed entry, `<WHO> line\n`.
+    Said(Box<[u8]>),
+    /// `/nick`, `/who` or `/msg`: the line.
+    Command(Vec<u8>),
+}
+
+impl Taken {
+    fn of(label: &[u8], line: &[u8]) -> Taken {
+        if line.first() == Some(&b'/') && names::command(line).is_some() {
+            Taken::Command(line.to_vec())
+        } else {
+            Taken::Said(wire::said(label, line))
+        }
+    }
 }
 
 /// The web page's side of the room.
@@ -284,6 +320,12 @@ pub struct Server {
     /// When stderr last said an address was turned away for having
     /// `--max-per-host` members.
     too_many_said: HashMap<IpAddr, Instant>,
+    /// Members by name and by address (`/nick`, `/msg`).
+    directory: Directory<usize>,
+    /// Members in the order they joined (`/who`).
+    roster: BTreeMap<MemberId, usize>,
+    /// `--history`, `--history-file`.
+    history: History,
 }
 
 impl Server {
@@ -299,6 +341,15 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(ServerError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?);
+        let history = History::open(
+            config.history,
+            config.history_file.as_deref(),
+            config.max_line,
+        )
+        .map_err(|source| ServerError::History {
+            path: config.history_file.clone().unwrap_or_default(),
+            source,
+        })?;
         Ok(Server {
             poll,
             listener,
@@ -324,6 +375,9 @@ impl Server {
             web: None,
             hosts: HashMap::new(),
             too_many_said: HashMap::new(),
+            directory: Directory::default(),
+            roster: BTreeMap::new(),
+            history,
         })
     }
 
@@ -824,7 +878,7 @@ impl Server {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.notice(wire::entered(&name), id);
+        self.notice(wire::entered(name.as_bytes()), id);
         let bucket = self
             .config
             .max_rate
@@ -832,6 +886,8 @@ impl Server {
         let member = Member::new(conn, addr, id, &self.feed, self.config.max_line, bucket);
         *self.hosts.entry(addr.ip()).or_default() += 1;
         let web = member.is_web();
+        self.directory.joined(key, &member.name);
+        self.roster.insert(id, key);
         let inserted = self.members.insert(member);
         debug_assert_eq!(inserted, key);
         self.idle.push((key, id));
@@ -849,6 +905,7 @@ impl Server {
             let you = web::you(&self.members[key].name, self.config.max_line);
             self.tell_page(key, you);
         }
+        self.tell_history(key);
         // A client may have sent data before registering.
         self.want_read(key);
     }
@@ -889,40 +946,89 @@ impl Server {
     /// Appends a join or leave notice (`from`: the member it is about, who
     /// does not get it). Notices are never held back, but a full feed
     /// first drops the stuck members it can.
-    fn notice(&mut self, text: String, from: MemberId) {
+    fn notice(&mut self, text: Vec<u8>, from: MemberId) {
         if !self.flow.has_room(self.feed.bytes()) {
             self.make_room(Instant::now());
         }
-        self.append(None, text.into_bytes().into(), from);
+        self.append(None, text.into(), from);
     }
 
     /// A notice of the server's own for one member alone (`! slow down …`):
-    /// as bytes to a TCP member, as a page message to a browser.
+    /// as bytes to a TCP member, as a page message to a browser. At most
+    /// [`PRIVATE_MAX`] of them wait for a member (one that keeps sending
+    /// over-long lines and never reads gets no more).
     fn tell(&mut self, key: usize, msg: &str) {
         let Some(m) = self.members.get(key) else {
             return;
         };
-        let msg: Box<[u8]> = if m.is_web() {
+        // The server's own words are ASCII: a page reads them as they are,
+        // whatever --web-encoding says.
+        let msg: Rc<[u8]> = if m.is_web() {
             web::notice(msg).into_bytes().into()
         } else {
             msg.as_bytes().into()
         };
-        self.tell_raw(key, msg);
+        if m.outbox.private_bytes() + msg.len() > PRIVATE_MAX {
+            return;
+        }
+        self.queue_private(key, msg);
+    }
+
+    /// A line for one member alone that is part of the conversation (a
+    /// `/msg`, a refusal, a `/who` answer): it counts against that
+    /// member's own queue like any line, and the flow rules apply to it
+    /// (a member that never reads is dropped as too slow).
+    fn tell_counted(&mut self, key: usize, line: Vec<u8>) {
+        if let Some(msg) = self.for_member(key, &line) {
+            self.tell_raw_counted(key, msg);
+        }
+    }
+
+    fn tell_raw_counted(&mut self, key: usize, msg: Rc<[u8]>) {
+        self.queue_private(key, msg);
+        let now = Instant::now();
+        let Some(m) = self.members.get_mut(key) else {
+            return;
+        };
+        let cost = m.outbox.cost(&self.feed);
+        match self.flow.assess(&mut m.standing, cost, now) {
+            State::Drop => {
+                m.leaving = true;
+                self.to_remove.push((key, Leave::TooSlow));
+            }
+            State::Behind => self.behind = true,
+            State::Fine | State::Stuck => {}
+        }
+    }
+
+    /// A line of the room as member `key` takes it: the bytes for a TCP
+    /// member, its page form for a browser.
+    fn for_member(&self, key: usize, line: &[u8]) -> Option<Rc<[u8]>> {
+        let m = self.members.get(key)?;
+        if !m.receives() {
+            return None;
+        }
+        Some(match (&self.web, m.is_web()) {
+            (Some(side), true) => web::entry(line, side.config.decode).into_bytes().into(),
+            _ => line.into(),
+        })
     }
 
     /// A page message (JSON) for a browser member alone.
     fn tell_page(&mut self, key: usize, json: String) {
-        self.tell_raw(key, json.into_bytes().into());
+        if self.members.get(key).is_some_and(Member::receives) {
+            self.queue_private(key, json.into_bytes().into());
+        }
     }
 
-    fn tell_raw(&mut self, key: usize, msg: Box<[u8]>) {
+    fn queue_private(&mut self, key: usize, msg: Rc<[u8]>) {
         let Some(m) = self.members.get_mut(key) else {
             return;
         };
-        if !m.receives() || m.outbox.private_bytes() + msg.len() > PRIVATE_MAX {
+        if !m.receives() {
             return;
         }
-        m.outbox.tell(msg);
+        m.outbox.tell(&self.feed, msg);
         if m.writing == Writing::Idle {
             m.writing = Writing::Queued;
             self.to_write.push(key);
@@ -1122,22 +1228,18 @@ impl Server {
             }
             let (n, frame) = m.framer.next(&data[used..]);
             used += n;
-            let entry = match frame {
+            let taken = match frame {
                 None => continue,
                 Some(Frame::TooLong) => None,
                 Some(Frame::Line(line)) => {
                     if let (Some(bucket), Some(rate)) = (&mut m.bucket, rate) {
                         bucket.take(rate, now);
                     }
-                    Some(wire::said(&m.name, line))
+                    Some(Taken::of(&m.label, line))
                 }
             };
-            match entry {
-                Some(entry) => {
-                    self.stats.lines += 1;
-                    let id = self.members[key].outbox.id();
-                    self.append(Some(key), entry, id);
-                }
+            match taken {
+                Some(taken) => self.taken(key, taken),
                 None => {
                     self.stats.too_long += 1;
                     self.tell(key, &wire::line_too_long(self.config.max_line));
@@ -1153,10 +1255,139 @@ impl Server {
         let Some(m) = self.members.get(key) else {
             return;
         };
-        let entry = wire::said(&m.name, line);
-        let id = m.outbox.id();
-        self.stats.lines += 1;
-        self.append(Some(key), entry, id);
+        let taken = Taken::of(&m.label, line);
+        self.taken(key, taken);
+    }
+
+    /// A line a member sent: relayed (and kept for the history), or one
+    /// of the three words the server reads.
+    fn taken(&mut self, key: usize, taken: Taken) {
+        match taken {
+            Taken::Said(entry) => {
+                self.stats.lines += 1;
+                if self.config.history > 0 {
+                    self.history.relayed(&entry, std::time::SystemTime::now());
+                }
+                let id = self.members[key].outbox.id();
+                self.append(Some(key), entry, id);
+            }
+            Taken::Command(line) => self.command(key, &line),
+        }
+    }
+
+    /// `/nick`, `/who`, `/msg`.
+    fn command(&mut self, key: usize, line: &[u8]) {
+        let Some(cmd) = names::command(line) else {
+            return;
+        };
+        match cmd {
+            Command::Nick(new) => self.nick(key, new),
+            Command::Who => self.who(key),
+            Command::Msg { to, text } => match self.directory.find(to) {
+                Some(to) => {
+                    let from = self.members[key].label.clone();
+                    self.tell_counted(to, wire::private(&from, text).into());
+                }
+                None => self.tell_counted(key, wire::no_member(to)),
+            },
+            Command::MsgUsage => self.tell(key, wire::MSG_USAGE),
+        }
+    }
+
+    /// `/nick NAME` (or `/nick` alone, back to `ip:port`): taken and
+    /// announced to everyone, or refused to the member alone.
+    fn nick(&mut self, key: usize, new: Option<&[u8]>) {
+        let m = &self.members[key];
+        let old = m.nick.clone();
+        if old.as_deref() == new {
+            return; // already so
+        }
+        match new {
+            Some(name) => {
+                if let Err(why) = self.directory.rename(key, old.as_deref(), name) {
+                    return self.tell_counted(key, wire::nick_refused(name, why));
+                }
+            }
+            None => {
+                if let Some(o) = &old {
+                    self.directory.release(key, o);
+                }
+            }
+        }
+        let m = &mut self.members[key];
+        let before = std::mem::replace(&mut m.label, wire::label(new, &m.name));
+        m.nick = new.map(Into::into);
+        let now: &[u8] = new.unwrap_or(m.name.as_bytes());
+        let notice = wire::renamed(&before, now);
+        if self.config.verbose {
+            crate::status::line(String::from_utf8_lossy(&notice).trim_end());
+        }
+        self.notice(notice, 0);
+    }
+
+    /// The `/who` answer, to the member who asked alone: at most
+    /// [`WHO_MAX`] members, in the order they joined.
+    fn who(&mut self, key: usize) {
+        let total = self.members.len();
+        let listed: Vec<&[u8]> = self
+            .roster
+            .values()
+            .take(WHO_MAX)
+            .filter_map(|k| self.members.get(*k))
+            .map(|m| &*m.label)
+            .collect();
+        let more = total.saturating_sub(listed.len());
+        let answer = match (&self.web, self.members[key].is_web()) {
+            (Some(side), true) => web::who(total, &listed, more, side.config.decode).into_bytes(),
+            _ => {
+                let mut out = wire::members(total).into_bytes();
+                for who in &listed {
+                    out.extend(wire::member(who));
+                }
+                if more > 0 {
+                    out.extend(wire::more(more).into_bytes());
+                }
+                out
+            }
+        };
+        self.tell_raw_counted(key, answer.into());
+    }
+
+    /// A member who joins first gets the history: `! last K lines:`, the
+    /// lines as they were relayed, `! end of history` (nothing when there
+    /// are none). The lines are shared, not copied, for TCP members.
+    fn tell_history(&mut self, key: usize) {
+        let k = self.history.lines().len();
+        if k == 0 {
+            return;
+        }
+        let web = match (&self.web, self.members[key].is_web()) {
+            (Some(side), true) => Some(side.config.decode),
+            _ => None,
+        };
+        let page = |bytes: &[u8]| -> Rc<[u8]> {
+            match web {
+                Some(decode) => web::entry(bytes, decode).into_bytes().into(),
+                None => bytes.into(),
+            }
+        };
+        let mut told: Vec<Rc<[u8]>> = Vec::with_capacity(k + 2);
+        told.push(page(wire::history_start(k).as_bytes()));
+        for line in self.history.lines() {
+            told.push(match web {
+                Some(_) => page(line),
+                None => line.clone(),
+            });
+        }
+        told.push(page(wire::HISTORY_END.as_bytes()));
+        let m = &mut self.members[key];
+        for msg in told {
+            m.outbox.tell(&self.feed, msg);
+        }
+        if m.writing == Writing::Idle {
+            m.writing = Writing::Queued;
+            self.to_write.push(key);
+        }
     }
 
     fn write_member(&mut self, key: usize) {
@@ -1237,11 +1468,13 @@ impl Server {
             };
             crate::status::line(&format!(
                 "[{}] left room{note}{reason} ({} in room)",
-                m.name,
+                m.shown(),
                 self.members.len()
             ));
         }
-        let notice = wire::left(&m.name, too_slow);
+        self.directory.left(key, &m.name, m.nick.as_deref());
+        self.roster.remove(&m.outbox.id());
+        let notice = wire::left(&m.label, too_slow);
         drop(m);
         self.notice(notice, 0);
     }

@@ -3,42 +3,110 @@
 //! room-client and `lanchat --room` all come here).
 //!
 //! ```text
-//! <NAME> text                 a member's line, NAME its address (ip:port)
-//! [NAME] entered room         a member came
-//! [NAME] left room            it went ( (too slow) when dropped)
+//! <WHO> text                  a member's line
+//! *WHO* text                  a private line (/msg), to one member
+//! [WHO] entered room          a member came
+//! [WHO] left room             it went ( (too slow) when the room dropped it)
+//! [WHO] is now NAME           it took a name (/nick), or went back to ip:port
+//! ! N members:                the answer to /who, to the one who asked:
+//! !   WHO                       one line per member (at most 200)
+//! !   ... and K more
+//! ! last K lines: … ! end of history        what a member who joins is told first
 //! ! ...                       the server to one member (too long, slow down, full,
-//!                             too many from one address)
+//!                             too many from one address, nick refused, no member)
 //! ```
 //!
-//! The room relays bytes and never decodes them, so everything here is
-//! bytes; the parser also reads decoded text (the framing characters are
-//! ASCII, and no byte of a GBK, Big5, Shift_JIS or UTF-8 multi-byte
-//! character is one of them).
+//! WHO is `NAME@ip:port` for a member with a name, else `ip:port`. The
+//! room relays bytes and never decodes them, so everything here is bytes
+//! (a NAME is in its member's own encoding); the parser also reads decoded
+//! text (the framing characters are ASCII, and no byte of a GBK, Big5,
+//! Shift_JIS or UTF-8 multi-byte character is one of them). A NAME holds no
+//! space, control byte, `<`, `>`, `[`, `]` or `@`, so every prefix parses
+//! back unambiguously, and a member's text can never pose as another's
+//! prefix: the room writes the real one first.
 
 use std::ops::Range;
 
-/// A member's line: `<name> line\n`.
-pub fn said(name: &str, line: &[u8]) -> Box<[u8]> {
-    let mut msg = Vec::with_capacity(name.len() + line.len() + 4);
-    msg.push(b'<');
-    msg.extend_from_slice(name.as_bytes());
-    msg.extend_from_slice(b"> ");
-    msg.extend_from_slice(line);
-    msg.push(b'\n');
-    msg.into()
+fn line(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out.push(b'\n');
+    out
 }
 
-/// `[name] entered room\n`.
-pub fn entered(name: &str) -> String {
-    format!("[{name}] entered room\n")
+/// How the room names a member: `NAME@ip:port`, or `ip:port` without a name.
+pub fn label(name: Option<&[u8]>, addr: &str) -> Box<[u8]> {
+    match name {
+        Some(n) => [n, b"@", addr.as_bytes()].concat().into(),
+        None => addr.as_bytes().into(),
+    }
 }
 
-/// `[name] left room\n`, or `… left room (too slow)\n` for a member the
+/// A member's line: `<WHO> line\n`.
+pub fn said(who: &[u8], text: &[u8]) -> Box<[u8]> {
+    line(&[b"<", who, b"> ", text]).into()
+}
+
+/// A private line for one member: `*WHO* text\n`.
+pub fn private(who: &[u8], text: &[u8]) -> Box<[u8]> {
+    line(&[b"*", who, b"* ", text]).into()
+}
+
+/// `[WHO] entered room\n`.
+pub fn entered(who: &[u8]) -> Vec<u8> {
+    line(&[b"[", who, b"] entered room"])
+}
+
+/// `[WHO] left room\n`, or `… left room (too slow)\n` for a member the
 /// room dropped.
-pub fn left(name: &str, too_slow: bool) -> String {
-    let note = if too_slow { " (too slow)" } else { "" };
-    format!("[{name}] left room{note}\n")
+pub fn left(who: &[u8], too_slow: bool) -> Vec<u8> {
+    let note: &[u8] = if too_slow { b" (too slow)" } else { b"" };
+    line(&[b"[", who, b"] left room", note])
 }
+
+/// `[WHO] is now NAME\n` (NAME: the new name, or `ip:port` again).
+pub fn renamed(who: &[u8], now: &[u8]) -> Vec<u8> {
+    line(&[b"[", who, b"] is now ", now])
+}
+
+/// `! nick NAME refused: REASON\n`.
+pub fn nick_refused(name: &[u8], reason: &str) -> Vec<u8> {
+    line(&[b"! nick ", name, b" refused: ", reason.as_bytes()])
+}
+
+/// `! no member NAME\n`, to the sender of a `/msg` nobody can take.
+pub fn no_member(name: &[u8]) -> Vec<u8> {
+    line(&[b"! no member ", name])
+}
+
+/// `! usage: /msg NAME text\n`.
+pub const MSG_USAGE: &str = "! usage: /msg NAME text\n";
+
+/// The first line of a `/who` answer: `! N members:\n`.
+pub fn members(n: usize) -> String {
+    format!("! {n} members:\n")
+}
+
+/// One member in a `/who` answer: `!   WHO\n`.
+pub fn member(who: &[u8]) -> Vec<u8> {
+    line(&[b"!   ", who])
+}
+
+/// The last line of a `/who` answer cut at 200: `!   ... and K more\n`.
+/// (ASCII dots, so it reads right in every encoding.)
+pub fn more(k: usize) -> String {
+    format!("!   ... and {k} more\n")
+}
+
+/// Before the history a joining member gets: `! last K lines:\n`.
+pub fn history_start(k: usize) -> String {
+    format!("! last {k} lines:\n")
+}
+
+/// After it.
+pub const HISTORY_END: &str = "! end of history\n";
 
 /// To the sender of an over-long line.
 pub fn line_too_long(max: usize) -> String {
@@ -62,14 +130,36 @@ pub fn too_many(addr: std::net::IpAddr, max: usize) -> String {
 /// A line from the room, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a, T: ?Sized> {
-    /// `<from> text`: a member's line.
+    /// `<WHO> text`: a member's line.
     Said {
         /// Who, as the room names it.
         from: &'a T,
         /// What.
         text: &'a T,
     },
-    /// Anything else: a notice of the room (`[…] entered room`, `! …`).
+    /// `*WHO* text`: a private line to this member.
+    Private {
+        /// Who sent it.
+        from: &'a T,
+        /// What.
+        text: &'a T,
+    },
+    /// `[WHO] entered room`.
+    Entered(&'a T),
+    /// `[WHO] left room`.
+    Left(&'a T),
+    /// `[WHO] is now NAME`.
+    Renamed {
+        /// As it was named.
+        who: &'a T,
+        /// Its new name (or `ip:port`).
+        now: &'a T,
+    },
+    /// `! N members:` (the start of a `/who` answer).
+    Members(usize),
+    /// `!   WHO` (one member in a `/who` answer).
+    Member(&'a T),
+    /// Anything else: a notice of the room (`! slow down`, `! last 3 lines:`).
     Notice(&'a T),
 }
 
@@ -99,24 +189,90 @@ impl Text for str {
     }
 }
 
-/// Parses one line from the room (without its `\n`). A member's line is
-/// `<NAME> text` where NAME is not empty and holds no `<` or `>`: the room
-/// writes the real prefix first, so `<1.2.3.4:5> <6.6.6.6:6> x` is from
-/// 1.2.3.4:5, whatever the text says.
+fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    b.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+/// Whether `b` can be a WHO: not empty, no space (a NAME has none, nor an
+/// address), no `<` or `>`.
+fn is_who(b: &[u8]) -> bool {
+    !b.is_empty() && !b.iter().any(|c| matches!(c, b' ' | b'<' | b'>'))
+}
+
+/// Parses one line from the room (without its `\n`).
 pub fn parse<T: Text + ?Sized>(line: &T) -> Line<'_, T> {
     let b = line.bytes();
-    if b.first() == Some(&b'<') {
-        if let Some(end) = b[1..].windows(2).position(|w| w == b"> ") {
-            let name = &b[1..1 + end];
-            if !name.is_empty() && !name.contains(&b'<') && !name.contains(&b'>') {
-                return Line::Said {
-                    from: line.part(1..1 + end),
-                    text: line.part(end + 3..b.len()),
-                };
+    match b.first() {
+        Some(b'<') => {
+            if let Some(end) = find(b, 1, b"> ") {
+                if is_who(&b[1..end]) {
+                    return Line::Said {
+                        from: line.part(1..end),
+                        text: line.part(end + 2..b.len()),
+                    };
+                }
             }
         }
+        Some(b'*') => {
+            if let Some(end) = find(b, 1, b"* ") {
+                if is_who(&b[1..end]) {
+                    return Line::Private {
+                        from: line.part(1..end),
+                        text: line.part(end + 2..b.len()),
+                    };
+                }
+            }
+        }
+        Some(b'[') => {
+            // The WHO ends at the first "] " (an IPv6 address has "]:").
+            if let Some(end) = find(b, 1, b"] ") {
+                let who = line.part(1..end);
+                let rest = &b[end + 2..];
+                if rest == b"entered room" {
+                    return Line::Entered(who);
+                }
+                if rest == b"left room" || rest == b"left room (too slow)" {
+                    return Line::Left(who);
+                }
+                if let Some(now) = rest.strip_prefix(b"is now ") {
+                    if !now.is_empty() {
+                        return Line::Renamed {
+                            who,
+                            now: line.part(b.len() - now.len()..b.len()),
+                        };
+                    }
+                }
+            }
+        }
+        Some(b'!') => {
+            if let Some(who) = b.strip_prefix(b"!   ") {
+                if !who.starts_with(b"... and ") && !who.is_empty() {
+                    return Line::Member(line.part(4..b.len()));
+                }
+            } else if let Some(n) = b
+                .strip_prefix(b"! ")
+                .and_then(|r| r.strip_suffix(b" members:"))
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .and_then(|n| n.parse().ok())
+            {
+                return Line::Members(n);
+            }
+        }
+        _ => {}
     }
     Line::Notice(line)
+}
+
+/// A WHO split into its name (if it has one) and its `ip:port`.
+pub fn split<T: Text + ?Sized>(who: &T) -> (Option<&T>, &T) {
+    let b = who.bytes();
+    match b.iter().position(|&c| c == b'@') {
+        Some(at) => (Some(who.part(0..at)), who.part(at + 1..b.len())),
+        None => (None, who),
+    }
 }
 
 #[cfg(test)]
@@ -125,16 +281,31 @@ mod tests {
 
     #[test]
     fn lines_are_built_as_the_room_sends_them() {
+        let a = label(None, "1.2.3.4:5");
+        let b = label(Some("老王".as_bytes()), "1.2.3.4:6");
+        assert_eq!(&*b, "老王@1.2.3.4:6".as_bytes());
         assert_eq!(
-            &*said("1.2.3.4:5", "你好".as_bytes()),
+            &*said(&a, "你好".as_bytes()),
             "<1.2.3.4:5> 你好\n".as_bytes()
         );
-        assert_eq!(entered("[::1]:7"), "[[::1]:7] entered room\n");
-        assert_eq!(left("1.2.3.4:5", false), "[1.2.3.4:5] left room\n");
+        assert_eq!(&*said(&b, b"x"), "<老王@1.2.3.4:6> x\n".as_bytes());
+        assert_eq!(&*private(&b, b"psst"), "*老王@1.2.3.4:6* psst\n".as_bytes());
+        assert_eq!(entered(b"[::1]:7"), b"[[::1]:7] entered room\n");
+        assert_eq!(left(&a, false), b"[1.2.3.4:5] left room\n");
         assert_eq!(
-            left("1.2.3.4:5", true),
-            "[1.2.3.4:5] left room (too slow)\n"
+            left(&b, true),
+            "[老王@1.2.3.4:6] left room (too slow)\n".as_bytes()
         );
+        assert_eq!(renamed(&a, b"bob"), b"[1.2.3.4:5] is now bob\n");
+        assert_eq!(
+            nick_refused(b"x y", "has a space"),
+            b"! nick x y refused: has a space\n"
+        );
+        assert_eq!(no_member(b"carol"), b"! no member carol\n");
+        assert_eq!(members(3), "! 3 members:\n");
+        assert_eq!(member(&b), "!   老王@1.2.3.4:6\n".as_bytes());
+        assert_eq!(more(50), "!   ... and 50 more\n");
+        assert_eq!(history_start(3), "! last 3 lines:\n");
         assert_eq!(
             line_too_long(10),
             "! line too long (max 10 bytes), dropped\n"
@@ -147,7 +318,48 @@ mod tests {
     }
 
     #[test]
-    fn a_member_line_names_its_sender_and_notices_do_not() {
+    fn every_line_the_room_writes_parses_back() {
+        let bob = label(Some(b"bob"), "[::1]:7");
+        let built: Vec<Vec<u8>> = vec![
+            said(&bob, b"x > y").into(),
+            private(&bob, b"* hi *").into(),
+            entered(&bob),
+            left(&bob, true),
+            renamed(&bob, b"robert"),
+            members(12).into_bytes(),
+            member(&bob),
+            more(3).into_bytes(),
+        ];
+        let parsed: Vec<Line<'_, [u8]>> = built.iter().map(|l| parse(&l[..l.len() - 1])).collect();
+        let who: &[u8] = b"bob@[::1]:7";
+        assert_eq!(
+            parsed,
+            vec![
+                Line::Said {
+                    from: who,
+                    text: b"x > y"
+                },
+                Line::Private {
+                    from: who,
+                    text: b"* hi *"
+                },
+                Line::Entered(who),
+                Line::Left(who),
+                Line::Renamed {
+                    who,
+                    now: b"robert"
+                },
+                Line::Members(12),
+                Line::Member(who),
+                Line::Notice(b"!   ... and 3 more"),
+            ]
+        );
+        assert_eq!(split(who), (Some(&b"bob"[..]), &b"[::1]:7"[..]));
+        assert_eq!(split("1.2.3.4:5"), (None, "1.2.3.4:5"));
+    }
+
+    #[test]
+    fn a_member_line_names_its_sender_and_text_cannot_pose_as_another() {
         assert_eq!(
             parse("<1.2.3.4:5> 你好"),
             Line::Said {
@@ -162,11 +374,7 @@ mod tests {
                 text: &b"\xc4\xe3"[..]
             }
         );
-        assert_eq!(
-            parse("[1.2.3.4:5] entered room"),
-            Line::Notice("[1.2.3.4:5] entered room")
-        );
-        // A member cannot pose as another: the room adds the real prefix.
+        // The room writes the real prefix first.
         assert_eq!(
             parse("<1.2.3.4:5> <6.6.6.6:6> fake"),
             Line::Said {
@@ -174,18 +382,23 @@ mod tests {
                 text: "<6.6.6.6:6> fake"
             }
         );
-        for notice in ["<> empty", "<a<b> x", "<nobody", "! slow down", "<x>y"] {
-            assert_eq!(parse(notice), Line::Notice(notice), "{notice}");
-        }
-        // Whatever it is built from, it parses back.
-        let built = said("[::1]:7", b"x > y");
-        let line = &built[..built.len() - 1];
         assert_eq!(
-            parse(line),
+            parse("<1.2.3.4:5> *boss@6.6.6.6:6* do it"),
             Line::Said {
-                from: &b"[::1]:7"[..],
-                text: &b"x > y"[..]
+                from: "1.2.3.4:5",
+                text: "*boss@6.6.6.6:6* do it"
             }
         );
+        for notice in [
+            "<> empty",
+            "<a<b> x",
+            "<nobody",
+            "! slow down",
+            "<x>y",
+            "** x",
+            "[a] b",
+        ] {
+            assert_eq!(parse(notice), Line::Notice(notice), "{notice}");
+        }
     }
 }

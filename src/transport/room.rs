@@ -10,14 +10,134 @@ use std::thread;
 use std::time::SystemTime;
 
 use super::{Journal, Mode, SendError, Sink, Transport};
-use crate::chat::{Drops, Event, Incoming, Outgoing, Who};
+use crate::chat::{Drops, Event, Incoming, Outgoing, User, Who};
 use crate::encoding::Encoding;
 use crate::message::{self, local_hms};
 use crate::net;
 use crate::room::client::Reader;
 use crate::room::framer::Frame;
 use crate::room::wire::{self, Line};
+use crate::room::WHO_MAX;
 use crate::sanitize;
+
+/// What a line from the room does to the members pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    /// Whether the line is shown in the messages (the answer to the /who
+    /// lanchat sent itself is not).
+    show: bool,
+    /// Whether the member list changed.
+    changed: bool,
+}
+
+/// Who is in the room, as this member knows it: the answer to a `/who` and
+/// the join, leave and name notices since.
+#[derive(Debug, Default)]
+struct Members {
+    /// Each member's WHO, in the order they joined.
+    list: Vec<String>,
+    /// While a `/who` answer is read: member lines still to come, and
+    /// whether a `... and K more` line ends it.
+    answer: Option<(usize, bool)>,
+    /// Whether the next answer was asked for by lanchat (not shown).
+    quiet: bool,
+}
+
+impl Members {
+    /// Waiting for the answer to the `/who` sent on connecting.
+    fn asked() -> Self {
+        Members {
+            quiet: true,
+            ..Members::default()
+        }
+    }
+
+    fn take(&mut self, line: &Line<'_, str>) -> Shown {
+        let show = !(self.quiet && self.in_answer(line));
+        let changed = match *line {
+            Line::Members(n) => {
+                self.list.clear();
+                self.answer = Some((n.min(WHO_MAX), n > WHO_MAX));
+                self.step(0);
+                true
+            }
+            Line::Member(who) if self.answer.is_some() => {
+                self.list.push(who.to_string());
+                self.step(1);
+                true
+            }
+            Line::Notice(_) if self.in_answer(line) => {
+                self.finish();
+                false
+            }
+            Line::Entered(who) => {
+                self.list.push(who.to_string());
+                true
+            }
+            Line::Left(who) => {
+                self.list.retain(|w| w != who);
+                true
+            }
+            Line::Renamed { who, now } => {
+                let (_, addr) = wire::split(who);
+                let new = if now == addr {
+                    addr.to_string()
+                } else {
+                    format!("{now}@{addr}")
+                };
+                for w in self.list.iter_mut().filter(|w| *w == who) {
+                    w.clone_from(&new);
+                }
+                true
+            }
+            _ => false,
+        };
+        Shown { show, changed }
+    }
+
+    /// Whether `line` is part of a `/who` answer.
+    fn in_answer(&self, line: &Line<'_, str>) -> bool {
+        match (line, self.answer) {
+            (Line::Members(_), _) => true,
+            (Line::Member(_), Some(_)) => true,
+            (Line::Notice(t), Some((0, true))) => t.starts_with("!   ... and "),
+            _ => false,
+        }
+    }
+
+    /// `n` more member lines of the answer read.
+    fn step(&mut self, n: usize) {
+        if let Some((left, more)) = &mut self.answer {
+            *left = left.saturating_sub(n);
+            if *left == 0 && !*more {
+                self.finish();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.answer = None;
+        self.quiet = false;
+    }
+
+    /// The pane's list.
+    fn users(&self) -> Vec<User> {
+        self.list
+            .iter()
+            .map(|who| {
+                let (name, addr) = wire::split(who.as_str());
+                User {
+                    nick: sanitize::line(name.unwrap_or("")),
+                    group: String::new(),
+                    addr: addr.parse().unwrap_or_else(|_| {
+                        SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)
+                    }),
+                    absent: false,
+                }
+            })
+            .collect()
+    }
+}
 
 /// Lines queued for the room's writer at most; past it, sending is refused
 /// (the room is not reading us) rather than blocking the window.
@@ -59,6 +179,9 @@ impl Room {
                 }
             }
         });
+        // Who is here already, for the members pane (the answer is not
+        // shown in the messages).
+        let _ = writer.try_send(b"/who\n".to_vec());
         let room_journal = journal.clone();
         thread::spawn(move || read_room(reader, decode, room_journal, sink));
         Ok(Room {
@@ -77,8 +200,11 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
         .unwrap_or_default();
     let mut reader = Reader::new(stream);
     let mut json = String::new();
+    // The pane starts from the answer to the /who sent on connecting.
+    let mut members = Members::asked();
     loop {
         let mut batch = Vec::new();
+        let mut changed = false;
         // The time of arrival: taken once the read returned, once per read.
         let mut arrival: Option<(SystemTime, String)> = None;
         let read = reader.read(|frame| {
@@ -100,9 +226,13 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 }
             };
             let (text, malformed) = decode.decode(line);
-            let (who, body) = match wire::parse(text.as_ref()) {
+            let parsed = wire::parse(text.as_ref());
+            let shown = members.take(&parsed);
+            changed |= shown.changed;
+            let (who, body) = match parsed {
                 Line::Said { from, text } => (Who::Member(sanitize::line(from)), text),
-                Line::Notice(text) => (Who::Notice, text),
+                Line::Private { from, text } => (Who::Private(sanitize::line(from)), text),
+                _ => (Who::Notice, text.as_ref()),
             };
             if journal.is_some() {
                 let record = message::Record {
@@ -117,15 +247,20 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 };
                 record.push_json(&mut json);
             }
-            batch.push(Incoming {
-                time: hms.clone(),
-                who,
-                text: sanitize::line(body),
-            });
+            if shown.show {
+                batch.push(Incoming {
+                    time: hms.clone(),
+                    who,
+                    text: sanitize::line(body),
+                });
+            }
         });
         if let Some(j) = &journal {
             j.write(&json);
             json.clear();
+        }
+        if changed && !sink.send(Event::Users(members.users())) {
+            return;
         }
         if !batch.is_empty() && !sink.send(Event::Received(batch, Drops::default())) {
             return;
@@ -190,5 +325,69 @@ impl Transport for Room {
 
     fn close(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut Members, lines: &[&str]) -> Vec<bool> {
+        lines
+            .iter()
+            .map(|l| m.take(&wire::parse(*l)).show)
+            .collect()
+    }
+
+    fn names(m: &Members) -> Vec<&str> {
+        m.list.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn the_pane_follows_the_who_answer_and_the_notices() {
+        let mut m = Members::asked();
+        let shown = feed(
+            &mut m,
+            &[
+                "! 2 members:",
+                "!   bob@10.0.0.2:5",
+                "!   10.0.0.3:6",
+                "[10.0.0.4:7] entered room",
+                "[10.0.0.3:6] is now 老王",
+                "[bob@10.0.0.2:5] left room",
+                "[10.0.0.4:7] is now carol",
+                "[carol@10.0.0.4:7] is now 10.0.0.4:7",
+            ],
+        );
+        assert_eq!(
+            shown,
+            vec![false, false, false, true, true, true, true, true]
+        );
+        assert_eq!(names(&m), vec!["老王@10.0.0.3:6", "10.0.0.4:7"]);
+        let users = m.users();
+        assert_eq!(users[0].nick, "老王");
+        assert_eq!(users[1].nick, "");
+        assert_eq!(users[1].addr.to_string(), "10.0.0.4:7");
+        // A /who the user typed is shown, and refreshes the list.
+        let shown = feed(&mut m, &["! 1 members:", "!   x@10.0.0.9:1"]);
+        assert_eq!(shown, vec![true, true]);
+        assert_eq!(names(&m), vec!["x@10.0.0.9:1"]);
+    }
+
+    #[test]
+    fn a_long_answer_ends_with_how_many_more() {
+        let mut m = Members::asked();
+        let mut lines = vec!["! 250 members:".to_string()];
+        lines.extend((0..WHO_MAX).map(|i| format!("!   10.0.{}.{}:1", i / 250, i % 250)));
+        lines.push("!   ... and 50 more".into());
+        lines.push("! slow down (max 5 lines/s)".into());
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let shown = feed(&mut m, &refs);
+        assert!(
+            shown[..shown.len() - 1].iter().all(|s| !s),
+            "the answer is not shown"
+        );
+        assert!(shown[shown.len() - 1], "what follows is");
+        assert_eq!(m.list.len(), WHO_MAX);
     }
 }

@@ -53,6 +53,9 @@ pub enum Action {
     Send(Vec<Outgoing>),
     /// `/to TARGET`.
     SetTarget(String),
+    /// A line for the room server itself (`/nick`, `/who`, `/msg`): sent
+    /// as it is, not shown as an own line.
+    Command(Outgoing),
     /// Leave with this exit code.
     Quit(u8),
 }
@@ -129,6 +132,9 @@ pub struct App {
     /// Users online (IP Messenger mode), and which one `/to` or Tab chose.
     users: Option<Vec<User>>,
     selected: Option<SocketAddr>,
+    /// Tab completion of a member's name after `/msg ` (room mode): what
+    /// was typed, and the name last offered.
+    completion: Option<(String, usize)>,
     quit: Option<u8>,
 }
 
@@ -139,6 +145,7 @@ pub const HELP: &[&str] = &[
     "      Esc clear the status · Ctrl-C, Ctrl-D (empty line) or /quit leave · 88 sends and leaves",
     "commands: /to TARGET (host[:port], broadcast address, multicast group, or 'broadcast')",
     "          /alias IP NAME (/alias IP to forget) · /clear · /help · /quit · //text sends /text",
+    "room:     /nick NAME (/nick alone: back to ip:port) · /who · /msg NAME text (Tab completes NAME)",
 ];
 
 impl App {
@@ -164,6 +171,7 @@ impl App {
             pane: (80, 20),
             users: None,
             selected: None,
+            completion: None,
             quit: None,
         }
     }
@@ -245,6 +253,7 @@ impl App {
                 }
             }
             Who::Nick { nick, addr } => format!("{nick} ({})", addr.ip()),
+            Who::Private(name) => format!("{name} → me"),
             Who::Notice => "*".into(),
         }
     }
@@ -468,6 +477,9 @@ impl App {
             return Vec::new();
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if key.code != KeyCode::Tab {
+            self.completion = None;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return self.leave(0),
             KeyCode::Char('d') if ctrl => {
@@ -496,6 +508,10 @@ impl App {
             KeyCode::Down => self.editor.history_down(),
             KeyCode::PageUp => self.scroll_up(self.page()),
             KeyCode::PageDown => self.scroll_down(self.page()),
+            KeyCode::Tab if self.info.mode == Mode::Room => {
+                self.complete_member();
+                return Vec::new();
+            }
             KeyCode::Tab => self.cycle_user(),
             KeyCode::Esc => self.status = None,
             _ => {}
@@ -625,6 +641,9 @@ impl App {
         let done = |app: &mut App| {
             app.editor.take();
         };
+        if self.info.mode == Mode::Room && matches!(name, "nick" | "who" | "msg") {
+            return self.room_command();
+        }
         match name {
             "quit" | "q" => {
                 done(self);
@@ -649,7 +668,7 @@ impl App {
                 self.set_status(Level::Info, format!("sending to {target}"));
             }
             "to" => {
-                if let Some(users) = &self.users {
+                if let (Mode::Ipmsg, Some(users)) = (self.info.mode, &self.users) {
                     // IP Messenger: a nick or an address of a user online.
                     let hit = users
                         .iter()
@@ -707,6 +726,86 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// `/nick`, `/who`, `/msg` in room mode: the line goes to the server,
+    /// which answers; a private line is shown as one.
+    fn room_command(&mut self) -> Vec<Action> {
+        let text = self.editor.text().to_string();
+        let line = match self.encode_lines(&text) {
+            Ok(mut lines) if lines.len() == 1 => lines.remove(0),
+            Ok(_) => {
+                self.set_status(Level::Error, "one command per line".to_string());
+                return Vec::new();
+            }
+            Err((at, why)) => {
+                self.editor.set_cursor(at);
+                self.set_status(Level::Error, why);
+                return Vec::new();
+            }
+        };
+        self.editor.take();
+        vec![Action::Command(line)]
+    }
+
+    /// A room command went out at `time`: a private line is shown as the
+    /// user's own, `→ NAME: text` (the server sends nothing back for it);
+    /// `/nick` and `/who` are answered by the server.
+    pub fn command_sent(&mut self, time: String, line: &Outgoing) {
+        let Some(rest) = line.text.strip_prefix("/msg ") else {
+            return;
+        };
+        if let Some((to, said)) = rest.trim_start().split_once(' ') {
+            self.follow();
+            let shown = format!("→ {to}: {}", said.trim_start());
+            self.push(time, Who::Me, crate::sanitize::line(&shown), None);
+        }
+    }
+
+    /// Tab after `/msg ` (room mode): the members whose name (or address)
+    /// starts with what is typed, one after another.
+    fn complete_member(&mut self) {
+        let text = self.editor.text().to_string();
+        let Some(rest) = text.strip_prefix("/msg ") else {
+            return;
+        };
+        let Some(users) = &self.users else {
+            return;
+        };
+        let mut names: Vec<String> = users
+            .iter()
+            .map(|u| {
+                if u.nick.is_empty() {
+                    u.addr.to_string()
+                } else {
+                    u.nick.clone()
+                }
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        let (prefix, from) = match &self.completion {
+            Some((prefix, i))
+                if rest == format!("{} ", names.get(*i).map_or("", |n| n.as_str())) =>
+            {
+                (prefix.clone(), i + 1)
+            }
+            _ => {
+                if rest.contains(' ') {
+                    return;
+                }
+                (rest.to_string(), 0)
+            }
+        };
+        let fits = |n: &String| n.to_lowercase().starts_with(&prefix.to_lowercase());
+        let found = (0..names.len())
+            .map(|k| (from + k) % names.len())
+            .find(|&i| fits(&names[i]));
+        if let Some(i) = found {
+            self.editor.take();
+            self.editor.insert(&format!("/msg {} ", names[i]));
+            self.completion = Some((prefix, i));
+        }
     }
 
     // ---- scrolling --------------------------------------------------------
@@ -1209,5 +1308,88 @@ mod tests {
         a.send_failed(&lines, "network unreachable");
         assert_eq!(a.editor().text(), "hello");
         assert_eq!(a.status().unwrap().1, "not sent: network unreachable");
+    }
+
+    fn room_app() -> App {
+        let mut a = app();
+        a.info.mode = Mode::Room;
+        a.set_users(
+            ["bob@10.0.0.2:5", "barbara@10.0.0.3:5", "10.0.0.4:5"]
+                .iter()
+                .map(|w| {
+                    let (name, addr) = crate::room::wire::split(*w);
+                    User {
+                        nick: name.unwrap_or("").into(),
+                        group: String::new(),
+                        addr: addr.parse().unwrap(),
+                        absent: false,
+                    }
+                })
+                .collect(),
+        );
+        a
+    }
+
+    #[test]
+    fn room_commands_go_to_the_server_and_a_private_line_shows_as_sent() {
+        let mut a = room_app();
+        for cmd in ["/nick 小李", "/who", "/msg bob 你好"] {
+            type_str(&mut a, cmd);
+            let actions = a.key(press(KeyCode::Enter));
+            let [Action::Command(line)] = actions.as_slice() else {
+                panic!("{cmd}: {actions:?}")
+            };
+            assert_eq!(line.text, cmd);
+            assert_eq!(line.bytes, Encoding::gb2312().encode(cmd).unwrap());
+            a.command_sent("12:00:00".into(), line);
+        }
+        assert!(a.editor().is_empty());
+        let shown: Vec<&str> = a.entries().iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            shown,
+            vec!["→ bob: 你好"],
+            "only the private line is an entry"
+        );
+        // In UDP mode they are unknown commands.
+        let mut u = app();
+        type_str(&mut u, "/nick x");
+        assert!(u.key(press(KeyCode::Enter)).is_empty());
+        assert!(u.status().unwrap().1.contains("unknown command /nick"));
+        // /to keeps its meaning: the room transport refuses it.
+        type_str(&mut a, "/to bob");
+        assert_eq!(
+            a.key(press(KeyCode::Enter)),
+            vec![Action::SetTarget("bob".into())]
+        );
+    }
+
+    #[test]
+    fn tab_completes_member_names_after_msg() {
+        let mut a = room_app();
+        type_str(&mut a, "/msg b");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(a.editor().text(), "/msg barbara ");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(a.editor().text(), "/msg bob ", "the next one that fits");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(a.editor().text(), "/msg barbara ", "round again");
+        type_str(&mut a, "hi");
+        assert_eq!(a.editor().text(), "/msg barbara hi");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(
+            a.editor().text(),
+            "/msg barbara hi",
+            "only the name is completed"
+        );
+        // A member without a name is completed by its address.
+        let mut a = room_app();
+        type_str(&mut a, "/msg 10.");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(a.editor().text(), "/msg 10.0.0.4:5 ");
+        // Elsewhere Tab does nothing in room mode.
+        let mut a = room_app();
+        type_str(&mut a, "hello b");
+        a.key(press(KeyCode::Tab));
+        assert_eq!(a.editor().text(), "hello b");
     }
 }

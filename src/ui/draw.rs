@@ -94,7 +94,7 @@ pub fn sender_style(who: &Who) -> Style {
         Who::Me => return Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
         Who::Notice => return Style::new().fg(Color::DarkGray),
         Who::Peer(addr) => addr.to_string(),
-        Who::Member(name) => name.clone(),
+        Who::Member(name) | Who::Private(name) => name.clone(),
         Who::Nick { addr, .. } => addr.ip().to_string(),
     };
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -118,9 +118,22 @@ pub fn draw(app: &App, frame: &mut Frame) {
                 if u.absent {
                     style = style.fg(Color::DarkGray);
                 }
+                // A room member is named by ip:port (its name first, when
+                // it took one); an IP Messenger user by its nick and IP.
+                let addr = match app.info().mode {
+                    Mode::Room => u.addr.to_string(),
+                    _ => u.addr.ip().to_string(),
+                };
                 let mut spans = vec![
                     Span::styled(u.nick.clone(), style.add_modifier(Modifier::BOLD)),
-                    Span::styled(format!(" {}", u.addr.ip()), style),
+                    Span::styled(
+                        if u.nick.is_empty() {
+                            addr
+                        } else {
+                            format!(" {addr}")
+                        },
+                        style,
+                    ),
                 ];
                 if !u.group.is_empty() {
                     spans.push(Span::styled(

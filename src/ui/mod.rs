@@ -278,6 +278,16 @@ impl Loop<'_> {
                     }
                 }
             }
+            Action::Command(line) => {
+                let now = SystemTime::now();
+                match self
+                    .transport
+                    .send(std::slice::from_ref(&line), &[], None, now)
+                {
+                    Ok(_) => self.app.command_sent(local_hms(now), &line),
+                    Err(e) => self.app.warn(Level::Error, format!("not sent: {}", e.0)),
+                }
+            }
             Action::SetTarget(spec) => match self.transport.set_target(&spec) {
                 Ok(label) => self.app.set_target(label),
                 Err(why) => self.app.warn(Level::Error, why),

@@ -1,14 +1,19 @@
 "use strict";
 // The room page: one WebSocket to /ws on the same address. The server sends
-// JSON objects: {kind:"you",addr,max_line}, {kind:"line",from,text}, {kind:"notice",text},
-// {kind:"sent"} / {kind:"refused",why} (the answer to each message this page
-// sent, in the order they were sent). Every text goes into the page with textContent,
-// never as HTML.
+// JSON objects: {kind:"you",addr,max_line}, {kind:"line",from,text},
+// {kind:"private",from,text} (a /msg to this page), {kind:"notice",text}
+// (with entered / left / renamed+now naming a member), {kind:"who",total,
+// members,more} (the answer to /who), and {kind:"sent"} / {kind:"refused",why}
+// (the answer to each message this page sent, in the order they were sent).
+// Every text goes into the page with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
-const log = $("log"), box = $("text"), state = $("state"), me = $("me"), error = $("error"), newer = $("newer");
+const log = $("log"), box = $("text"), state = $("state"), me = $("me"), error = $("error"),
+  newer = $("newer"), nick = $("nick"), list = $("members"), count = $("count");
 const MAX_ROWS = 2000;
-let ws = null, retry = 1000, unseen = 0, maxLine = 65536;
-const waiting = []; // texts sent, not yet answered
+const NICK_KEY = "lanchat-nick";
+let ws = null, retry = 1000, unseen = 0, maxLine = 65536, myLabel = "", inHistory = false,
+  quietWho = 0;
+const waiting = []; // {text, quiet}: messages sent, not yet answered
 
 function atBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 24; }
 
@@ -20,18 +25,24 @@ function colour(name) {
   return PALETTE[h % PALETTE.length];
 }
 
+// "NAME@ip:port" → {name, addr}; "ip:port" → {name: "", addr}.
+function split(who) {
+  const at = who.indexOf("@");
+  return at < 0 ? { name: "", addr: who } : { name: who.slice(0, at), addr: who.slice(at + 1) };
+}
+
 function add(kind, from, text) {
   const follow = atBottom();
   const row = document.createElement("div");
-  row.className = "msg " + kind;
+  row.className = "msg " + kind + (inHistory ? " history" : "");
   const time = document.createElement("time");
-  time.textContent = new Date().toLocaleTimeString("en-GB", { hour12: false });
+  time.textContent = inHistory ? "" : new Date().toLocaleTimeString("en-GB", { hour12: false });
   row.append(time);
   if (from) {
     const who = document.createElement("span");
     who.className = "from";
     who.textContent = from;
-    if (kind === "line") who.style.color = colour(from);
+    if (kind === "line") who.style.color = colour(split(from).addr);
     row.append(who);
   }
   const body = document.createElement("span");
@@ -49,6 +60,35 @@ function add(kind, from, text) {
   }
 }
 
+// The member list: one <li> per member, keyed by how the room names it.
+function memberItem(who) {
+  const li = document.createElement("li");
+  li.dataset.who = who;
+  const { name, addr } = split(who);
+  const n = document.createElement("b");
+  n.textContent = name;
+  const a = document.createElement("span");
+  a.textContent = addr;
+  li.append(n, a);
+  li.title = who === myLabel ? "you" : `click: /msg ${name || addr}`;
+  if (who === myLabel) li.className = "you";
+  return li;
+}
+function findMember(who) {
+  for (const li of list.children) if (li.dataset.who === who) return li;
+  return null;
+}
+function addMember(who) { if (!findMember(who)) list.append(memberItem(who)); counted(); }
+function removeMember(who) { const li = findMember(who); if (li) li.remove(); counted(); }
+function renameMember(who, now) {
+  const { addr } = split(who);
+  const next = now === addr ? addr : `${now}@${addr}`;
+  if (who === myLabel) { myLabel = next; me.textContent = next; }
+  const li = findMember(who);
+  if (li) li.replaceWith(memberItem(next)); else addMember(next);
+}
+function counted() { count.textContent = list.childElementCount; }
+
 function setState(cls, text) {
   state.className = cls;
   state.textContent = text;
@@ -59,6 +99,18 @@ function showError(text) {
   error.hidden = !text;
 }
 
+function sendRaw(text, quiet) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  waiting.push({ text, quiet });
+  ws.send(text);
+}
+
+function sendNick() {
+  const name = nick.value.trim();
+  localStorage.setItem(NICK_KEY, name);
+  if (name || myLabel.includes("@")) sendRaw(name ? `/nick ${name}` : "/nick", true);
+}
+
 function connect() {
   setState("connecting", "connecting…");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -66,31 +118,57 @@ function connect() {
   ws.onopen = () => {
     retry = 1000;
     setState("open", "connected");
+    list.replaceChildren();
+    counted();
+    quietWho += 1;
+    sendRaw("/who", true);
+    if (nick.value.trim()) sendNick();
   };
   ws.onmessage = (ev) => {
     let m;
     try { m = JSON.parse(ev.data); } catch { return; }
     switch (m.kind) {
-      case "you": me.textContent = m.addr; maxLine = m.max_line || maxLine; break;
+      case "you": myLabel = m.addr; me.textContent = m.addr; maxLine = m.max_line || maxLine; break;
       case "line": add("line", m.from, m.text); break;
-      case "notice": add("notice", "", m.text); break;
+      case "private": add("private", `${m.from} → me`, m.text); break;
+      case "notice":
+        if (/^! last \d+ lines:$/.test(m.text)) { add("notice", "", m.text); inHistory = true; break; }
+        if (m.text === "! end of history") { inHistory = false; add("notice", "", m.text); break; }
+        add("notice", "", m.text);
+        if (m.entered) addMember(m.entered);
+        if (m.left) removeMember(m.left);
+        if (m.renamed) renameMember(m.renamed, m.now);
+        if (m.text.startsWith("! nick ") || m.text.startsWith("! no member ")) showError(m.text);
+        break;
+      case "who":
+        list.replaceChildren(...m.members.map(memberItem));
+        counted();
+        if (quietWho > 0) { quietWho -= 1; break; }
+        add("notice", "", `! ${m.total} members: ${m.members.join(", ")}${m.more ? ` … and ${m.more} more` : ""}`);
+        break;
       case "sent": {
-        const text = waiting.shift();
-        if (text === undefined) break;
-        add("me", "me", text);
-        if (box.value === text) box.value = "";
-        showError("");
+        const sent = waiting.shift();
+        if (sent === undefined) break;
+        if (!sent.quiet) {
+          const msg = /^\/msg (\S+) (.*)$/s.exec(sent.text);
+          if (msg) add("private me", `me → ${msg[1]}`, msg[2]);
+          else if (!/^\/(nick|who)( |$)/.test(sent.text)) add("me", "me", sent.text);
+          if (box.value === sent.text) box.value = "";
+          showError("");
+        }
         break;
       }
       case "refused": {
-        waiting.shift();
-        showError(m.why); // the text stays in the box
+        const sent = waiting.shift();
+        if (sent && !sent.quiet) showError(m.why); // the text stays in the box
         break;
       }
     }
   };
   ws.onclose = (ev) => {
     waiting.length = 0;
+    quietWho = 0;
+    inHistory = false;
     const why = ev.reason ? `: ${ev.reason}` : "";
     setState("closed", `disconnected${why}; reconnecting in ${retry / 1000} s`);
     setTimeout(connect, retry);
@@ -107,8 +185,7 @@ function send() {
     showError(`${size} bytes: the room takes at most ${maxLine} bytes at a time`);
     return;
   }
-  waiting.push(text);
-  ws.send(text);
+  sendRaw(text, false);
 }
 
 $("send").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
@@ -119,4 +196,14 @@ log.addEventListener("scroll", () => {
   if (atBottom()) { unseen = 0; newer.hidden = true; }
 });
 newer.addEventListener("click", () => { log.scrollTop = log.scrollHeight; });
+nick.value = localStorage.getItem(NICK_KEY) || "";
+nick.addEventListener("change", sendNick);
+nick.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); nick.blur(); } });
+list.addEventListener("click", (ev) => {
+  const li = ev.target.closest("li");
+  if (!li || li.dataset.who === myLabel) return;
+  const { name, addr } = split(li.dataset.who);
+  box.value = `/msg ${name || addr} `;
+  box.focus();
+});
 connect();

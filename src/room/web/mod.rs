@@ -247,11 +247,50 @@ pub fn plain(code: u16, reason: &str, body: &str) -> Vec<u8> {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum ToPage<'a> {
-    You { addr: &'a str, max_line: usize },
-    Line { from: &'a str, text: &'a str },
-    Notice { text: &'a str },
+    You {
+        addr: &'a str,
+        max_line: usize,
+    },
+    Line {
+        from: &'a str,
+        text: &'a str,
+    },
+    Private {
+        from: &'a str,
+        text: &'a str,
+    },
+    Notice {
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        entered: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        renamed: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        now: Option<&'a str>,
+    },
+    Who {
+        total: usize,
+        members: Vec<String>,
+        more: usize,
+    },
     Sent,
-    Refused { why: &'a str },
+    Refused {
+        why: &'a str,
+    },
+}
+
+impl<'a> ToPage<'a> {
+    fn notice(text: &'a str) -> Self {
+        ToPage::Notice {
+            text,
+            entered: None,
+            left: None,
+            renamed: None,
+            now: None,
+        }
+    }
 }
 
 fn json(m: &ToPage<'_>) -> String {
@@ -267,8 +306,22 @@ pub fn you(addr: &str, max_line: usize) -> String {
 
 /// `{"kind":"notice","text":…}` for a notice of the server's own (ASCII).
 pub fn notice(text: &str) -> String {
-    json(&ToPage::Notice {
-        text: &sanitize::line(text.trim_end_matches('\n')),
+    json(&ToPage::notice(&sanitize::line(
+        text.trim_end_matches('\n'),
+    )))
+}
+
+/// The answer to a page's `/who`: `{"kind":"who","total":N,"members":[WHO…],"more":K}`,
+/// each WHO decoded with `decode` and sanitized.
+pub fn who(total: usize, members: &[&[u8]], more: usize, decode: Encoding) -> String {
+    let members = members
+        .iter()
+        .map(|m| sanitize::line(&decode.decode(m).0))
+        .collect();
+    json(&ToPage::Who {
+        total,
+        members,
+        more,
     })
 }
 
@@ -283,24 +336,40 @@ pub fn refused(why: &str) -> String {
     json(&ToPage::Refused { why })
 }
 
-/// A feed entry of the room (`<ip:port> text\n`, `[ip:port] entered room\n`)
+/// A line of the room (`<WHO> text\n`, `*WHO* text\n`, `[WHO] entered room\n`, …)
 /// as the page's JSON: decoded with `decode`, sanitized like chat-window's
-/// output.
+/// output. Join, leave and name notices also say who, so the page keeps
+/// its member list without parsing text.
 pub fn entry(bytes: &[u8], decode: Encoding) -> String {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let text = |b: &[u8]| sanitize::line(&decode.decode(b).0);
     match wire::parse(line) {
-        Line::Said { from, text } => {
-            let from = String::from_utf8_lossy(from);
-            let (text, _) = decode.decode(text);
-            json(&ToPage::Line {
-                from: &sanitize::line(&from),
-                text: &sanitize::line(&text),
-            })
-        }
-        Line::Notice(line) => {
-            let (text, _) = decode.decode(line);
+        Line::Said { from, text: said } => json(&ToPage::Line {
+            from: &text(from),
+            text: &text(said),
+        }),
+        Line::Private { from, text: said } => json(&ToPage::Private {
+            from: &text(from),
+            text: &text(said),
+        }),
+        parsed => {
+            let all = text(line);
+            let (mut entered, mut left, mut renamed, mut now) = (None, None, None, None);
+            match parsed {
+                Line::Entered(who) => entered = Some(text(who)),
+                Line::Left(who) => left = Some(text(who)),
+                Line::Renamed { who, now: new } => {
+                    renamed = Some(text(who));
+                    now = Some(text(new));
+                }
+                _ => {}
+            }
             json(&ToPage::Notice {
-                text: &sanitize::line(&text),
+                text: &all,
+                entered: entered.as_deref(),
+                left: left.as_deref(),
+                renamed: renamed.as_deref(),
+                now: now.as_deref(),
             })
         }
     }
@@ -539,7 +608,25 @@ mod tests {
         );
         assert_eq!(
             entry(b"[10.0.0.2:4000] entered room\n", gbk),
-            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room"}"#
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","entered":"10.0.0.2:4000"}"#
+        );
+        let mut renamed = b"[10.0.0.2:4000] is now ".to_vec();
+        renamed.extend(gbk.encode("老王").unwrap());
+        assert_eq!(
+            entry(&renamed, gbk),
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","renamed":"10.0.0.2:4000","now":"老王"}"#
+        );
+        assert_eq!(
+            entry(b"[bob@10.0.0.2:4000] left room (too slow)\n", gbk),
+            r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","left":"bob@10.0.0.2:4000"}"#
+        );
+        assert_eq!(
+            entry(b"*bob@10.0.0.2:4000* psst\n", gbk),
+            r#"{"kind":"private","from":"bob@10.0.0.2:4000","text":"psst"}"#
+        );
+        assert_eq!(
+            who(3, &[&b"bob@10.0.0.2:4000"[..], b"10.0.0.3:1"], 1, gbk),
+            r#"{"kind":"who","total":3,"members":["bob@10.0.0.2:4000","10.0.0.3:1"],"more":1}"#
         );
         let mut want = gbk.encode("第一行").unwrap();
         want.push(b'\n');
