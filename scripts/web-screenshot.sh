@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshots of the room's web page, for a person to look at: a room-server
-# with --web on loopback, a few members chatting (nc, in GB2312), and the
+# with --web on loopback, a few named members chatting (nc, in GB2312), and the
 # page in headless Chromium (--screenshot) at a desktop and a phone size.
 #
 # Usage: scripts/web-screenshot.sh [DIR]    (default: target/screenshots)
@@ -54,9 +54,9 @@ shot() { # shot NAME WIDTH HEIGHT
         { echo "web-screenshot: chromium failed:" >&2; tail -5 "$work/chromium-$1.log" >&2; exit 1; }
 }
 
-member 1 "大家好，欢迎来到实验室聊天室" "下午三点在 302 教室开会，别迟到"
-member 1 "收到，我会把实验报告带来" "<b>这不是粗体</b>：网页只显示文字"
+member 1 "/nick 王老师" "大家好，欢迎来到实验室聊天室" "下午三点在 302 教室开会，别迟到"
+member 1 "/nick 小红" "收到，我会把实验报告带来" "<b>这不是粗体</b>：网页只显示文字"
 shot desktop 1000 640
-member 2 "手机上也能用：打开 $web 就能加入" "消息太多时往上翻，新消息不会把你拉回底部"
+member 2 "/nick 小明" "手机上也能用：打开 $web 就能加入" "消息太多时往上翻，新消息不会把你拉回底部"
 shot phone 390 720
 echo "web-screenshot: wrote $out/web-desktop.png and $out/web-phone.png ($web)"

@@ -39,10 +39,19 @@ function add(kind, from, text) {
   time.textContent = inHistory ? "" : new Date().toLocaleTimeString("en-GB", { hour12: false });
   row.append(time);
   if (from) {
+    // A name in bold, its address small after it; the text is the room's
+    // whole name for the sender either way.
     const who = document.createElement("span");
     who.className = "from";
-    who.textContent = from;
-    if (kind === "line") who.style.color = colour(split(from).addr);
+    const { name, addr } = split(from);
+    if (name && kind === "line") {
+      const at = document.createElement("small");
+      at.textContent = `@${addr}`;
+      who.append(name, at);
+    } else {
+      who.textContent = from;
+    }
+    if (kind === "line") who.style.color = colour(addr);
     row.append(who);
   }
   const body = document.createElement("span");
