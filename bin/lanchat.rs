@@ -70,6 +70,9 @@ struct Args {
     /// IP Messenger group
     #[arg(long, value_name = "GROUP", requires = "ipmsg")]
     group: Option<String>,
+    /// Where /get saves files and folders offered over IP Messenger [default: your Downloads folder, else the current one]
+    #[arg(long, value_name = "DIR", requires = "ipmsg")]
+    download_dir: Option<PathBuf>,
     /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
@@ -219,6 +222,11 @@ fn start_ipmsg(
         group: args.group.clone().unwrap_or_default(),
         encoding: send,
         targets: args.targets.clone(),
+        download_dir: args
+            .download_dir
+            .clone()
+            .or_else(dirs::download_dir)
+            .unwrap_or_else(|| PathBuf::from(".")),
     };
     let ipmsg = Ipmsg::start(bound.socket, config, journal, sink).map_err(anyhow::Error::msg)?;
     Ok(Started {

@@ -54,66 +54,8 @@ cw="$LANCHAT_BIN/chat-window"
 ib="$LANCHAT_BIN/input-box"
 lc="$LANCHAT_BIN/lanchat"
 
-# Names and addresses owned by this run.
-tag="lc$$"
-sw="${tag}sw"
-net3="10.$((200 + RANDOM % 50)).$((RANDOM % 250))"
-net6="fd00:1c:$(printf %x $((RANDOM)))::"
-group="239.255.$((RANDOM % 250)).$((1 + RANDOM % 250))"
-ns() { echo "${tag}h$1"; }
-addr4() { echo "$net3.$1"; }
-addr6() { echo "${net6}$1"; }
+netns_setup smoke-netns "$hosts"
 
-created=()
-work=$(mktemp -d)
-pids=()
-tmuxes=()
-teardown() {
-    local p n
-    for p in "${tmuxes[@]}"; do tmux -L "$p" kill-server 2>/dev/null || true; done
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for n in "${created[@]}"; do ip netns delete "$n" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-# Refuse to touch names someone else made.
-existing=$(ip netns list | awk '{print $1}')
-for n in "$sw" $(for i in $(seq 1 "$hosts"); do ns "$i"; done); do
-    if grep -qx "$n" <<<"$existing"; then
-        echo "smoke-netns: namespace $n already exists and is not ours; refusing" >&2
-        exit 1
-    fi
-done
-
-ip netns add "$sw"
-created+=("$sw")
-ip -n "$sw" link add br0 type bridge
-ip -n "$sw" link set br0 type bridge mcast_snooping 0
-ip -n "$sw" link set br0 up
-for i in $(seq 1 "$hosts"); do
-    n=$(ns "$i")
-    ip netns add "$n"
-    created+=("$n")
-    ip -n "$n" link set lo up
-    # The veth pair is made inside the host's namespace, then its peer moved
-    # to the switch: nothing ever appears in the machine's own namespace.
-    ip -n "$n" link add eth0 type veth peer name "p$i"
-    ip -n "$n" link set "p$i" netns "$sw"
-    ip -n "$sw" link set "p$i" master br0 up
-    ip -n "$n" addr add "$(addr4 "$i")/24" brd + dev eth0
-    ip -n "$n" addr add "$(addr6 "$i")/64" dev eth0 nodad
-    ip -n "$n" link set eth0 up
-    ip -n "$n" route add 224.0.0.0/4 dev eth0
-done
-echo "smoke-netns: $hosts hosts on $net3.0/24 and ${net6}/64 (namespaces ${tag}*)"
-
-failures=0
-fail() {
-    echo "smoke-netns: FAILED: $*" >&2
-    failures=$((failures + 1))
-}
 
 # start_window OUT ERR ARGS...: chat window in host 1; sets $win and $port.
 start_window() {
@@ -255,8 +197,9 @@ if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v t
     tmuxes+=("$ipt")
     iptux_ip=$(addr4 1) lanchat_ip=$(addr4 2) peer_ip=$(addr4 3)
     mkdir -p "$work/iptux-home"
-    ip netns exec "$(ns 1)" env HOME="$work/iptux-home" timeout 300 xvfb-run -a iptux >"$work/iptux.log" 2>&1 &
-    pids+=($!)
+    # Its own process group: teardown stops xvfb-run, Xvfb and iptux at once.
+    setsid ip netns exec "$(ns 1)" env HOME="$work/iptux-home" timeout 300 xvfb-run -a iptux >"$work/iptux.log" 2>&1 &
+    groups+=($!)
     mkfifo "$work/peer.in"
     ip netns exec "$(ns 3)" python3 scripts/ipmsg-peer.py "$work/peer.log" "$net3.255" "$lanchat_ip" <"$work/peer.in" &
     pids+=($!)

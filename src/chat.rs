@@ -5,6 +5,7 @@
 //! it, and neither knows the other.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Which network a transport talks to.
@@ -133,6 +134,46 @@ pub enum Event {
         /// Its new state.
         mark: Mark,
     },
+    /// Files offered, to this user or by it: a new entry.
+    Offer(Offer),
+    /// How an offer's transfers stand, shown after its entry.
+    Progress {
+        /// The offer's number.
+        n: u64,
+        /// `↓ 45% 10 MB of 22 MB, 3.1 MB/s`, `✓ saved in …`, `✗ …`.
+        text: String,
+        /// Whether `/get N` may (still, or again) fetch it.
+        fetchable: bool,
+    },
+    /// Transfers running now, both ways (for the status line).
+    Transfers(usize),
+}
+
+/// An offer of files and folders, as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Its number (`[N]`, for `/get N`, `/drop N`, `/cancel N`).
+    pub n: u64,
+    /// Who offers it (`Who::Me` for the user's own).
+    pub who: Who,
+    /// `报告.docx 2.3 MB, 图片/ 12 MB` (and `→ NICK` for an own offer),
+    /// the message's text first when there is one.
+    pub text: String,
+    /// Offered to this user (not by it).
+    pub incoming: bool,
+}
+
+/// What the window asks of files (IP Messenger mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileCommand {
+    /// `/send PATH...`: offer these to the chosen user, or everyone.
+    Send(Vec<PathBuf>),
+    /// `/get N`: fetch offer N into the download folder.
+    Get(u64),
+    /// `/drop N`: decline offer N.
+    Drop(u64),
+    /// `/cancel N`: end an own offer N.
+    Cancel(u64),
 }
 
 /// Where a transport's threads hand their [`Event`]s: the window's event

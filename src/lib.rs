@@ -27,9 +27,9 @@
 //! | [`window`], [`input`] | the `chat-window` and `input-box` loops |
 //! | [`lines`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: `server` (poll loop), `member`, `feed`, `flow`, `framer`, `wire`, `web`, `client` |
-//! | [`ipmsg`] | the IP Messenger protocol: `packet`, `engine` (pure) |
+//! | [`ipmsg`] | the IP Messenger protocol: `packet`, `engine` (pure), `files` (lists, requests, the folder stream, safe names) |
 //! | [`chat`] | the model every front end and transport shares: who, marks, users, lines, events, the mode |
-//! | [`transport`] | `lanchat`'s network sides behind one trait: `udp`, `room`, `ipmsg`; the `--log` journal |
+//! | [`transport`] | `lanchat`'s network sides behind one trait: `udp`, `room`, `ipmsg`, and `files` (IP Messenger's transfers); the `--log` journal |
 //! | [`ui`] | `lanchat`'s window: App state, drawing, the editor, the terminal |
 //! | [`cli`] | value parsers and option groups shared by the binaries |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |

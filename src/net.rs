@@ -333,6 +333,30 @@ pub fn local_broadcasts() -> Vec<Ipv4Addr> {
     out
 }
 
+/// The broadcast addresses to reach the local networks from a socket
+/// bound to `bound`: every local network's ([`local_broadcasts`]) for an
+/// unspecified address, else only those of the interface that has that
+/// address (none for a loopback address: a socket bound there reaches no
+/// network, and it must not broadcast on the machine's real ones).
+pub fn local_broadcasts_for(bound: IpAddr) -> Vec<Ipv4Addr> {
+    if bound.is_unspecified() {
+        return local_broadcasts();
+    }
+    let bound = bound.to_canonical();
+    let mut out: Vec<Ipv4Addr> = interfaces()
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) if IpAddr::V4(v4.ip) == bound && !v4.ip.is_loopback() => {
+                v4.broadcast
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Every address of this machine (loopback ones too).
 pub fn local_ips() -> Vec<IpAddr> {
     let mut out: Vec<IpAddr> = interfaces().iter().map(|i| i.ip()).collect();
@@ -512,6 +536,15 @@ mod tests {
         assert_eq!(
             resolve("127.0.0.1", 3456, Some(v4)).unwrap().to_string(),
             "127.0.0.1:3456"
+        );
+    }
+
+    #[test]
+    fn a_socket_bound_to_loopback_broadcasts_nowhere() {
+        assert!(local_broadcasts_for("127.0.0.2".parse().unwrap()).is_empty());
+        assert_eq!(
+            local_broadcasts_for("0.0.0.0".parse().unwrap()),
+            local_broadcasts()
         );
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::util::{bin, have, window, Proc, Tmux, PY_RECEIVER, PY_SENDER, WAIT};
 
 /// A scratch directory of this test run.
-fn scratch() -> PathBuf {
+pub(crate) fn scratch() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "lanchat-ui-{}-{}",
@@ -27,22 +27,22 @@ fn scratch() -> PathBuf {
 
 /// lanchat in a tmux pane, started from a shell that records the terminal
 /// settings before and after, and prints lanchat's exit status.
-struct Lanchat {
+pub(crate) struct Lanchat {
     pub term: Tmux,
     dir: PathBuf,
 }
 
 impl Lanchat {
-    fn start(args: &[&str]) -> Lanchat {
+    pub(crate) fn start(args: &[&str]) -> Lanchat {
         Self::start_sized(args, 100, 30)
     }
 
-    fn start_sized(args: &[&str], cols: u16, rows: u16) -> Lanchat {
+    pub(crate) fn start_sized(args: &[&str], cols: u16, rows: u16) -> Lanchat {
         Self::start_env(args, cols, rows, "")
     }
 
     /// `env`: `NAME=value …` put before the command.
-    fn start_env(args: &[&str], cols: u16, rows: u16, env: &str) -> Lanchat {
+    pub(crate) fn start_env(args: &[&str], cols: u16, rows: u16, env: &str) -> Lanchat {
         let dir = scratch();
         let d = dir.display();
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
@@ -58,12 +58,12 @@ impl Lanchat {
     }
 
     /// What lanchat wrote on stderr (the `listening on` line, the summary).
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("err")).unwrap_or_default()
     }
 
     /// The address from `listening on ADDR` (or `connected to … as ADDR`).
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         let deadline = Instant::now() + WAIT;
         let addr: SocketAddr = loop {
             let err = self.stderr();
@@ -94,21 +94,21 @@ impl Lanchat {
         addr
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr().port()
     }
 
-    fn wait(&self, want: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, want: impl Fn(&str) -> bool) -> String {
         self.term.wait_screen(want)
     }
 
-    fn type_line(&self, text: &str) {
+    pub(crate) fn type_line(&self, text: &str) {
         self.term.type_text(text);
         self.term.key("Enter");
     }
 
     /// lanchat's own pid (the shell's child).
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         let sh = self.term.pane_pid();
         let deadline = Instant::now() + WAIT;
         loop {
@@ -132,7 +132,7 @@ impl Lanchat {
 
     /// Waits for lanchat to end; returns its exit status, and whether the
     /// terminal settings afterwards are the ones before.
-    fn exit(&self) -> (i32, bool) {
+    pub(crate) fn exit(&self) -> (i32, bool) {
         let screen = self.wait(|s| s.contains("exit="));
         let code = screen
             .split("exit=")

@@ -6,6 +6,7 @@
 
 mod util;
 
+mod files;
 mod lanchat;
 mod names;
 mod properties;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::encoding::Encoding;
 use crate::filter::RateLimiter;
+use crate::ipmsg::files::{self, Item};
 use crate::ipmsg::packet::{self, cmd, opt};
 use crate::sanitize;
 
@@ -108,6 +109,31 @@ pub enum Happened {
     },
     /// A packet that was not IP Messenger's.
     Malformed,
+    /// Files and folders offered (SENDMSG with FILEATTACHOPT), once per
+    /// packet number.
+    Offer {
+        /// Who offers them.
+        from: SocketAddr,
+        /// Its nick, if it announced itself.
+        nick: Option<String>,
+        /// The offer's packet number (what requests name).
+        packet: u64,
+        /// The message's text (sanitized; often empty).
+        text: String,
+        /// The items, as the peer named them.
+        items: Vec<Item>,
+        /// The peer is iptux (it ignores offsets).
+        iptux: bool,
+        /// The peer's text is UTF-8 (the folder stream's names too).
+        utf8: bool,
+    },
+    /// A peer declined or ended offer `packet` (RELEASEFILES).
+    Released {
+        /// Who.
+        from: SocketAddr,
+        /// The offer's packet number.
+        packet: u64,
+    },
 }
 
 /// A user online.
@@ -121,6 +147,8 @@ pub struct Peer {
     pub absent: bool,
     /// It announced UTF-8 (UTF8OPT, CAPUTF8OPT, or iptux's `utf-8`).
     pub utf8: bool,
+    /// It is iptux (which ignores a request's offset and mis-reads `::`).
+    pub iptux: bool,
 }
 
 #[derive(Debug)]
@@ -241,10 +269,47 @@ impl Engine {
         seq: u64,
         now: Instant,
     ) -> Result<Vec<Out>, String> {
-        let dests: Vec<SocketAddr> = match to {
+        Ok(self
+            .deliver(to, text, None, seq, now)?
+            .into_iter()
+            .map(|(out, _)| out)
+            .collect())
+    }
+
+    /// Offers `items` to `to`, or to every user online (an offer each), as
+    /// SENDMSG|SENDCHECKOPT|FILEATTACHOPT with the attachment list after
+    /// the text; sent again like a message until confirmed. Returns each
+    /// packet with its number (what the recipient's requests will name).
+    ///
+    /// # Errors
+    /// When there is nobody to offer them to.
+    pub fn offer(
+        &mut self,
+        to: Option<SocketAddr>,
+        items: &[Item],
+        seq: u64,
+        now: Instant,
+    ) -> Result<Vec<(Out, u64)>, String> {
+        self.deliver(to, "", Some(items), seq, now)
+    }
+
+    /// The users a line or an offer goes to: `to`, or everyone online.
+    pub fn recipients(&self, to: Option<SocketAddr>) -> Vec<SocketAddr> {
+        match to {
             Some(addr) => vec![addr],
             None => self.peers.keys().copied().collect(),
-        };
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        to: Option<SocketAddr>,
+        text: &str,
+        items: Option<&[Item]>,
+        seq: u64,
+        now: Instant,
+    ) -> Result<Vec<(Out, u64)>, String> {
+        let dests = self.recipients(to);
         if dests.is_empty() {
             return Err(
                 "nobody is online to send to (TARGET on the command line reaches other subnets)"
@@ -253,8 +318,28 @@ impl Engine {
         }
         let mut out = Vec::new();
         for dest in dests {
-            let utf8 = self.peers.get(&dest).is_some_and(|p| p.utf8);
-            let data = self.packet(cmd::SENDMSG | opt::SENDCHECKOPT, &[text], utf8);
+            let peer = self.peers.get(&dest);
+            let utf8 = peer.is_some_and(|p| p.utf8);
+            let data = match items {
+                None => self.packet(cmd::SENDMSG | opt::SENDCHECKOPT, &[text], utf8),
+                Some(items) => {
+                    // iptux reads "::" as the end of a name: give it "_".
+                    let list = if peer.is_some_and(|p| p.iptux) {
+                        let plain: Vec<Item> = items
+                            .iter()
+                            .map(|i| Item {
+                                name: i.name.replace(':', "_"),
+                                ..i.clone()
+                            })
+                            .collect();
+                        files::build_list(&plain)
+                    } else {
+                        files::build_list(items)
+                    };
+                    let c = cmd::SENDMSG | opt::SENDCHECKOPT | opt::FILEATTACHOPT;
+                    self.packet(c, &[text, &list], utf8)
+                }
+            };
             let no = self.next_no - 1;
             self.pending.push(Pending {
                 no,
@@ -267,9 +352,31 @@ impl Engine {
             });
             let line = self.lines.entry(seq).or_insert((0, false));
             line.0 += 1;
-            out.push(Out { to: dest, data });
+            out.push((Out { to: dest, data }, no));
         }
         Ok(out)
+    }
+
+    /// RELEASEFILES for offer `packet` of `to`: declined, or over.
+    pub fn release(&mut self, to: SocketAddr, packet: u64) -> Out {
+        let utf8 = self.peers.get(&to).is_some_and(|p| p.utf8);
+        let data = self.packet(files::RELEASEFILES, &[&packet.to_string()], utf8);
+        Out { to, data }
+    }
+
+    /// A TCP request for item `id` of offer `packet` from `offset`
+    /// (GETFILEDATA) or its folder stream (GETDIRFILES), all hex.
+    pub fn request(
+        &mut self,
+        to: SocketAddr,
+        command: u32,
+        packet: u64,
+        id: u64,
+        offset: u64,
+    ) -> Vec<u8> {
+        let utf8 = self.peers.get(&to).is_some_and(|p| p.utf8);
+        let extra = files::request_extra(packet, id, offset);
+        self.packet(command, &[&extra], utf8)
     }
 
     /// When [`Engine::tick`] next has something to do.
@@ -362,6 +469,11 @@ impl Engine {
         let legacy = self.legacy;
         match p.mode() {
             cmd::BR_ENTRY | cmd::ANSENTRY | cmd::BR_ABSENCE => {
+                if p.mode() == cmd::BR_ENTRY {
+                    // A new start: its packet numbers begin again (from the
+                    // clock), and may be ones seen from it before.
+                    self.seen.remove(&from);
+                }
                 let before = self.peers.get(&from).cloned();
                 let absent = p.has(opt::ABSENCEOPT) && !p.is_from_iptux();
                 let utf8 = p.has(opt::UTF8OPT)
@@ -378,6 +490,7 @@ impl Engine {
                         group,
                         absent,
                         utf8,
+                        iptux: p.is_from_iptux(),
                     };
                     if before.as_ref() != Some(&peer) {
                         self.peers.insert(from, peer);
@@ -423,14 +536,32 @@ impl Engine {
                 if self.seen.len() > MAX_USERS * 2 {
                     self.seen.retain(|k, _| *k == from);
                 }
+                let items = if p.has(opt::FILEATTACHOPT) && !p.has(opt::ENCRYPTOPT) {
+                    files::parse_list(&p.part(1, legacy))
+                } else {
+                    Vec::new()
+                };
+                if !items.is_empty() {
+                    let peer = self.peers.get(&from);
+                    happened.push(Happened::Offer {
+                        from,
+                        nick: peer.map(|u| u.nick.clone()),
+                        packet: p.no,
+                        text: sanitize::line(&p.part(0, legacy)),
+                        items,
+                        iptux: p.is_from_iptux() || peer.is_some_and(|u| u.iptux),
+                        utf8: p.utf8,
+                    });
+                    return (out, happened);
+                }
                 let raw = if p.has(opt::ENCRYPTOPT) {
                     "(an encrypted message: lanchat cannot read encryption)".to_string()
-                } else {
+                } else if p.has(opt::FILEATTACHOPT) {
                     let mut t = p.part(0, legacy).into_owned();
-                    if p.has(opt::FILEATTACHOPT) {
-                        t.push_str(" (files attached: lanchat does not receive files)");
-                    }
+                    t.push_str(" (files attached, but their list cannot be read)");
                     t
+                } else {
+                    p.part(0, legacy).into_owned()
                 };
                 happened.push(Happened::Message {
                     from,
@@ -450,6 +581,11 @@ impl Engine {
                 {
                     let pending = self.pending.swap_remove(i);
                     self.settle(pending, true, &mut happened);
+                }
+            }
+            files::RELEASEFILES => {
+                if let Ok(packet) = p.part(0, legacy).trim().parse() {
+                    happened.push(Happened::Released { from, packet });
                 }
             }
             cmd::GETINFO if self.may_answer(from, now) => {
@@ -740,19 +876,21 @@ mod tests {
         assert!(p.part(0, gbk()).starts_with("lanchat "));
         let (out, _) = e.receive(peer(2), b"1:10:bob:pc2:80:\0", now);
         assert_eq!(parsed(&out[0]).mode(), cmd::SENDABSENCEINFO);
-        // File transfer, public keys, the host list: not handled, not malformed.
+        // File requests come by TCP; public keys, the host list: not
+        // handled, not malformed.
         for c in [0x60u32, 0x72, 0x12, 0x30] {
             let (out, h) = e.receive(peer(2), format!("1:11:bob:pc2:{c}:x\0").as_bytes(), now);
             assert!(out.is_empty() && h.is_empty(), "{c:#x}");
         }
-        // A message with files attached shows its text and says so.
+        // A message with files attached is an offer, with its text.
         let d = format!(
-            "1:12:bob:pc2:{}:see attached\0",
+            "1:12:bob:pc2:{}:see attached\x001:a.txt:3:0:1:\x07\0",
             cmd::SENDMSG | opt::FILEATTACHOPT
         );
         let (_, h) = e.receive(peer(2), d.as_bytes(), now);
         assert!(
-            matches!(&h[0], Happened::Message { text, .. } if text.starts_with("see attached (files attached"))
+            matches!(&h[0], Happened::Offer { text, items, packet: 12, .. } if text == "see attached" && items.len() == 1 && items[0].name == "a.txt"),
+            "{h:?}"
         );
     }
 
@@ -785,5 +923,199 @@ mod tests {
         }
         assert_eq!(e.peers().len(), MAX_USERS);
         assert!(e.ignored_users >= 50);
+    }
+
+    fn item(id: u64, name: &str, size: u64, attr: u32) -> Item {
+        Item {
+            id,
+            name: name.into(),
+            size,
+            mtime: 0x6600_0000,
+            attr,
+        }
+    }
+
+    #[test]
+    fn an_offer_lists_its_items_after_the_nul_and_is_sent_again_until_confirmed() {
+        let mut e = me();
+        let now = Instant::now();
+        e.receive(peer(2), &entry_from(1, "bob"), now);
+        let items = [
+            item(0, "报告.docx", 2300, files::ATTR_FILE),
+            item(1, "a:b", 5, files::ATTR_FILE),
+            item(2, "图片", 12_000_000, files::ATTR_DIR),
+        ];
+        let sent = e.offer(None, &items, 7, now).unwrap();
+        assert_eq!(sent.len(), 1);
+        let (out, no) = &sent[0];
+        let p = parsed(out);
+        assert_eq!(p.no, *no);
+        assert_eq!(
+            p.command,
+            cmd::SENDMSG | opt::SENDCHECKOPT | opt::FILEATTACHOPT
+        );
+        assert_eq!(p.part(0, gbk()), "");
+        let list = p.part(1, gbk());
+        assert!(
+            list.starts_with("0:报告.docx:8fc:66000000:1:\x07"),
+            "{list:?}"
+        );
+        assert!(list.contains("1:a::b:5:"), "{list:?}");
+        assert_eq!(files::parse_list(&list), items.to_vec());
+        // Not confirmed: sent again with the same number, then given up.
+        let later = now + Duration::from_secs(3);
+        let (again, _) = e.tick(later);
+        assert_eq!(parsed(&again[0]).no, *no);
+        // Confirmed by RECVMSG: settled, never again.
+        let (_, h) = e.receive(peer(2), format!("1:9:bob:pc2:33:{no}\0").as_bytes(), later);
+        assert!(
+            matches!(
+                &h[0],
+                Happened::Sent {
+                    seq: 7,
+                    delivered: true,
+                    ..
+                }
+            ),
+            "{h:?}"
+        );
+        assert!(e.next_due().is_none());
+    }
+
+    #[test]
+    fn iptux_is_offered_names_without_colons() {
+        let mut e = me();
+        let now = Instant::now();
+        let mut d = b"1_iptux 0.8.3:1:bob:pc2:1:".to_vec();
+        d.extend(b"bob\0grp\0");
+        e.receive(peer(3), &d, now);
+        assert!(e.peers()[&peer(3)].iptux);
+        let sent = e
+            .offer(
+                Some(peer(3)),
+                &[item(0, "a::b:c.txt", 5, files::ATTR_FILE)],
+                1,
+                now,
+            )
+            .unwrap();
+        let list = parsed(&sent[0].0).part(1, gbk()).into_owned();
+        assert!(list.starts_with("0:a__b_c.txt:5:"), "{list:?}");
+        assert!(
+            e.offer(Some(peer(9)), &[], 1, now).is_ok(),
+            "an address given is offered to"
+        );
+        let mut lonely = me();
+        assert!(lonely.offer(None, &[], 1, now).is_err(), "nobody online");
+    }
+
+    #[test]
+    fn offers_are_read_once_from_every_known_form() {
+        let mut e = me();
+        let now = Instant::now();
+        e.receive(peer(2), &entry_from(1, "bob"), now);
+        let c = cmd::SENDMSG | opt::FILEATTACHOPT;
+        // FeiQ / IPMsg: GBK names, an ID and an extension field.
+        let mut d = format!("1:40:bob:pc2:{}:", c | opt::SENDCHECKOPT).into_bytes();
+        d.extend(gb(
+            "看看\x000:报告.docx:8fc:66000000:1:14=1:\x071:图片:b71b00:66000000:2:\x07\0",
+        ));
+        let (out, h) = e.receive(peer(2), &d, now);
+        assert_eq!(
+            parsed(&out[0]).mode(),
+            cmd::RECVMSG,
+            "SENDCHECKOPT is answered"
+        );
+        let Happened::Offer {
+            items,
+            text,
+            packet,
+            nick,
+            iptux,
+            ..
+        } = &h[0]
+        else {
+            panic!("{h:?}")
+        };
+        assert_eq!(
+            (text.as_str(), *packet, nick.as_deref(), *iptux),
+            ("看看", 40, Some("bob"), false)
+        );
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            (items[0].name.as_str(), items[0].size),
+            ("报告.docx", 0x8fc)
+        );
+        assert!(items[1].is_dir());
+        // The same packet again: answered, not offered twice.
+        let (out, h) = e.receive(peer(2), &d, now);
+        assert_eq!(out.len(), 1);
+        assert!(h.is_empty(), "{h:?}");
+        // iptux: no SENDCHECKOPT, an empty message, UTF-8.
+        let d = format!(
+            "1_iptux 0.8.3:41:bob:pc2:{}:\01:文件.txt:a:0:1:\x07\0",
+            c | opt::UTF8OPT
+        );
+        let (out, h) = e.receive(peer(2), d.as_bytes(), now);
+        assert!(out.is_empty());
+        assert!(
+            matches!(&h[0], Happened::Offer { items, iptux: true, utf8: true, .. } if items[0].name == "文件.txt" && items[0].id == 1),
+            "{h:?}"
+        );
+        // A list nobody can read: the text, and that it could not be read.
+        let d = format!("1:42:bob:pc2:{c}:hi\0garbage\0");
+        let (_, h) = e.receive(peer(2), d.as_bytes(), now);
+        assert!(
+            matches!(&h[0], Happened::Message { text, .. } if text.contains("cannot be read")),
+            "{h:?}"
+        );
+    }
+
+    #[test]
+    fn releasefiles_is_sent_and_read_with_the_packet_number_in_decimal() {
+        let mut e = me();
+        let now = Instant::now();
+        let out = e.release(peer(2), 1234);
+        let p = parsed(&out);
+        assert_eq!(
+            (p.mode(), p.part(0, gbk()).as_ref()),
+            (files::RELEASEFILES, "1234")
+        );
+        let (_, h) = e.receive(peer(2), b"1:50:bob:pc2:97:1234\0", now);
+        assert!(
+            matches!(&h[0], Happened::Released { packet: 1234, from } if *from == peer(2)),
+            "{h:?}"
+        );
+        let (_, h) = e.receive(peer(2), b"1:51:bob:pc2:97:what\0", now);
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn a_file_request_is_hex_packet_id_offset() {
+        let mut e = me();
+        let r = e.request(peer(2), files::GETFILEDATA, 0x1234, 10, 400_000);
+        let p = packet::parse(&r, gbk(), false).unwrap();
+        assert_eq!(p.mode(), files::GETFILEDATA);
+        assert_eq!(p.part(0, gbk()), "1234:a:61a80");
+        let req = files::parse_request(&r).unwrap();
+        assert_eq!((req.packet, req.offset), (0x1234, 400_000));
+        assert_eq!(req.ids().collect::<Vec<_>>(), vec![10]);
+    }
+
+    #[test]
+    fn a_peer_started_again_is_heard_though_its_numbers_repeat() {
+        let mut e = me();
+        let now = Instant::now();
+        e.receive(peer(2), &entry_from(100, "bob"), now);
+        let (_, h) = e.receive(peer(2), &sendmsg(101, "one", true), now);
+        assert_eq!(h.len(), 1);
+        let (_, h) = e.receive(peer(2), &sendmsg(101, "one", true), now);
+        assert!(h.is_empty(), "a retransmission");
+        // bob quits without BR_EXIT and starts again in the same second.
+        e.receive(peer(2), &entry_from(100, "bob"), now);
+        let (_, h) = e.receive(peer(2), &sendmsg(101, "two", true), now);
+        assert!(
+            matches!(&h[0], Happened::Message { text, .. } if text == "two"),
+            "{h:?}"
+        );
     }
 }

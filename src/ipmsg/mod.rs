@@ -4,14 +4,18 @@
 //!
 //! * `packet`: the packet format, parsed and built;
 //! * `engine`: the protocol's state (users, unconfirmed messages,
-//!   duplicates), pure and unit-tested.
+//!   duplicates, offers), pure and unit-tested;
+//! * [`files`]: the formats of files and folders (attachment lists, TCP
+//!   requests, the folder stream) and safe names.
 //!
 //! Handled: BR_ENTRY, ANSENTRY, BR_ABSENCE, BR_EXIT, SENDMSG (with
-//! SENDCHECKOPT answered by RECVMSG), RECVMSG, GETINFO, GETABSENCEINFO.
-//! Not handled: encryption, sealed messages' READMSG, absence messages of
-//! our own.
+//! SENDCHECKOPT answered by RECVMSG, and FILEATTACHOPT offers), RECVMSG,
+//! RELEASEFILES, GETINFO, GETABSENCEINFO; over TCP, GETFILEDATA and
+//! GETDIRFILES. Not handled: encryption, sealed messages' READMSG, absence
+//! messages of our own.
 
 pub(crate) mod engine;
+pub mod files;
 pub(crate) mod packet;
 
 pub use packet::PORT;

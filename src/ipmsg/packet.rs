@@ -155,9 +155,10 @@ pub fn parse(data: &[u8], legacy: Encoding, peer_utf8: bool) -> Result<Packet<'_
     let no = number(no, Malformed::PacketNo)?;
     let command =
         u32::try_from(number(command, Malformed::Command)?).map_err(|_| Malformed::Command)?;
+    // UTF8OPT says so; otherwise UTF-8 only if the bytes are UTF-8 (iptux
+    // announces UTF-8, yet writes GBK to a peer whose own packets were GBK).
     let utf8 = command & opt::UTF8OPT != 0
-        || peer_utf8
-        || (!data.is_ascii() && std::str::from_utf8(data).is_ok());
+        || ((peer_utf8 || !data.is_ascii()) && std::str::from_utf8(data).is_ok());
     Ok(Packet {
         version: decode(version, utf8, legacy),
         no,
@@ -240,6 +241,20 @@ mod tests {
         assert!(parse(flagged.as_bytes(), gbk(), false).unwrap().utf8);
         // Plain ASCII stays in the legacy encoding (it is both).
         assert!(!parse(b"1:7:u:h:32:hi\0", gbk(), false).unwrap().utf8);
+    }
+
+    /// iptux says it writes UTF-8, yet writes GBK to a peer whose own
+    /// packets were GBK (captured from iptux 0.8.3 offering files).
+    #[test]
+    fn a_utf8_peer_s_gbk_bytes_are_read_as_gbk() {
+        let data =
+            b"1_iptux 0.8.3:6:root:vm:2149580832:\x001:\xb9\xb2\xcf\xed.bin:2dc6c0:0:1:\x07\x00";
+        let p = parse(data, gbk(), true).unwrap();
+        assert!(!p.utf8);
+        assert_eq!(p.part(1, gbk()), "1:共享.bin:2dc6c0:0:1:\x07");
+        // Its UTF-8 is still UTF-8, with or without the flag.
+        let p = parse("1_iptux 0.8.3:7:root:vm:32:共享\0".as_bytes(), gbk(), true).unwrap();
+        assert_eq!(p.part(0, gbk()), "共享");
     }
 
     #[test]

@@ -382,6 +382,7 @@ mod tests {
         let mut off = History::open(0, None, 100).unwrap();
         off.relayed(b"<x> y\n", t);
         assert_eq!(off.lines().len(), 0);
+        drop(again); // Windows deletes no open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -404,6 +405,7 @@ mod tests {
         assert!(String::from_utf8_lossy(&last[0]).contains("> 19000 "));
         assert!(String::from_utf8_lossy(&last[999]).contains("> 19999 "));
         assert_eq!(tail(&mut f, 30_000).unwrap().len(), 20_000);
+        drop(f); // Windows deletes no open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

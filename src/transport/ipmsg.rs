@@ -9,15 +9,17 @@
 //! ```
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use super::files::{self, Files, FilesConfig, InOffer, Offeree};
 use super::{Journal, Mode, SendError, Sink, Transport};
-use crate::chat::{Drops, Event, Incoming, Mark, Outgoing, User, Who};
+use crate::chat::{Drops, Event, FileCommand, Incoming, Mark, Outgoing, User, Who};
 use crate::encoding::Encoding;
 use crate::ipmsg::engine::{Engine, Happened, Me, Out};
 use crate::message::{local_hms, timestamp};
@@ -34,7 +36,13 @@ pub struct Config {
     pub encoding: Encoding,
     /// TARGETs: hosts on other subnets to announce to.
     pub targets: Vec<String>,
+    /// `--download-dir`: where `/get` saves.
+    pub download_dir: PathBuf,
 }
+
+/// The window's entry an offer's delivery is tracked under: none (an
+/// offer's ✓ is for its files fetched, not for the packet arriving).
+const OFFER_SEQ: u64 = u64::MAX;
 
 /// A log record of an IP Messenger message.
 #[derive(Serialize)]
@@ -59,6 +67,9 @@ pub struct Ipmsg {
     announce: Vec<SocketAddr>,
     stop: Arc<AtomicBool>,
     closed: bool,
+    files: Arc<Files>,
+    /// The next offer's number, own and others' alike.
+    offers: Arc<AtomicU64>,
 }
 
 impl Ipmsg {
@@ -82,7 +93,7 @@ impl Ipmsg {
         if let Err(e) = config.encoding.encode(&nick) {
             return Err(format!("--name: {e}"));
         }
-        let mut announce: Vec<SocketAddr> = net::local_broadcasts()
+        let mut announce: Vec<SocketAddr> = net::local_broadcasts_for(local.ip())
             .into_iter()
             .map(|b| SocketAddr::new(IpAddr::V4(b), port))
             .collect();
@@ -105,12 +116,32 @@ impl Ipmsg {
         let engine = Arc::new(Mutex::new(engine));
         let stop = Arc::new(AtomicBool::new(false));
         send_all(&socket, &hello);
+        let requests = engine.clone();
+        let requester: files::Requester = Arc::new(move |to, command, packet, id, offset| {
+            requests
+                .lock()
+                .map(|mut e| e.request(to, command, packet, id, offset))
+                .unwrap_or_default()
+        });
+        let files = Arc::new(Files::start(
+            FilesConfig {
+                download_dir: config.download_dir.clone(),
+                legacy: config.encoding,
+                listen: local,
+            },
+            requester,
+            journal.clone(),
+            sink.clone(),
+        ));
+        let offers = Arc::new(AtomicU64::new(1));
         let worker = Worker {
             socket: socket.clone(),
             engine: engine.clone(),
             journal,
             sink,
             stop: stop.clone(),
+            files: files.clone(),
+            offers: offers.clone(),
         };
         thread::spawn(move || worker.run());
         Ok(Ipmsg {
@@ -119,7 +150,66 @@ impl Ipmsg {
             announce,
             stop,
             closed: false,
+            files,
+            offers,
         })
+    }
+
+    /// Where offered files are served, or why they are not.
+    pub fn serving(&self) -> Result<SocketAddr, String> {
+        self.files
+            .serving
+            .ok_or_else(|| self.files.not_serving.clone().unwrap_or_default())
+    }
+
+    fn offer(&mut self, paths: &[PathBuf], to: Option<SocketAddr>) -> Result<String, String> {
+        if paths.is_empty() {
+            return Err("usage: /send PATH... (files and folders)".into());
+        }
+        if let Some(why) = &self.files.not_serving {
+            return Err(format!("cannot serve files here: {why}"));
+        }
+        let items: Vec<files::Offered> = paths
+            .iter()
+            .enumerate()
+            .map(|(id, p)| files::describe_path(id as u64, p))
+            .collect::<Result<_, _>>()?;
+        let listed: Vec<_> = items.iter().map(|o| o.item.clone()).collect();
+        // iptux and FeiQ read packets of at most 8 KB, the header included.
+        if files::MAX_LIST < crate::ipmsg::files::build_list(&listed).len() {
+            return Err(format!(
+                "too many names for one offer ({} items): offer the folder that holds them",
+                listed.len()
+            ));
+        }
+        let (outs, offerees) = {
+            let mut engine = self
+                .engine
+                .lock()
+                .map_err(|_| "internal error".to_string())?;
+            let sent = engine.offer(to, &listed, OFFER_SEQ, Instant::now())?;
+            let offerees: Vec<Offeree> = sent
+                .iter()
+                .map(|(out, packet)| {
+                    let peer = engine.peers().get(&out.to);
+                    Offeree {
+                        addr: out.to,
+                        nick: peer.map_or_else(|| out.to.ip().to_string(), |p| p.nick.clone()),
+                        packet: *packet,
+                        utf8: peer.is_some_and(|p| p.utf8),
+                    }
+                })
+                .collect();
+            (
+                sent.into_iter().map(|(o, _)| o).collect::<Vec<_>>(),
+                offerees,
+            )
+        };
+        let n = self.offers.fetch_add(1, Ordering::Relaxed);
+        let whom = offerees.len();
+        self.files.offered(n, items, offerees);
+        send_all(&self.socket, &outs);
+        Ok(format!("offer [{n}] sent to {whom}"))
     }
 }
 
@@ -160,6 +250,22 @@ impl Transport for Ipmsg {
         Err("choose a user with /to NICK, /to IP or Tab".into())
     }
 
+    fn files(&mut self, cmd: FileCommand, to: Option<SocketAddr>) -> Result<String, String> {
+        match cmd {
+            FileCommand::Send(paths) => self.offer(&paths, to),
+            FileCommand::Get(n) => self.files.get(n).map(|()| format!("fetching [{n}]")),
+            FileCommand::Drop(n) => {
+                let (from, packet) = self.files.drop_offer(n)?;
+                if let Ok(mut engine) = self.engine.lock() {
+                    let out = engine.release(from, packet);
+                    send_all(&self.socket, &[out]);
+                }
+                Ok(format!("[{n}] dropped"))
+            }
+            FileCommand::Cancel(n) => self.files.cancel(n).map(|()| format!("[{n}] cancelled")),
+        }
+    }
+
     fn target_label(&self) -> String {
         "everyone online".into()
     }
@@ -172,6 +278,7 @@ impl Transport for Ipmsg {
         }
         self.closed = true;
         self.stop.store(true, Ordering::Relaxed);
+        self.files.close();
         if let Ok(mut engine) = self.engine.lock() {
             let bye = engine.exit(&self.announce);
             send_all(&self.socket, &bye);
@@ -193,6 +300,8 @@ struct Worker {
     journal: Option<Journal>,
     sink: Sink,
     stop: Arc<AtomicBool>,
+    files: Arc<Files>,
+    offers: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -293,12 +402,42 @@ impl Worker {
                         text,
                     });
                 }
+                Happened::Offer {
+                    from,
+                    nick,
+                    packet,
+                    text,
+                    items,
+                    iptux,
+                    utf8,
+                } => {
+                    let n = self.offers.fetch_add(1, Ordering::Relaxed);
+                    let who = match &nick {
+                        Some(nick) => Who::Nick {
+                            nick: nick.clone(),
+                            addr: from,
+                        },
+                        None => Who::Peer(from),
+                    };
+                    let offer = InOffer {
+                        from,
+                        nick: nick.unwrap_or_else(|| from.ip().to_string()),
+                        packet,
+                        items,
+                        iptux,
+                        utf8,
+                    };
+                    self.files.received(n, offer, who, &text);
+                }
+                Happened::Released { from, packet } => self.files.released(from, packet),
                 Happened::Online { nick, addr } => {
                     events.push(Event::Presence(format!("{nick} ({}) 上线", addr.ip())))
                 }
                 Happened::Offline { nick, addr } => {
                     events.push(Event::Presence(format!("{nick} ({}) 下线", addr.ip())))
                 }
+                // An offer's packet arrived, or did not: its files say more.
+                Happened::Sent { seq, .. } | Happened::Settled { seq, .. } if seq == OFFER_SEQ => {}
                 Happened::Sent {
                     to,
                     nick,

@@ -17,6 +17,7 @@
 //! Nothing here knows the window: a transport only sees lines to send and
 //! a [`Sink`] for what it hears.
 
+pub mod files;
 pub mod ipmsg;
 pub mod journal;
 pub mod room;
@@ -25,8 +26,8 @@ pub mod udp;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use crate::chat::Outgoing;
 pub use crate::chat::{Event, Mode, Sink};
+use crate::chat::{FileCommand, Outgoing};
 pub use journal::Journal;
 
 /// Why sending did not work (nothing was sent).
@@ -63,6 +64,15 @@ pub trait Transport {
 
     /// How the status line names the current target.
     fn target_label(&self) -> String;
+
+    /// `/send`, `/get`, `/drop`, `/cancel` to `to` (the chosen user, or
+    /// everyone): returns what to say in the status line.
+    ///
+    /// # Errors
+    /// Why not (in modes without files: that they need `--ipmsg`).
+    fn files(&mut self, _cmd: FileCommand, _to: Option<SocketAddr>) -> Result<String, String> {
+        Err("files go over IP Messenger: start lanchat with --ipmsg".into())
+    }
 
     /// Called once before the window closes (IP Messenger says goodbye).
     fn close(&mut self) {}

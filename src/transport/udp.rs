@@ -261,8 +261,12 @@ impl Transport for Udp {
 
     fn set_target(&mut self, spec: &str) -> Result<String, String> {
         let target = if spec == "broadcast" {
+            let bound = self
+                .socket
+                .local_addr()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
             Target::Broadcast(
-                net::local_broadcasts()
+                net::local_broadcasts_for(bound)
                     .into_iter()
                     .map(|b| SocketAddr::new(IpAddr::V4(b), self.port))
                     .collect(),

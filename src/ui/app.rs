@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
-pub use crate::chat::{Drops, Incoming, Mark, Mode, Outgoing, User, Who};
+pub use crate::chat::{Drops, FileCommand, Incoming, Mark, Mode, Offer, Outgoing, User, Who};
 use crate::encoding::{EncodeError, Encoding};
 use crate::ui::editor::Editor;
 use crate::ui::wrap;
@@ -58,6 +58,8 @@ pub enum Action {
     Command(Outgoing),
     /// Leave with this exit code.
     Quit(u8),
+    /// `/send`, `/get`, `/drop`, `/cancel` (IP Messenger mode).
+    Files(FileCommand),
 }
 
 /// How lines are checked and encoded before sending.
@@ -135,7 +137,20 @@ pub struct App {
     /// Tab completion of a member's name after `/msg ` (room mode): what
     /// was typed, and the name last offered.
     completion: Option<(String, usize)>,
+    /// Offers of files, by number (IP Messenger mode).
+    offers: HashMap<u64, OfferEntry>,
+    /// Transfers running now.
+    transfers: usize,
     quit: Option<u8>,
+}
+
+/// An offer's entry: where it is, what it says, how it stands.
+#[derive(Debug, Clone)]
+struct OfferEntry {
+    seq: u64,
+    base: String,
+    incoming: bool,
+    fetchable: bool,
 }
 
 /// The help shown by `/help`.
@@ -146,6 +161,7 @@ pub const HELP: &[&str] = &[
     "commands: /to TARGET (host[:port], broadcast address, multicast group, or 'broadcast')",
     "          /alias IP NAME (/alias IP to forget) · /clear · /help · /quit · //text sends /text",
     "room:     /nick NAME (/nick alone: back to ip:port) · /who · /msg NAME text (Tab completes NAME)",
+    "files:    /send PATH... (to the chosen user, or everyone) · /files · /get N · /drop N · /cancel N",
 ];
 
 impl App {
@@ -172,6 +188,8 @@ impl App {
             users: None,
             selected: None,
             completion: None,
+            offers: HashMap::new(),
+            transfers: 0,
             quit: None,
         }
     }
@@ -387,6 +405,50 @@ impl App {
         self.entries.retain(|e| !seqs.contains(&e.seq));
         self.text_bytes = self.entries.iter().map(|e| e.text.len()).sum();
         self.clamp_scroll();
+    }
+
+    /// Files offered, to this user or by it: a new entry `📎 [N] …`.
+    pub fn offer(&mut self, time: String, offer: Offer) {
+        let base = crate::sanitize::line(&format!("📎 [{}] {}", offer.n, offer.text));
+        if offer.who == Who::Me {
+            self.follow();
+        } else {
+            self.received += 1;
+        }
+        let seq = self.push(time, offer.who, base.clone(), None);
+        self.offers.insert(
+            offer.n,
+            OfferEntry {
+                seq,
+                base,
+                incoming: offer.incoming,
+                fetchable: offer.incoming,
+            },
+        );
+    }
+
+    /// How offer `n` stands: shown after its entry.
+    pub fn progress(&mut self, n: u64, text: &str, fetchable: bool) {
+        let Some(o) = self.offers.get_mut(&n) else {
+            return;
+        };
+        o.fetchable = fetchable;
+        let shown = format!("{}  {}", o.base, crate::sanitize::line(text));
+        let seq = o.seq;
+        if let Some(i) = self.index_of(seq) {
+            self.text_bytes = self.text_bytes + shown.len() - self.entries[i].text.len();
+            self.entries[i].text = shown;
+        }
+    }
+
+    /// Transfers running now (the status line counts them).
+    pub fn set_transfers(&mut self, n: usize) {
+        self.transfers = n;
+    }
+
+    /// Transfers running now.
+    pub fn transfers(&self) -> usize {
+        self.transfers
     }
 
     /// Sets the delivery mark of an own entry.
@@ -644,6 +706,17 @@ impl App {
         if self.info.mode == Mode::Room && matches!(name, "nick" | "who" | "msg") {
             return self.room_command();
         }
+        if self.info.mode == Mode::Ipmsg {
+            if let Some(actions) = self.file_command(name, arg) {
+                return actions;
+            }
+        } else if matches!(name, "send" | "files" | "get" | "drop" | "cancel") {
+            self.set_status(
+                Level::Error,
+                "files go over IP Messenger: start lanchat with --ipmsg".into(),
+            );
+            return Vec::new();
+        }
         match name {
             "quit" | "q" => {
                 done(self);
@@ -748,6 +821,73 @@ impl App {
         vec![Action::Command(line)]
     }
 
+    /// `/send`, `/files`, `/get`, `/drop`, `/cancel` (IP Messenger mode);
+    /// `None` for any other word.
+    fn file_command(&mut self, name: &str, arg: &str) -> Option<Vec<Action>> {
+        let number = |app: &mut App, what: &str| -> Option<u64> {
+            match arg
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+            {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    app.set_status(
+                        Level::Error,
+                        format!("usage: /{what} N (the offer's number)"),
+                    );
+                    None
+                }
+            }
+        };
+        let cmd = match name {
+            "send" => {
+                let paths = split_paths(arg);
+                if paths.is_empty() {
+                    self.set_status(
+                        Level::Error,
+                        "usage: /send PATH... (files and folders)".into(),
+                    );
+                    return Some(Vec::new());
+                }
+                FileCommand::Send(paths)
+            }
+            "get" | "drop" | "cancel" => {
+                let Some(n) = number(self, name) else {
+                    return Some(Vec::new()); // said how; the line stays
+                };
+                match name {
+                    "get" => FileCommand::Get(n),
+                    "drop" => FileCommand::Drop(n),
+                    _ => FileCommand::Cancel(n),
+                }
+            }
+            "files" => {
+                self.editor.take();
+                let mut waiting: Vec<(u64, String)> = self
+                    .offers
+                    .iter()
+                    .filter(|(_, o)| o.incoming && o.fetchable)
+                    .map(|(n, o)| (*n, o.base.clone()))
+                    .collect();
+                waiting.sort();
+                if waiting.is_empty() {
+                    self.set_status(Level::Info, "no offers waiting".into());
+                } else {
+                    for (_, base) in waiting {
+                        self.push(String::new(), Who::Notice, base, None);
+                    }
+                    self.follow();
+                }
+                return Some(Vec::new());
+            }
+            _ => return None,
+        };
+        self.editor.take();
+        Some(vec![Action::Files(cmd)])
+    }
+
     /// A room command went out at `time`: a private line is shown as the
     /// user's own, `→ NAME: text` (the server sends nothing back for it);
     /// `/nick` and `/who` are answered by the server.
@@ -809,6 +949,11 @@ impl App {
     }
 
     // ---- scrolling --------------------------------------------------------
+
+    /// The status line's note of transfers, when there are some.
+    pub fn transfers_note(&self) -> Option<String> {
+        (self.transfers > 0).then(|| format!("⇅ {} transfers", self.transfers))
+    }
 
     fn follow(&mut self) {
         self.scroll = Scroll::Follow;
@@ -903,6 +1048,43 @@ impl App {
             }
         }
     }
+}
+
+/// The paths of `/send`: separated by spaces; a path with spaces in
+/// quotes (`"my file.txt"` or `'my file.txt'`, as terminals paste a
+/// dropped file); a leading `~/` is the home folder. (No backslash
+/// escapes: on Windows `\` is the path separator.)
+pub fn split_paths(text: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .map(|p| match (p.strip_prefix("~/"), dirs::home_dir()) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => std::path::PathBuf::from(p),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1391,5 +1573,108 @@ mod tests {
         type_str(&mut a, "hello b");
         a.key(press(KeyCode::Tab));
         assert_eq!(a.editor().text(), "hello b");
+    }
+
+    fn enter(a: &mut App) -> Vec<Action> {
+        a.key(press(KeyCode::Enter))
+    }
+
+    #[test]
+    fn file_commands_become_actions_in_ipmsg_mode_and_say_their_usage() {
+        let mut a = app();
+        a.info.mode = Mode::Ipmsg;
+        type_str(&mut a, "/send 'my file.txt' \"图 片\" plain ~/x");
+        let Some(Action::Files(FileCommand::Send(paths))) = enter(&mut a).pop() else {
+            panic!("no /send action")
+        };
+        assert_eq!(paths[0], std::path::PathBuf::from("my file.txt"));
+        assert_eq!(paths[1], std::path::PathBuf::from("图 片"));
+        assert_eq!(paths[2], std::path::PathBuf::from("plain"));
+        assert!(paths[3].ends_with("x") && paths[3] != std::path::Path::new("~/x"));
+        assert!(a.editor().text().is_empty());
+        for (typed, want) in [
+            ("/get 3", FileCommand::Get(3)),
+            ("/get [4]", FileCommand::Get(4)),
+            ("/drop 5", FileCommand::Drop(5)),
+            ("/cancel 6", FileCommand::Cancel(6)),
+        ] {
+            type_str(&mut a, typed);
+            assert_eq!(enter(&mut a), vec![Action::Files(want)], "{typed}");
+        }
+        for typed in ["/get", "/get x", "/drop -1", "/send"] {
+            type_str(&mut a, typed);
+            assert!(enter(&mut a).is_empty(), "{typed}");
+            let (level, text) = a.status().unwrap();
+            assert!(
+                *level == Level::Error && text.starts_with("usage: /"),
+                "{typed}: {text}"
+            );
+            assert_eq!(a.editor().text(), typed, "a usage error keeps the line");
+            a.editor.take();
+        }
+        // Not IP Messenger: /send is no file command.
+        let mut u = app();
+        type_str(&mut u, "/send x");
+        assert!(enter(&mut u).is_empty());
+        assert!(u.status().unwrap().1.contains("start lanchat with --ipmsg"));
+    }
+
+    #[test]
+    fn an_offer_is_one_entry_its_progress_follows_it_and_files_lists_the_waiting() {
+        let mut a = app();
+        a.info.mode = Mode::Ipmsg;
+        let bob = Who::Nick {
+            nick: "bob".into(),
+            addr: "10.0.0.2:2425".parse().unwrap(),
+        };
+        a.offer(
+            "12:00:00".into(),
+            Offer {
+                n: 1,
+                who: bob.clone(),
+                text: "报告.docx 2.3 MB, 图片/ 12 MB".into(),
+                incoming: true,
+            },
+        );
+        a.offer(
+            "12:00:01".into(),
+            Offer {
+                n: 2,
+                who: Who::Me,
+                text: "a.txt 3 B → bob".into(),
+                incoming: false,
+            },
+        );
+        let n = a.entries().len();
+        assert_eq!(
+            a.entries()[n - 2].text,
+            "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB"
+        );
+        a.progress(1, "↓ 45% 6.4 MB of 14 MB, 3.1 MB/s", false);
+        a.progress(2, "bob ✓", false);
+        assert_eq!(a.entries().len(), n, "progress makes no entry");
+        assert!(a.entries()[n - 2]
+            .text
+            .ends_with("  ↓ 45% 6.4 MB of 14 MB, 3.1 MB/s"));
+        assert_eq!(a.entries()[n - 1].text, "📎 [2] a.txt 3 B → bob  bob ✓");
+        // A hostile progress text stays on its line.
+        a.progress(1, "✗ x\x1b[2J\n: short", true);
+        assert!(
+            !a.entries()[n - 2].text.contains('\x1b') && !a.entries()[n - 2].text.contains('\n')
+        );
+        // /files: the incoming offers still fetchable (not own ones).
+        type_str(&mut a, "/files");
+        assert!(enter(&mut a).is_empty());
+        assert_eq!(a.entries().len(), n + 1);
+        assert_eq!(a.entries()[n].text, "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB");
+        a.progress(1, "✓ saved /tmp/x", false);
+        type_str(&mut a, "/files");
+        enter(&mut a);
+        assert_eq!(a.entries().len(), n + 1);
+        assert_eq!(a.status().unwrap().1, "no offers waiting");
+        // The status line counts transfers.
+        assert_eq!(a.transfers_note(), None);
+        a.set_transfers(3);
+        assert_eq!(a.transfers_note().as_deref(), Some("⇅ 3 transfers"));
     }
 }

@@ -280,6 +280,9 @@ pub fn status_line(app: &App) -> Line<'static> {
     if evicted > 0 {
         facts.push_str(&format!(" │ {evicted} scrolled out"));
     }
+    if let Some(note) = app.transfers_note() {
+        facts.push_str(&format!(" │ {note}"));
+    }
     spans.push(Span::styled(
         facts,
         Style::new().add_modifier(Modifier::DIM),

@@ -255,6 +255,9 @@ impl Loop<'_> {
             Users(users) => self.app.set_users(users),
             Presence(line) => self.app.notice(local_hms(SystemTime::now()), &line),
             Delivery { seq, mark } => self.app.set_mark(seq, mark),
+            Offer(offer) => self.app.offer(local_hms(SystemTime::now()), offer),
+            Progress { n, text, fetchable } => self.app.progress(n, &text, fetchable),
+            Transfers(n) => self.app.set_transfers(n),
         }
     }
 
@@ -288,6 +291,10 @@ impl Loop<'_> {
                     Err(e) => self.app.warn(Level::Error, format!("not sent: {}", e.0)),
                 }
             }
+            Action::Files(cmd) => match self.transport.files(cmd, self.app.selected()) {
+                Ok(said) => self.app.warn(Level::Info, said),
+                Err(why) => self.app.warn(Level::Error, why),
+            },
             Action::SetTarget(spec) => match self.transport.set_target(&spec) {
                 Ok(label) => self.app.set_target(label),
                 Err(why) => self.app.warn(Level::Error, why),
