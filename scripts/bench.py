@@ -30,7 +30,7 @@ LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
 # ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
-# names, web, lanchat, render, startup) runs those parts and prints them; BENCHMARKS.md is written only
+# names, web, lanchat, render, startup, files) runs those parts and prints them; BENCHMARKS.md is written only
 # by a full run, so every figure in it comes from one run. ROOMS=room-server
 # limits the room parts to those servers.
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
@@ -631,6 +631,195 @@ def lanchat_flood(rate, seconds=5, keys=20):
         os.unlink(err.name)
 
 
+# ---- files over IP Messenger: lanchat → lanchat, next to nc and tar | nc ----
+
+FILE_MIB = int(os.environ.get("FILE_MIB", "1024"))  # the big file
+SMALL_FILES = int(os.environ.get("SMALL_FILES", "10000"))
+
+
+def scratch_dir():
+    """A scratch folder in memory when there is one (the disk is not what is
+    measured: both sides of each comparison write the same bytes)."""
+    return tempfile.mkdtemp(prefix="lanchat-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+
+
+def small_tree(top, n, seed=7):
+    """N files of 0..4 KiB, 100 per folder, two levels: what a project
+    folder looks like."""
+    import random
+    rnd = random.Random(seed)
+    total = 0
+    for k in range(n):
+        d = os.path.join(top, "d%d" % (k // 1000), "s%d" % (k // 100 % 10))
+        os.makedirs(d, exist_ok=True)
+        size = rnd.randrange(4097)
+        with open(os.path.join(d, "f%d.txt" % k), "wb") as f:
+            f.write(rnd.randbytes(size))
+        total += size
+    return total
+
+
+def cpu_seconds(pid):
+    """utime + stime of a running process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lanchat_window(sock, ip, port, name, dl, target):
+    """lanchat --ipmsg in tmux bound to a loopback address (no broadcast),
+    TARGET the other one; returns (pid, port)."""
+    err = os.path.join(dl + ".err")
+    tmux(sock, "new-session", "-d", "-s", "main", "-x", "200", "-y", "40",
+         "exec %s --ipmsg -b %s -p %d --name %s --download-dir %s --log %s.jsonl %s 2>%s"
+         % (os.path.join(REL, "lanchat"), ip, port, name, dl, dl, target, err))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        m = re.search(r"listening on [\d.]+:(\d+)", open(err).read() if os.path.exists(err) else "")
+        if m:
+            pid = int(tmux(sock, "display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+            return pid, int(m.group(1))
+        time.sleep(0.01)
+    raise SystemExit("lanchat did not start: %s" % open(err).read())
+
+
+def tmux_line(sock, text):
+    tmux(sock, "send-keys", "-t", "main", "-l", text)
+    tmux(sock, "send-keys", "-t", "main", "Enter")
+
+
+def wait_screen(sock, needle, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if needle in tmux(sock, "capture-pane", "-p", "-t", "main"):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def lanchat_transfer(path, total):
+    """lanchat on 127.0.0.2 offers PATH (a file or a folder) to lanchat on
+    127.0.0.3, which fetches it: seconds from /get to '✓ saved', the
+    receiver's CPU seconds and peak RSS, and whether the copy is identical."""
+    work = scratch_dir()
+    a, b = "lcbench-a-%d" % os.getpid(), "lcbench-b-%d" % os.getpid()
+    try:
+        dla, dlb = os.path.join(work, "a"), os.path.join(work, "b")
+        _, port = lanchat_window(a, "127.0.0.2", 0, "甲", dla, "127.0.0.3")
+        pid_b, _ = lanchat_window(b, "127.0.0.3", port, "乙", dlb, "127.0.0.2")
+        if not wait_screen(a, "乙 127.0.0.3", 10):
+            return None
+        tmux_line(a, "/to 乙")
+        tmux_line(a, "/send %s" % path)
+        if not wait_screen(b, "📎 [1]", 10):
+            return None
+        cpu0, t0 = cpu_seconds(pid_b), time.time()
+        tmux_line(b, "/get 1")
+        # Done when its log says so (written once the last byte is in and
+        # renamed): read every 2 ms, cheaper and sooner than the screen.
+        log, ok = dlb + ".jsonl", False
+        while time.time() - t0 < 600 and not ok:
+            ok = os.path.exists(log) and '"event":"fetched"' in open(log, encoding="utf-8").read()
+            if not ok:
+                time.sleep(0.002)
+        t1 = time.time()
+        cpu, rss = cpu_seconds(pid_b) - cpu0, peak_rss_kib(pid_b)
+        got = os.path.join(dlb, os.path.basename(path))
+        same = ok and subprocess.run(["diff", "-r", "-q", path, got] if os.path.isdir(path)
+                                     else ["cmp", "-s", path, got]).returncode == 0
+        return {"seconds": t1 - t0, "mb_s": total / (t1 - t0) / 1e6, "cpu": cpu, "rss": rss, "same": same}
+    finally:
+        tmux(a, "kill-server")
+        tmux(b, "kill-server")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def nc_transfer(path, total, tar=False):
+    """The same bytes through nc (tar | nc for a folder), 127.0.0.2 →
+    127.0.0.3: seconds from the sender's start to the receiver's exit, the
+    receiver's CPU seconds and peak RSS (nc, and tar for a folder)."""
+    work = scratch_dir()
+    try:
+        port = free_port()
+        if tar:
+            recv = "nc -l -d 127.0.0.3 %d | tar -C %s -xf -" % (port, work)
+            send = "tar -C %s -cf - %s | nc -N -s 127.0.0.2 127.0.0.3 %d" % (
+                os.path.dirname(path), os.path.basename(path), port)
+        else:
+            recv = "nc -l -d 127.0.0.3 %d > %s/%s" % (port, work, os.path.basename(path))
+            send = "nc -N -s 127.0.0.2 127.0.0.3 %d < %s" % (port, path)
+        r = subprocess.Popen(measured(["sh", "-c", recv]), stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while time.time() < deadline and not tcp_listening(port):
+            time.sleep(0.005)
+        t0 = time.time()
+        subprocess.run(["sh", "-c", send], timeout=600)
+        err = finish(r, timeout=600)
+        t1 = time.time()
+        cpu, rss = rusage(err)
+        got = os.path.join(work, os.path.basename(path))
+        same = subprocess.run(["diff", "-r", "-q", path, got] if tar else ["cmp", "-s", path, got]).returncode == 0
+        return {"seconds": t1 - t0, "mb_s": total / (t1 - t0) / 1e6, "cpu": cpu, "rss": rss, "same": same}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def tcp_listening(port):
+    """Whether something listens on TCP PORT (read from /proc: connecting
+    would use up nc -l's one connection)."""
+    with open("/proc/net/tcp") as f:
+        return any(l.split()[1].endswith(":%04X" % port) and l.split()[3] == "0A"
+                   for l in list(f)[1:])
+
+
+def files_bench():
+    """Rows of (what, how, result) for the files part, each the median of
+    RUNS runs (by seconds)."""
+    src = scratch_dir()
+    rows = []
+    try:
+        big = os.path.join(src, "big.bin")
+        with open(big, "wb") as f:
+            for _ in range(FILE_MIB):
+                f.write(os.urandom(1 << 20))
+        small = os.path.join(src, "64m.bin")
+        with open(small, "wb") as f:
+            for _ in range(64):
+                f.write(os.urandom(1 << 20))
+        tree = os.path.join(src, "tree")
+        tree_bytes = small_tree(tree, SMALL_FILES)
+
+        def median_run(fn):
+            runs = [r for r in (fn() for _ in range(RUNS)) if r]
+            if not runs:
+                return None
+            runs.sort(key=lambda r: r["seconds"])
+            r = dict(runs[len(runs) // 2])
+            r["same"] = all(x["same"] for x in runs)
+            return r
+
+        what_big = "a %d MiB file" % FILE_MIB
+        what_tree = "a folder of %d files (%.1f MB)" % (SMALL_FILES, tree_bytes / 1e6)
+        for what, how, fn in (
+                (what_big, "lanchat → lanchat", lambda: lanchat_transfer(big, FILE_MIB << 20)),
+                (what_big, "nc", lambda: nc_transfer(big, FILE_MIB << 20)),
+                ("a 64 MiB file", "lanchat → lanchat", lambda: lanchat_transfer(small, 64 << 20)),
+                (what_tree, "lanchat → lanchat", lambda: lanchat_transfer(tree, tree_bytes)),
+                (what_tree, "tar | nc", lambda: nc_transfer(tree, tree_bytes, tar=True))):
+            r = median_run(fn)
+            rows.append((what, how, r))
+            if r:
+                print("files: %-34s %-18s %6.2f s  %7.1f MB/s  receiver cpu %.2f s  peak RSS %.1f MiB  %s"
+                      % (what, how, r["seconds"], r["mb_s"], r["cpu"], r["rss"] / 1024,
+                         "identical" if r["same"] else "DIFFERENT"))
+            else:
+                print("files: %-34s %-18s no result" % (what, how))
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+    return rows
+
+
 def main():
     have_socat = shutil.which("socat") is not None
     have_ncat = shutil.which("ncat") is not None
@@ -815,6 +1004,31 @@ def main():
         rc = render_cost()
         print("render-cost: %s" % ", ".join("%s %.2f (%.2f-%.2f)" % ((k,) + v) for k, v in sorted(rc.items())))
 
+    file_rows, iptux_rows = [], []
+    if part("files") and shutil.which("tmux") and shutil.which("nc"):
+        file_rows = files_bench()
+        if os.geteuid() == 0 and shutil.which("iptux"):
+            for _ in range(RUNS):
+                out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "bench-iptux.sh"), str(FILE_MIB)],
+                                     capture_output=True, text=True, timeout=900,
+                                     env=dict(os.environ, LANCHAT_BIN=REL)).stdout
+                run = {}
+                for line in out.splitlines():
+                    w = line.split()
+                    if len(w) == 5:
+                        run[w[0]] = {"seconds": float(w[1]), "cpu": float(w[2]), "rss": int(w[3]),
+                                     "same": w[4] == "identical", "mb_s": (FILE_MIB << 20) / float(w[1]) / 1e6}
+                if len(run) == 2:
+                    iptux_rows.append(run)
+            if iptux_rows:
+                iptux_rows.sort(key=lambda r: r["iptux"]["seconds"])
+                mid = iptux_rows[len(iptux_rows) // 2]
+                for who in ("iptux", "nc"):
+                    r = mid[who]
+                    print("files (namespaces): %d MiB %-18s %6.2f s  %7.1f MB/s  receiver cpu %.2f s  peak RSS %.1f MiB  %s"
+                          % (FILE_MIB, "iptux → lanchat" if who == "iptux" else "nc", r["seconds"], r["mb_s"],
+                             r["cpu"], r["rss"] / 1024, "identical" if r["same"] else "DIFFERENT"))
+
     st = st_utf8 = None
     if part("startup"):
         st = startup_ms()
@@ -982,6 +1196,43 @@ def main():
     md.append("\n## 7. Start-up\n\nchat-window from spawn to `listening on` (median of 15 starts, "
               "timed from Python): %.1f ms with GB2312 (the GBK table built before it listens), "
               "%.1f ms with `-e utf-8` (no table).\n" % (st, st_utf8))
+    md.append("\n## 8. Files over IP Messenger (lanchat --ipmsg)\n")
+    md.append("lanchat on 127.0.0.2 offers (`/send`), lanchat on 127.0.0.3 fetches (`/get`), both "
+              "release builds in tmux; timed from typing `/get` until the receiver's `--log` says "
+              "`fetched` (the last byte written and renamed; polled every 2 ms), so a keystroke's "
+              "trip through tmux is included. Next to the same bytes through OpenBSD `nc` "
+              "(`nc -N` into `nc -l -d`), and a folder through `tar -cf - | nc` into "
+              "`nc -l -d | tar -xf -`, timed from the sender's start to the receiver's exit. Files "
+              "in /dev/shm on both sides (the disk is not what is measured). Receiver: CPU seconds "
+              "of the receiving process (nc's, or nc's and tar's), and its peak RSS (VmHWM). Every "
+              "copy compared with `cmp` / `diff -r`. Median of %d runs.\n" % RUNS)
+    md.append("| what | how | seconds | MB/s | vs nc | receiver CPU s | receiver peak RSS | copy |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    base = {}
+    for what, how, r in file_rows:
+        if r and how in ("nc", "tar | nc"):
+            base[what] = r["mb_s"]
+    for what, how, r in file_rows:
+        if not r:
+            md.append("| %s | %s | no result | | | | | |" % (what, how))
+            continue
+        ratio = ("%.2f×" % (r["mb_s"] / base[what])) if what in base else ""
+        md.append("| %s | %s | %.2f | %.0f | %s | %.2f | %.1f MiB | %s |"
+                  % (what, how, r["seconds"], r["mb_s"], ratio, r["cpu"], r["rss"] / 1024,
+                     "identical" if r["same"] else "DIFFERENT"))
+    if iptux_rows:
+        mid = iptux_rows[len(iptux_rows) // 2]
+        md.append("\nFrom the real iptux 0.8.3 (it sends when asked for its shared files) to lanchat, "
+                  "in network namespaces (`scripts/bench-iptux.sh`: two hosts on a veth bridge, "
+                  "files in /dev/shm), next to `nc` between the same two hosts; median of %d runs "
+                  "by iptux's time:\n" % len(iptux_rows))
+        md.append("| what | how | seconds | MB/s | vs nc | receiver CPU s | receiver peak RSS | copy |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for who, how in (("iptux", "iptux → lanchat"), ("nc", "nc")):
+            r = mid[who]
+            md.append("| a %d MiB file | %s | %.2f | %.0f | %.2f× | %.2f | %.1f MiB | %s |"
+                      % (FILE_MIB, how, r["seconds"], r["mb_s"], r["mb_s"] / mid["nc"]["mb_s"], r["cpu"],
+                         r["rss"] / 1024, "identical" if r["same"] else "DIFFERENT"))
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md))
         f.write(open(os.path.join(ROOT, "scripts", "bench-notes.md")).read()
