@@ -403,6 +403,19 @@ fn a_hostile_peer_s_names_and_folder_streams_write_nothing_outside_the_download_
     screen_has(&lc, "📎 [2] climb ../climb/ 24 B");
     lc.type_line("/get 2");
     lc.wait(|s| s.matches("✓ saved").count() == 2);
+    // A right one, GBK names (一 in GBK is valid UTF-8: still read as GBK).
+    peer.cmd("offer 104 folder");
+    screen_has(&lc, "📎 [3] folder 正常/ 18 B");
+    lc.type_line("/get 3");
+    lc.wait(|s| s.matches("✓ saved").count() == 3);
+    assert_eq!(
+        std::fs::read(dl.join("正常/一.txt")).unwrap(),
+        peer_bytes(1, 0, 5)
+    );
+    assert_eq!(
+        std::fs::read(dl.join("正常/子/孙/三.bin")).unwrap(),
+        peer_bytes(1, 0, 7)
+    );
     let climb: Vec<String> = tree(&dl)
         .into_keys()
         .filter(|k| k.starts_with(".._climb"))
@@ -425,13 +438,13 @@ fn a_hostile_peer_s_names_and_folder_streams_write_nothing_outside_the_download_
 
     // A stream that starts outside its folder: given up, said so.
     peer.cmd("offer 102 escape");
-    screen_has(&lc, "📎 [3] escape escape/ 4 B");
-    lc.type_line("/get 3");
+    screen_has(&lc, "📎 [4] escape escape/ 4 B");
+    lc.type_line("/get 4");
     screen_has(&lc, "✗ escape: the folder stream climbs out of its folder");
     // Nested 40 deep: given up at 32.
     peer.cmd("offer 103 deep");
-    screen_has(&lc, "📎 [4] deep deep/ 1 B");
-    lc.type_line("/get 4");
+    screen_has(&lc, "📎 [5] deep deep/ 1 B");
+    lc.type_line("/get 5");
     screen_has(&lc, "✗ deep: folders nested deeper than 32");
 
     // Nothing anywhere but the download folder (and the log beside it).

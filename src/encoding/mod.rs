@@ -298,6 +298,21 @@ impl fmt::Display for Encoding {
     }
 }
 
+/// Whether bytes that carry no label of their encoding read as UTF-8
+/// rather than GBK (IP Messenger peers that write UTF-8 without saying
+/// so): plain ASCII, or valid UTF-8 with at least one character of three or
+/// four bytes (every CJK character is one). Valid UTF-8 made of two-byte
+/// characters alone is taken for GBK: a GBK pair with a lead byte of
+/// 0xC2–0xDF and a trail byte of 0x80–0xBF is valid UTF-8 (一 in GBK,
+/// `D2 BB`, reads as Cyrillic һ), and on a Chinese LAN GBK is far likelier
+/// than Cyrillic or Greek written without a label.
+pub fn looks_utf8(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.is_ascii() || s.chars().any(|c| c.len_utf8() >= 3),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +386,21 @@ mod tests {
                 assert_eq!(buf, want);
             }
         }
+    }
+
+    #[test]
+    fn unlabelled_bytes_are_utf8_only_when_they_look_it() {
+        assert!(looks_utf8(b"report.txt"));
+        assert!(looks_utf8("一.txt".as_bytes()));
+        assert!(looks_utf8("共享夹 😀".as_bytes()));
+        let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+        assert!(!looks_utf8(&gbk("一.txt")), "D2 BB is valid UTF-8, yet GBK");
+        assert!(!looks_utf8(&gbk("共享夹")));
+        assert!(!looks_utf8(&gbk("飞秋用户的文件")));
+        assert!(
+            !looks_utf8("Ωμέγα".as_bytes()),
+            "two-byte UTF-8 alone: taken for GBK"
+        );
     }
 
     #[test]

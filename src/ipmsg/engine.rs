@@ -124,7 +124,8 @@ pub enum Happened {
         items: Vec<Item>,
         /// The peer is iptux (it ignores offsets).
         iptux: bool,
-        /// The peer's text is UTF-8 (the folder stream's names too).
+        /// The offer said UTF-8 (UTF8OPT): the folder stream's names are
+        /// UTF-8 too (else each is read as it looks).
         utf8: bool,
     },
     /// A peer declined or ended offer `packet` (RELEASEFILES).
@@ -550,7 +551,7 @@ impl Engine {
                         text: sanitize::line(&p.part(0, legacy)),
                         items,
                         iptux: p.is_from_iptux() || peer.is_some_and(|u| u.iptux),
-                        utf8: p.utf8,
+                        utf8: p.has(opt::UTF8OPT),
                     });
                     return (out, happened);
                 }

@@ -155,10 +155,15 @@ pub fn parse(data: &[u8], legacy: Encoding, peer_utf8: bool) -> Result<Packet<'_
     let no = number(no, Malformed::PacketNo)?;
     let command =
         u32::try_from(number(command, Malformed::Command)?).map_err(|_| Malformed::Command)?;
-    // UTF8OPT says so; otherwise UTF-8 only if the bytes are UTF-8 (iptux
-    // announces UTF-8, yet writes GBK to a peer whose own packets were GBK).
+    // UTF8OPT says so; otherwise UTF-8 only if the bytes look it (iptux
+    // announces UTF-8, yet writes GBK to a peer whose own packets were GBK;
+    // and a GBK pair can be valid UTF-8: see `looks_utf8`).
     let utf8 = command & opt::UTF8OPT != 0
-        || ((peer_utf8 || !data.is_ascii()) && std::str::from_utf8(data).is_ok());
+        || if data.is_ascii() {
+            peer_utf8
+        } else {
+            crate::encoding::looks_utf8(data)
+        };
     Ok(Packet {
         version: decode(version, utf8, legacy),
         no,
@@ -255,6 +260,13 @@ mod tests {
         // Its UTF-8 is still UTF-8, with or without the flag.
         let p = parse("1_iptux 0.8.3:7:root:vm:32:共享\0".as_bytes(), gbk(), true).unwrap();
         assert_eq!(p.part(0, gbk()), "共享");
+        // 一 in GBK is D2 BB, valid UTF-8 (һ): still GBK.
+        let mut d = b"1_lbt6_0#128#000C29D4E5F6#0#0#0#4001#9:8:u:h:32:".to_vec();
+        d.extend(gbk().encode("一").unwrap());
+        d.push(0);
+        for peer_utf8 in [false, true] {
+            assert_eq!(parse(&d, gbk(), peer_utf8).unwrap().part(0, gbk()), "一");
+        }
     }
 
     #[test]

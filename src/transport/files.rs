@@ -151,7 +151,7 @@ pub struct InOffer {
     pub items: Vec<Item>,
     /// The peer is iptux (it sends files from byte 0, whatever is asked).
     pub iptux: bool,
-    /// The peer writes UTF-8 (its folder streams too).
+    /// The offer said UTF-8 (UTF8OPT): its folder streams' names are UTF-8.
     pub utf8: bool,
 }
 
@@ -889,13 +889,13 @@ impl Shared {
         start: Instant,
     ) -> Result<(PathBuf, u64), String> {
         let mut stream = self.connect(offer, files::GETDIRFILES, item.id, 0)?;
-        // Each name as it is written: UTF-8 when it is UTF-8 (iptux writes
-        // the peer's own encoding, whatever its offer said), else legacy.
+        // UTF-8 when the offer said so; else each name as it looks (iptux
+        // writes what it took the peer's encoding to be, and says nothing).
         let decode = |raw: &[u8]| -> String {
-            match std::str::from_utf8(raw) {
-                Ok(name) => name.to_string(),
-                Err(_) if offer.utf8 => String::from_utf8_lossy(raw).into_owned(),
-                Err(_) => self.legacy.decode(raw).0.into_owned(),
+            if offer.utf8 || crate::encoding::looks_utf8(raw) {
+                String::from_utf8_lossy(raw).into_owned()
+            } else {
+                self.legacy.decode(raw).0.into_owned()
             }
         };
         let mut reader = Stream::new();
