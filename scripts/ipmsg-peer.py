@@ -41,7 +41,7 @@ Commands, one per line on stdin:
 
 The bytes of item ID at offset i are (i * 7 + ID) % 251 (tests check them).
 
-Usage: ipmsg-peer.py LOG BROADCAST_ADDR TO_ADDR [--bind IP] [--port N]
+Usage: ipmsg-peer.py LOG BROADCAST_ADDR TO_ADDR [--bind IP] [--port N] [--to-port N]
 (inside a test namespace, or on a loopback address)
 """
 import argparse
@@ -62,12 +62,14 @@ ap.add_argument("bcast")
 ap.add_argument("to")
 ap.add_argument("--bind", default="0.0.0.0")
 ap.add_argument("--port", type=int, default=2425)
+ap.add_argument("--to-port", type=int, help="the port of TO and BROADCAST_ADDR (default: --port)")
 args = ap.parse_args()
 
 log = open(args.log, "a", buffering=1, encoding="utf-8")
 log_lock = threading.Lock()
 port = args.port
-bcast, to = args.bcast, (args.to, port)
+to_port = args.to_port or port
+bcast, to = args.bcast, (args.to, to_port)
 nick, group = "飞秋用户", "测试组"
 answer = True
 counter = [int(time.time()) * 10]
@@ -298,7 +300,7 @@ say("READY")
 for line in sys.stdin:
     words = line.rstrip("\n").split(" ")
     if words[0] == "entry":
-        s.sendto(packet(BR_ENTRY, entry_extra(nick)), (bcast, port))
+        s.sendto(packet(BR_ENTRY, entry_extra(nick)), (bcast, to_port))
     elif words[0] == "msg":
         text = line.rstrip("\n").split(" ", 2)[2]
         s.sendto(packet(SENDMSG | SENDCHECKOPT, text.encode("gbk") + b"\0", no=int(words[1])), to)

@@ -5,14 +5,16 @@
 #   piped GBK text read in the ANSI code page (code page 936), the room
 #   with nc members and room-client.exe from a pipe (GB2312 both ways),
 #   lanchat.exe in tmux, Ctrl-C → 130, usage errors → 2, and the errors a
-#   user meets (port in use, nobody listening, connection refused).
+#   user meets (port in use, nobody listening, connection refused);
+#   lanchat.exe --ipmsg fetching hostile names and a folder from a FeiQ-like
+#   peer (on 127.0.0.4) and serving it a file.
 # Then the library's unit tests for the Windows target, under Wine.
 #
 # Needs: wine, x86_64-w64-mingw32-gcc, the x86_64-pc-windows-gnu target,
 # nc, tmux, python3 (.ci/run installs them). Env: EXE_DIR (the .exe files,
 # default target/x86_64-pc-windows-gnu/debug, built here when missing),
 # LANCHAT_BIN (the Linux binaries, default target/debug), UNIT=0 skips
-# the unit tests. A private WINEPREFIX in a temporary folder, removed at
+# the unit tests, KEEP=1 keeps the temporary folder (to look at). A private WINEPREFIX in a temporary folder, removed at
 # the end; only processes this script started are stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     tmux -L "$tmux_sock" kill-server 2>/dev/null || true
     wine_stop 2>/dev/null || true
-    rm -rf "$tmp"
+    [ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -214,6 +216,76 @@ tmux -L "$tmux_sock" send-keys -t 0 Enter
 for ((i = 0; i < 600; i++)); do [ -f "$tmp/lc.code" ] && break; sleep 0.1; done
 [ "$(cat "$tmp/lc.code" 2>/dev/null)" = 0 ] || fail "lanchat.exe after /quit: exit $(cat "$tmp/lc.code" 2>/dev/null); $(cat "$tmp/lc.err")"
 ok "lanchat.exe in tmux: a typed line reaches a Linux chat-window from its listening port; /quit exits 0"
+
+# --- lanchat.exe --ipmsg: files from and to a FeiQ-like peer ---------------------
+# lanchat.exe on 127.0.0.2 (bound to loopback: it broadcasts nowhere), the
+# peer (scripts/ipmsg-peer.py) on 127.0.0.4, same port. The Windows side
+# writes every hostile name through the Windows file API (Wine's).
+fport=$(closed_port SOCK_DGRAM) pport=$(closed_port SOCK_DGRAM)
+mkdir -p "$tmp/wdl"
+head -c 300000 /dev/urandom >"$tmp/wsend.bin"
+tmux -L "$tmux_sock" new-session -d -s files -x 160 -y 40 \
+    "LC_ALL=C.UTF-8 timeout --foreground 180 wine $EXE/lanchat.exe --ipmsg -b 127.0.0.2 -p $fport --download-dir Z:$tmp/wdl --log Z:$tmp/wf.jsonl 127.0.0.4:$pport 2>$tmp/wf.err; echo \$? >$tmp/wf.code.part; mv $tmp/wf.code.part $tmp/wf.code; sleep 600"
+wait_for "$tmp/wf.err" "listening on"
+for ((i = 0; i < 1200; i++)); do
+    tmux -L "$tmux_sock" capture-pane -p -t files | grep -q "IPMsg 127.0.0.2:$fport" && break
+    sleep 0.05
+done
+# The peer on a port of its own: Wine binds a UDP socket that may
+# broadcast to 0.0.0.0 whatever address it was given, so the port is taken
+# on every address. (IP Messenger peers take TARGETs with a port.)
+mkfifo "$tmp/peer.in"
+python3 scripts/ipmsg-peer.py "$tmp/peer.log" 127.0.0.2 127.0.0.2 --bind 127.0.0.4 --port "$pport" --to-port "$fport" <"$tmp/peer.in" &
+pids+=($!)
+exec 8>"$tmp/peer.in"
+wait_for "$tmp/peer.log" READY
+echo entry >&8
+# (Its packets come from 127.0.0.1, for the same reason: Wine's 0.0.0.0.)
+wait_for "$tmp/peer.log" "RECV from=127.0.0.1 cmd=0x1000003 "
+wkeys() { tmux -L "$tmux_sock" send-keys -t files -l "$1"; tmux -L "$tmux_sock" send-keys -t files Enter; }
+echo "offer 100 names" >&8
+echo "offer 101 folder" >&8
+for ((i = 0; i < 600; i++)); do (($(grep -c '"event":"received"' "$tmp/wf.jsonl" 2>/dev/null) == 2)) && break; sleep 0.1; done
+(($(grep -c '"event":"received"' "$tmp/wf.jsonl" 2>/dev/null) == 2)) || fail "lanchat.exe did not log the peer's two offers"
+wkeys "/get 1"
+wkeys "/get 2"
+for ((i = 0; i < 600; i++)); do (($(grep -c '"event":"fetched"' "$tmp/wf.jsonl" 2>/dev/null) == 14)) && break; sleep 0.1; done
+(($(grep -c '"event":"fetched"' "$tmp/wf.jsonl" 2>/dev/null) == 14)) \
+    || fail "lanchat.exe fetched $(grep -c '"event":"fetched"' "$tmp/wf.jsonl") of 14 items: $(grep failed "$tmp/wf.jsonl" | head -3)"
+python3 - "$tmp/wdl" <<'PY' || fail "lanchat.exe's saved files"
+import os, sys
+dl = sys.argv[1]
+data = lambda i, n: bytes((k * 7 + i) % 251 for k in range(n))
+names = set(os.listdir(dl)) - {"正常"}
+# The same safe names as on Linux (see src/ipmsg/files.rs), one per file.
+for want in (".._.._escaped.txt", "_etc_abs.txt", "C__Windows_win.ini", "a_[31mred", "_CON",
+             "_nul.txt", "bidi_fdp.exe", "_", "what_____", "a__b", "sp ace"):
+    assert want in names, (want, sorted(names))
+assert len(names) == 13, sorted(names)
+for n in names:
+    body = open(os.path.join(dl, n), "rb").read()
+    assert len(n.encode()) <= 250 and body == data(len(body) - 7, len(body)), n
+f = os.path.join(dl, "正常")
+assert open(os.path.join(f, "一.txt"), "rb").read() == data(1, 5)
+assert open(os.path.join(f, "子", "二.bin"), "rb").read() == data(1, 6)
+assert open(os.path.join(f, "子", "孙", "三.bin"), "rb").read() == data(1, 7)
+PY
+[[ -e "$tmp/escaped.txt" || -e /tmp/escaped.txt ]] && fail "lanchat.exe wrote outside its download folder"
+wkeys "/to 127.0.0.4"
+wkeys "/send Z:$tmp/wsend.bin"
+wait_for "$tmp/peer.log" "cmd=0x200120 .*wsend.bin:493e0:"
+no=$(grep "cmd=0x200120 .*wsend.bin" "$tmp/peer.log" | head -1 | sed 's/.* no=\([0-9]*\) .*/\1/')
+echo "fetch 127.0.0.4 $no 0 0 $tmp/wgot" >&8
+wait_for "$tmp/peer.log" "FETCHED bytes=300000"
+cmp -s "$tmp/wsend.bin" "$tmp/wgot" || fail "the file lanchat.exe served differs"
+echo "fetch 127.0.0.5 $no 0 0 $tmp/wnot" >&8
+wait_for "$tmp/peer.log" "FETCHED bytes=0"
+wkeys "/quit"
+for ((i = 0; i < 600; i++)); do [ -f "$tmp/wf.code" ] && break; sleep 0.1; done
+[ "$(cat "$tmp/wf.code" 2>/dev/null)" = 0 ] || fail "lanchat.exe --ipmsg after /quit: exit $(cat "$tmp/wf.code" 2>/dev/null)"
+exec 8>&-
+ok "lanchat.exe --ipmsg: hostile names saved as the same safe names as on Linux, a nested folder, a file served to its recipient only"
+
 checks=$(( $(date +%s) - start - boot ))
 
 # --- the library's unit tests, for Windows, under Wine --------------------------
