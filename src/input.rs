@@ -53,7 +53,7 @@ pub enum InputError {
     },
     /// Reading stdin failed.
     #[error("cannot read input: {}", net::describe(.0))]
-    Read(#[source] io::Error),
+    Read(io::Error),
 }
 
 /// Where and how to send.

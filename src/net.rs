@@ -36,24 +36,24 @@ pub const MAX_PAYLOAD_V6: usize = 65_527;
 #[derive(Debug, Error)]
 pub enum NetError {
     /// The listening address could not be bound.
-    #[error("cannot listen on {addr}: {}", describe(.source))]
+    #[error("cannot listen on {addr}: {}", describe(.error))]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// What the OS said.
-        source: io::Error,
+        error: io::Error,
     },
     /// The multicast group could not be joined.
-    #[error("cannot join multicast group {group}: {}", describe(.source))]
+    #[error("cannot join multicast group {group}: {}", describe(.error))]
     Multicast {
         /// The group asked for.
         group: IpAddr,
         /// What the OS said.
-        source: io::Error,
+        error: io::Error,
     },
     /// A socket option or another set-up step failed.
     #[error("cannot set up the socket: {}", describe(.0))]
-    Setup(#[source] io::Error),
+    Setup(io::Error),
 }
 
 /// Says an OS error in words a user knows: lanchat's own for the errors a
@@ -242,7 +242,7 @@ pub struct BoundUdp {
 /// # Errors
 /// [`NetError::Bind`] when the address cannot be bound.
 pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<BoundUdp, NetError> {
-    let bind_err = |source| NetError::Bind { addr, source };
+    let bind_err = |error| NetError::Bind { addr, error };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(bind_err)?;
     crate::sys::prepare_listener(&socket).map_err(bind_err)?;
@@ -272,7 +272,7 @@ pub fn join_multicast(
     group: IpAddr,
     interface: Option<&str>,
 ) -> Result<(), NetError> {
-    let err = |source| NetError::Multicast { group, source };
+    let err = |error| NetError::Multicast { group, error };
     let invalid = |msg: String| err(io::Error::new(io::ErrorKind::InvalidInput, msg));
     match group {
         IpAddr::V4(g) => {

@@ -121,13 +121,13 @@ pub struct Report {
 pub enum WindowError {
     /// Receiving failed for a reason other than a timeout.
     #[error("receiving failed: {}", net::describe(.0))]
-    Recv(#[source] io::Error),
+    Recv(io::Error),
     /// Writing stdout failed (not a closed pipe).
     #[error("cannot write output: {}", net::describe(.0))]
-    Output(#[source] io::Error),
+    Output(io::Error),
     /// Writing the log failed.
     #[error("cannot write the log: {}", net::describe(.0))]
-    Log(#[source] io::Error),
+    Log(io::Error),
     /// Setting the socket's poll timeout failed.
     #[error(transparent)]
     Setup(#[from] net::NetError),

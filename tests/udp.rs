@@ -589,6 +589,26 @@ fn unresolvable_host_and_unusable_source_are_one_clear_error() {
 }
 
 #[test]
+fn port_in_use_is_one_line_in_lanchats_words() {
+    // A socket without SO_REUSEADDR owns its port on every OS.
+    let holder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let (code, _, err) = run(Command::new(crate::util::bin("chat-window")).args([
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--timeout",
+        "5",
+    ]));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("chat-window: cannot listen on 127.0.0.1:{port}: address already in use")
+    );
+}
+
+#[test]
 fn broadcast_needs_the_flag_and_then_works_on_loopback() {
     // A window on 0.0.0.0 receives what is broadcast on lo (127.255.255.255).
     let mut w = Proc::spawn("chat-window", &["-p", "0", "--count", "1"]);

@@ -174,23 +174,23 @@ impl Config {
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The listening address could not be bound.
-    #[error("cannot listen on {addr}: {}", net::describe(.source))]
+    #[error("cannot listen on {addr}: {}", net::describe(.error))]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// What the OS said.
-        source: io::Error,
+        error: io::Error,
     },
     /// The event loop failed.
     #[error("event loop failed: {}", net::describe(.0))]
-    Poll(#[source] io::Error),
+    Poll(io::Error),
     /// The chat log could not be opened or read.
-    #[error("cannot use the history file {}: {}", .path.display(), net::describe(.source))]
+    #[error("cannot use the history file {}: {}", .path.display(), net::describe(.error))]
     History {
         /// The file.
         path: std::path::PathBuf,
         /// What the OS said.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -200,7 +200,7 @@ pub enum ServerError {
 /// # Errors
 /// [`ServerError::Bind`] when the address cannot be bound.
 pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
-    let err = |source| ServerError::Bind { addr, source };
+    let err = |error| ServerError::Bind { addr, error };
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
     crate::sys::prepare_listener(&socket).map_err(err)?;
@@ -346,9 +346,9 @@ impl Server {
             config.history_file.as_deref(),
             config.max_line,
         )
-        .map_err(|source| ServerError::History {
+        .map_err(|error| ServerError::History {
             path: config.history_file.clone().unwrap_or_default(),
-            source,
+            error,
         })?;
         Ok(Server {
             poll,
