@@ -14,8 +14,9 @@ use lanchat::{cli, exit};
 /// Join a TCP chat room: each line you type goes to everyone else; their
 /// lines appear above your prompt without disturbing what you are typing.
 ///
-/// Example: `room-client 192.168.1.10` (a room-server on port 5000), or
-/// from a script: `printf '你好\n' | room-client 127.0.0.1 -p 5000`.
+/// Example: `room-client 192.168.1.10` (a room-server on port 5000),
+/// `room-client 192.168.1.10:6000`, or from a script:
+/// `printf '你好\n' | room-client 127.0.0.1 -p 5000`.
 #[derive(Parser, Debug)]
 #[command(
     name = "room-client",
@@ -23,12 +24,12 @@ use lanchat::{cli, exit};
     after_help = "Exit status: 0 end of input, 1 failure or server gone, 2 usage, 130 Ctrl-C/SIGTERM."
 )]
 struct Args {
-    /// The room server: a name, an IPv4 or IPv6 address
+    /// The room server: a name, an IPv4 or IPv6 address, or HOST:PORT ([ADDR]:PORT for IPv6)
     #[arg(default_value = "127.0.0.1")]
     host: String,
-    /// TCP port of the room server
-    #[arg(short, long, default_value_t = 5000)]
-    port: u16,
+    /// TCP port of the room server [default: 5000]
+    #[arg(short, long)]
+    port: Option<u16>,
     /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
     #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
     encoding: Encoding,
@@ -52,7 +53,12 @@ fn run(args: Args) -> anyhow::Result<u8> {
         Encoding::Auto => Encoding::gb2312(),
         other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,
     };
-    let stream = client::connect(&args.host, args.port, client::CONNECT_TIMEOUT)?;
+    let (host, port) = client::target(&args.host, args.port).unwrap_or_else(|why| {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, why)
+            .exit()
+    });
+    let stream = client::connect(host, port, client::CONNECT_TIMEOUT)?;
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
     lanchat::status::line(client::CONNECTED);
     let source = if tty::stdin_is_terminal() {

@@ -864,6 +864,8 @@ fn server_bind_in_use_is_one_clear_error() {
         err.contains("cannot listen on 127.0.0.1:") && err.contains("address already in use"),
         "{err}"
     );
+    // lanchat's words alone, not theirs followed by the OS's.
+    assert!(!err.contains("os error"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
@@ -929,6 +931,32 @@ fn client_connect_failure_is_one_clear_line() {
         err.trim(),
         format!("room-client: Unable to connect to 127.0.0.1:{port}: connection refused")
     );
+}
+
+#[test]
+fn client_takes_the_port_in_host_or_in_p_but_not_two_different_ones() {
+    let room = start_server(Config::default());
+    let mut peer = Conn::open("127.0.0.2", room.addr);
+    let (code, _) = crate::util::run_bin_with_input(
+        "room-client",
+        &[&format!("127.0.0.1:{}", room.addr.port())],
+        "你好\n".as_bytes(),
+    );
+    assert_eq!(code, Some(0));
+    assert!(peer.line().ends_with("] entered room\n"));
+    let line = peer.line_bytes();
+    assert!(line.starts_with(b"<127.0.0.1:"), "{line:?}");
+    assert!(line.ends_with(b"> \xc4\xe3\xba\xc3\n"), "{line:?}");
+
+    let (code, _, err) = run(Command::new(crate::util::bin("room-client")).args([
+        &format!("127.0.0.1:{}", room.addr.port()),
+        "-p",
+        "1",
+    ]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("give the port once"), "{err}");
+    drop(peer);
+    room.stop();
 }
 
 #[test]

@@ -47,7 +47,28 @@ pub enum ClientError {
     },
     /// Reading stdin failed.
     #[error("cannot read input: {}", net::describe(.0))]
-    Read(#[source] io::Error),
+    Read(io::Error),
+}
+
+/// The port of a room when none is given.
+pub const DEFAULT_PORT: u16 = 5000;
+
+/// HOST and `-p` as room-client takes them: a port in HOST (`HOST:PORT`,
+/// `[ADDR]:PORT`, as `lanchat --room` takes it) or `-p`; else
+/// [`DEFAULT_PORT`].
+///
+/// # Errors
+/// Both give a port, and not the same one.
+pub fn target(host: &str, port: Option<u16>) -> Result<(&str, u16), String> {
+    match (net::split_host_port(host, 0), port) {
+        (Ok((_, given)), Some(p)) if given != 0 && given != p => Err(format!(
+            "{host} names port {given} and -p names {p}: give the port once"
+        )),
+        (Ok((h, given)), p) if given != 0 => Ok((h, p.unwrap_or(given))),
+        (Ok((h, _)), p) => Ok((h, p.unwrap_or(DEFAULT_PORT))),
+        // Not HOST:PORT (a port that is no number): the lookup will say.
+        (Err(_), p) => Ok((host, p.unwrap_or(DEFAULT_PORT))),
+    }
 }
 
 /// Connects to `host:port` within `timeout`, trying each address.
@@ -285,4 +306,23 @@ pub fn run<E: Write>(
     };
     report.ended = ended;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_are_taken_either_way_but_once() {
+        assert_eq!(target("10.0.0.5", None), Ok(("10.0.0.5", 5000)));
+        assert_eq!(target("10.0.0.5", Some(6000)), Ok(("10.0.0.5", 6000)));
+        assert_eq!(target("10.0.0.5:6000", None), Ok(("10.0.0.5", 6000)));
+        assert_eq!(target("10.0.0.5:6000", Some(6000)), Ok(("10.0.0.5", 6000)));
+        let both = target("10.0.0.5:6000", Some(7000)).unwrap_err();
+        assert!(both.contains("give the port once"), "{both}");
+        assert_eq!(target("[::1]:6000", None), Ok(("::1", 6000)));
+        assert_eq!(target("::1", None), Ok(("::1", 5000)));
+        assert_eq!(target("pc-3", Some(7)), Ok(("pc-3", 7)));
+        assert_eq!(target("pc-3:x", None), Ok(("pc-3:x", 5000)));
+    }
 }
