@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
-use lanchat::room::server::{self, Config, Server};
+use lanchat::room::server::{Config, Server};
 use lanchat::room::web::WebConfig;
 use lanchat::stop::Stop;
 use lanchat::{cli, exit, status};
@@ -98,7 +98,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
             .error(ErrorKind::ValueValidation, why)
             .exit();
     }
-    let listener = server::bind(SocketAddr::new(args.bind, args.port))?;
+    let listener = lanchat::net::bind_tcp(SocketAddr::new(args.bind, args.port))?;
     let files = lanchat::sys::raise_open_file_limit();
     // The page's requests under way, in all: an eighth of the descriptors.
     let config = Config {
@@ -110,7 +110,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let max_clients = config.max_clients;
     let mut server = Server::new(listener, config)?;
     if let Some(addr) = args.web {
-        let web = server::bind(addr)?;
+        let web = lanchat::net::bind_tcp(addr)?;
         let encode = match args.web_encoding {
             Encoding::Auto => Encoding::gb2312(),
             other => Encoding::for_encoding(other.label()).map_err(|e| anyhow::anyhow!(e))?,

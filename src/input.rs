@@ -11,9 +11,8 @@
 //! sent; the rest go on, and the report says how many were refused.
 
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
@@ -124,41 +123,18 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
             reason,
         }
     };
-    let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))
-        .map_err(dest_err)?;
-    if target.broadcast {
-        socket.set_broadcast(true).map_err(dest_err)?;
-    }
-    if let Some(ttl) = target.ttl {
-        let multicast = dest.ip().is_multicast();
-        match (dest, multicast) {
-            (SocketAddr::V4(_), true) => socket.set_multicast_ttl_v4(ttl),
-            (SocketAddr::V4(_), false) => socket.set_ttl_v4(ttl),
-            (SocketAddr::V6(_), true) => socket.set_multicast_hops_v6(ttl),
-            (SocketAddr::V6(_), false) => socket.set_unicast_hops_v6(ttl),
-        }
-        .map_err(dest_err)?;
-    }
-    if let (Some(src), IpAddr::V4(_)) = (source, dest.ip()) {
-        if dest.ip().is_multicast() {
-            if let IpAddr::V4(src_ip) = src.ip() {
-                // Send multicast out of the interface that owns the source
-                // address, not wherever the default route points.
-                socket.set_multicast_if_v4(&src_ip).map_err(dest_err)?;
-            }
-        }
-    }
-    let _ = socket.set_send_buffer_size(4 * 1024 * 1024);
-    if let Some(src) = source {
-        socket
-            .bind(&SockAddr::from(src))
-            .map_err(|e| InputError::Source {
-                addr: target.source.clone().unwrap_or_default(),
-                reason: net::describe(&e),
-            })?;
-    }
-    socket.connect(&SockAddr::from(dest)).map_err(dest_err)?;
-    Ok(socket.into())
+    let options = net::SendOptions {
+        broadcast: target.broadcast,
+        ttl: target.ttl,
+        source,
+    };
+    net::udp_sender(dest, &options).map_err(|e| match e {
+        net::SendSetup::Destination(e) => dest_err(e),
+        net::SendSetup::Source(e) => InputError::Source {
+            addr: target.source.clone().unwrap_or_default(),
+            reason: net::describe(&e),
+        },
+    })
 }
 
 /// What the loop does with lines.

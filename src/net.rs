@@ -261,6 +261,107 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<BoundUdp, NetErr
     })
 }
 
+/// Binds a listening TCP socket: SO_REUSEADDR on Unix (exclusive use on
+/// Windows), dual-stack on `::`, a deep accept backlog, non-blocking.
+///
+/// # Errors
+/// [`NetError::Bind`] when the address cannot be bound.
+pub fn bind_tcp(addr: SocketAddr) -> Result<std::net::TcpListener, NetError> {
+    let err = |error| NetError::Bind { addr, error };
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    crate::sys::prepare_listener(&socket).map_err(err)?;
+    if let SocketAddr::V6(v6) = addr {
+        if v6.ip().is_unspecified() {
+            socket.set_only_v6(false).map_err(err)?;
+        }
+    }
+    socket.bind(&SockAddr::from(addr)).map_err(err)?;
+    socket.listen(4096).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    Ok(socket.into())
+}
+
+/// A TCP connection to `to` within `timeout`, from `local` when that is
+/// an address of this machine's own (not unspecified) of `to`'s family.
+///
+/// # Errors
+/// What the OS said (refused, timed out, unreachable…).
+pub fn connect_from(
+    local: IpAddr,
+    to: SocketAddr,
+    timeout: Duration,
+) -> io::Result<std::net::TcpStream> {
+    let socket = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP))?;
+    if !local.is_unspecified() && local.is_ipv4() == to.is_ipv4() {
+        socket.bind(&SockAddr::from(SocketAddr::new(local, 0)))?;
+    }
+    socket.connect_timeout(&SockAddr::from(to), timeout)?;
+    Ok(socket.into())
+}
+
+/// How a sending UDP socket is set up ([`udp_sender`]).
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// SO_BROADCAST (for `255.255.255.255` or a subnet's broadcast address).
+    pub broadcast: bool,
+    /// The multicast TTL, or the unicast hop limit.
+    pub ttl: Option<u32>,
+    /// The local address (and port) to send from.
+    pub source: Option<SocketAddr>,
+}
+
+/// Which step of [`udp_sender`] failed.
+#[derive(Debug)]
+pub enum SendSetup {
+    /// Creating the socket, an option, or connecting to the destination.
+    Destination(io::Error),
+    /// Binding the source address.
+    Source(io::Error),
+}
+
+/// A UDP socket connected to `dest` for sending: broadcast, TTL and
+/// source as asked, multicast sent out of the source's interface, a large
+/// send buffer.
+///
+/// # Errors
+/// [`SendSetup`]: which step failed, and what the OS said.
+pub fn udp_sender(dest: SocketAddr, options: &SendOptions) -> Result<UdpSocket, SendSetup> {
+    let dest_err = SendSetup::Destination;
+    let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(dest_err)?;
+    if options.broadcast {
+        socket.set_broadcast(true).map_err(dest_err)?;
+    }
+    if let Some(ttl) = options.ttl {
+        let multicast = dest.ip().is_multicast();
+        match (dest, multicast) {
+            (SocketAddr::V4(_), true) => socket.set_multicast_ttl_v4(ttl),
+            (SocketAddr::V4(_), false) => socket.set_ttl_v4(ttl),
+            (SocketAddr::V6(_), true) => socket.set_multicast_hops_v6(ttl),
+            (SocketAddr::V6(_), false) => socket.set_unicast_hops_v6(ttl),
+        }
+        .map_err(dest_err)?;
+    }
+    if let (Some(src), IpAddr::V4(_)) = (options.source, dest.ip()) {
+        if dest.ip().is_multicast() {
+            if let IpAddr::V4(src_ip) = src.ip() {
+                // Send multicast out of the interface that owns the source
+                // address, not wherever the default route points.
+                socket.set_multicast_if_v4(&src_ip).map_err(dest_err)?;
+            }
+        }
+    }
+    let _ = socket.set_send_buffer_size(4 * 1024 * 1024);
+    if let Some(src) = options.source {
+        socket
+            .bind(&SockAddr::from(src))
+            .map_err(SendSetup::Source)?;
+    }
+    socket.connect(&SockAddr::from(dest)).map_err(dest_err)?;
+    Ok(socket.into())
+}
+
 /// Joins `group` on a bound socket. For IPv4, `interface` is the local
 /// address of the interface (unspecified: the kernel's choice); for IPv6 it
 /// is an interface index (0: the kernel's choice).

@@ -172,15 +172,11 @@ fn gb(s: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(s).0.into_owned()
 }
 
-/// One datagram (bounded by the socket's timeout; a signal's EINTR is
-/// retried).
+/// One datagram (bounded by the socket's timeout; an EINTR is retried).
 fn recv(s: &UdpSocket, buf: &mut [u8]) -> usize {
-    loop {
-        match s.recv(buf) {
-            Ok(n) => return n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("no datagram: {e}"),
-        }
+    match crate::util::recv_from(s, buf) {
+        Ok((n, _)) => n,
+        Err(e) => panic!("no datagram: {e}"),
     }
 }
 

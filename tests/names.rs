@@ -289,6 +289,16 @@ fn a_restarted_room_remembers_its_history_file_complete_after_sigterm() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Reads everything `c` is sent, on a thread, until the connection ends
+/// (a member that keeps up, whatever the test does meanwhile).
+fn drain(c: &Conn) -> std::thread::JoinHandle<()> {
+    let mut r = c.writer.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 64 * 1024];
+        while std::io::Read::read(&mut r, &mut buf).is_ok_and(|n| n > 0) {}
+    })
+}
+
 #[test]
 fn renaming_10000_times_flooding_who_and_msg_to_a_member_that_never_reads_stall_nobody() {
     let room = start_server(Config {
@@ -302,13 +312,17 @@ fn renaming_10000_times_flooding_who_and_msg_to_a_member_that_never_reads_stall_
     let sleeper = Conn::open("127.0.0.4", addr); // never reads
     let mut renamer = Conn::open("127.0.0.5", addr);
     let who_flooder = Conn::open("127.0.0.6", addr); // asks, never reads
-    for _ in 0..4 {
+    let messenger = Conn::open("127.0.0.7", addr);
+    for _ in 0..5 {
         reader.line();
     }
-    for _ in 0..3 {
-        talker.line();
-    }
-    // The renamer and the who-flooder go at it; /msg floods the sleeper.
+    // Everyone else keeps up: only the two that never read fall behind.
+    // (A member that stopped reading the 10,000 rename notices would be
+    // near --max-queue itself, and be dropped too, by the test's fault.)
+    let readers: Vec<_> = [&talker, &renamer, &messenger].map(drain).into();
+    // The renamer and the who-flooder go at it; the messenger floods the
+    // sleeper with /msg: 15 MB, far more than the kernel's buffers take,
+    // so what the sleeper does not read is held by the room.
     let renames: String = (0..10_000).map(|i| format!("/nick r{i}\n")).collect();
     renamer.send(renames.as_bytes());
     let mut who = who_flooder.writer.try_clone().unwrap();
@@ -320,12 +334,12 @@ fn renaming_10000_times_flooding_who_and_msg_to_a_member_that_never_reads_stall_
             }
         }
     });
-    let mut msg = talker.writer.try_clone().unwrap();
+    let mut msg = messenger.writer.try_clone().unwrap();
     let to = sleeper.name.clone();
     let flood_msg = std::thread::spawn(move || {
         let line = format!("/msg {to} {}\n", "z".repeat(1000));
         let block = line.repeat(100);
-        for _ in 0..50 {
+        for _ in 0..150 {
             if std::io::Write::write_all(&mut msg, block.as_bytes()).is_err() {
                 break;
             }
@@ -361,4 +375,8 @@ fn renaming_10000_times_flooding_who_and_msg_to_a_member_that_never_reads_stall_
     drop(sleeper);
     let stats = room.stop();
     assert_eq!(stats.too_slow, 2, "{stats:?}");
+    drop((talker, renamer, messenger));
+    for r in readers {
+        r.join().unwrap();
+    }
 }

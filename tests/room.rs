@@ -48,12 +48,22 @@ impl Conn {
         self.writer.write_all(data).unwrap();
     }
 
+    /// The next line, within [`WAIT`] (a read timeout: it is not the end
+    /// of the connection, it is the end of the test's patience).
     pub fn line_bytes(&mut self) -> Vec<u8> {
         let mut buf = Vec::new();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut buf)
-            .unwrap_or_else(|e| panic!("{}: no line: {e}", self.name));
+        let n = self.reader.read_until(b'\n', &mut buf).unwrap_or_else(|e| {
+            let partial = String::from_utf8_lossy(&buf);
+            match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    panic!(
+                        "{}: no line within {WAIT:?} (so far: {partial:?})",
+                        self.name
+                    )
+                }
+                _ => panic!("{}: no line: {e}", self.name),
+            }
+        });
         assert!(n > 0, "{}: connection closed", self.name);
         buf
     }

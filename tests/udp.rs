@@ -383,7 +383,7 @@ fn help_and_version() {
 
 fn recv_text(rx: &UdpSocket) -> (String, Vec<u8>) {
     let mut buf = [0u8; 65536];
-    let (n, from) = rx.recv_from(&mut buf).unwrap();
+    let (n, from) = crate::util::recv_from(rx, &mut buf).unwrap();
     (from.to_string(), buf[..n].to_vec())
 }
 

@@ -21,6 +21,50 @@ use std::time::{Duration, Instant};
 /// broken).
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// A blocking TCP stream whose reads and writes go on after `EINTR`. A
+/// blocking call with a timeout (`SO_RCVTIMEO`) is not restarted by the
+/// kernel when the process is interrupted (a signal, a stop and continue
+/// of a busy machine's scheduler), and libraries such as tungstenite pass
+/// `Interrupted` up as a failure; a test must not fail for that.
+#[derive(Debug)]
+pub struct Patient(pub std::net::TcpStream);
+
+impl Read for Patient {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for Patient {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// One datagram and its sender, within the socket's read timeout (an
+/// `EINTR` is retried, see [`Patient`]).
+pub fn recv_from(s: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    loop {
+        match s.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// The path of one of the project's binaries.
 pub fn bin(name: &str) -> &'static str {
     match name {
@@ -526,7 +570,8 @@ impl Drop for Room {
 
 /// Starts the room server in-process with `config` (quiet: no stderr).
 pub fn start_server(config: lanchat::room::server::Config) -> Room {
-    use lanchat::room::server::{bind, Config, Server};
+    use lanchat::net::bind_tcp as bind;
+    use lanchat::room::server::{Config, Server};
     let config = Config {
         verbose: false,
         ..config

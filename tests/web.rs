@@ -10,7 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{bracketed_name, have, Proc, WAIT};
+use crate::util::{bracketed_name, have, Patient, Proc, WAIT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -51,7 +51,7 @@ fn tcp_from(from: &str, to: SocketAddr) -> TcpStream {
 }
 
 /// A raw WebSocket client, as a script or a hostile page would be.
-fn ws(web: SocketAddr, origin: Option<&str>) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
+fn ws(web: SocketAddr, origin: Option<&str>) -> Result<WebSocket<Patient>, tungstenite::Error> {
     ws_from("127.0.0.1", web, origin)
 }
 
@@ -60,14 +60,14 @@ fn ws_from(
     from: &str,
     web: SocketAddr,
     origin: Option<&str>,
-) -> Result<WebSocket<TcpStream>, tungstenite::Error> {
+) -> Result<WebSocket<Patient>, tungstenite::Error> {
     let mut req = format!("ws://{web}/ws").into_client_request().unwrap();
     if let Some(o) = origin {
         req.headers_mut().insert("Origin", o.parse().unwrap());
     }
     let stream = tcp_from(from, web);
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    tungstenite::client(req, stream)
+    tungstenite::client(req, Patient(stream))
         .map(|(ws, _)| ws)
         .map_err(|e| match e {
             tungstenite::HandshakeError::Failure(e) => e,
@@ -76,7 +76,7 @@ fn ws_from(
 }
 
 /// The next page message (JSON) of a raw client.
-fn next(ws: &mut WebSocket<TcpStream>) -> serde_json::Value {
+fn next(ws: &mut WebSocket<Patient>) -> serde_json::Value {
     loop {
         match ws.read().expect("a message") {
             Message::Text(t) => return serde_json::from_str(&t).unwrap(),
@@ -87,7 +87,7 @@ fn next(ws: &mut WebSocket<TcpStream>) -> serde_json::Value {
 }
 
 /// The close frame the server ends with (code, reason).
-fn close_reason(ws: &mut WebSocket<TcpStream>) -> (CloseCode, String) {
+fn close_reason(ws: &mut WebSocket<Patient>) -> (CloseCode, String) {
     loop {
         match ws.read() {
             Ok(Message::Close(Some(f))) => return (f.code, f.reason.to_string()),
@@ -283,7 +283,7 @@ fn five_hundred_browser_connections_come_and_go_and_leak_no_files() {
     srv.wait_stderr("open-file limit");
     let baseline = open_files(pid);
     for _ in 0..5 {
-        let mut pages: Vec<WebSocket<TcpStream>> = (0..100)
+        let mut pages: Vec<WebSocket<Patient>> = (0..100)
             .map(|_| ws(web, Some(&format!("http://{web}"))).unwrap())
             .collect();
         for p in &mut pages {

@@ -25,17 +25,22 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::rc::Rc;
 
-/// Bytes counted per entry on top of its data: the entry itself and the
+use super::entry::Entry;
+
+/// Bytes counted per entry on top of its data: the entry itself (its wire
+/// bytes' pointer, what it is, who sent it, its offset: 48 bytes) and the
 /// allocator's share of its buffer, so [`Feed::bytes`] tracks real memory.
-pub const ENTRY_OVERHEAD: usize = 48;
+pub const ENTRY_OVERHEAD: usize = 64;
+
+const _: () = assert!(std::mem::size_of::<Held>() + 16 <= ENTRY_OVERHEAD);
 
 /// A member's identity in the feed (never reused); 0 is nobody.
 pub type MemberId = u64;
 
-/// One line or notice, as sent on the wire (`<ip:port> text\n`).
+/// One line or notice in the feed.
 #[derive(Debug)]
-struct Entry {
-    data: Box<[u8]>,
+struct Held {
+    entry: Entry,
     /// Who sent it (they do not get it back); 0 for notices to all.
     from: MemberId,
     /// Bytes of all entries before this one, since the feed began.
@@ -45,7 +50,7 @@ struct Entry {
 /// The append-only sequence of everything said in the room.
 #[derive(Debug, Default)]
 pub struct Feed {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Held>,
     /// Sequence number of `entries[0]`.
     base: u64,
     /// Bytes of all entries ever appended.
@@ -73,12 +78,17 @@ impl Feed {
 
     /// Appends an entry from `from` (0: from nobody); returns its sequence
     /// number.
-    pub fn push(&mut self, data: Box<[u8]>, from: MemberId) -> u64 {
+    pub fn push(&mut self, entry: Entry, from: MemberId) -> u64 {
         let seq = self.end();
-        self.held += data.len() + ENTRY_OVERHEAD;
+        let len = entry.wire().len();
+        self.held += len + ENTRY_OVERHEAD;
         let offset = self.end_offset;
-        self.end_offset += data.len() as u64;
-        self.entries.push_back(Entry { data, from, offset });
+        self.end_offset += len as u64;
+        self.entries.push_back(Held {
+            entry,
+            from,
+            offset,
+        });
         seq
     }
 
@@ -119,12 +129,12 @@ impl Feed {
             let Some(e) = self.entries.pop_front() else {
                 break;
             };
-            self.held -= e.data.len() + ENTRY_OVERHEAD;
+            self.held -= e.entry.wire().len() + ENTRY_OVERHEAD;
             self.base += 1;
         }
     }
 
-    fn get(&self, seq: u64) -> Option<&Entry> {
+    fn get(&self, seq: u64) -> Option<&Held> {
         self.entries.get(seq.checked_sub(self.base)? as usize)
     }
 }
@@ -144,7 +154,7 @@ pub struct Outbox {
     /// with the feed position it was told at: it is sent once every entry
     /// before that position is, so it keeps its place among the room's
     /// lines (a `/msg` never overtakes the lines its sender sent before).
-    private: VecDeque<(u64, Rc<[u8]>)>,
+    private: VecDeque<(u64, Rc<Entry>)>,
     /// Bytes of the front notice already written.
     private_written: usize,
     /// Bytes of the notices still to send.
@@ -210,20 +220,20 @@ impl Outbox {
             self.pos += 1;
             self.skip_own(feed);
         } else {
-            self.own_ahead += e.data.len() as u64;
+            self.own_ahead += e.entry.wire().len() as u64;
         }
     }
 
     /// Queues a line for this member alone, after everything the feed
     /// holds now (shared: a history line is one copy for every member told
     /// it).
-    pub fn tell(&mut self, feed: &Feed, msg: Rc<[u8]>) {
-        self.private_bytes += msg.len();
+    pub fn tell(&mut self, feed: &Feed, msg: Rc<Entry>) {
+        self.private_bytes += msg.wire().len();
         self.private.push_back((feed.end(), msg));
     }
 
     /// The private line at `i`, if it is due at feed position `seq`.
-    fn private_due(&self, i: usize, seq: u64) -> Option<&[u8]> {
+    fn private_due(&self, i: usize, seq: u64) -> Option<&Entry> {
         match self.private.get(i) {
             Some((at, msg)) if *at <= seq => Some(msg),
             _ => None,
@@ -235,7 +245,7 @@ impl Outbox {
         while self.written == 0 {
             match feed.get(self.pos) {
                 Some(e) if e.from == self.id => {
-                    self.own_ahead -= e.data.len() as u64;
+                    self.own_ahead -= e.entry.wire().len() as u64;
                     self.pos += 1;
                 }
                 _ => return,
@@ -256,20 +266,20 @@ impl Outbox {
         }
         if self.written > 0 {
             if let Some(e) = feed.get(seq) {
-                out[n] = IoSlice::new(&e.data[self.written..]);
+                out[n] = IoSlice::new(&e.entry.wire()[self.written..]);
                 n += 1;
                 seq += 1;
             }
         } else if self.private_written > 0 {
             if let Some((_, msg)) = self.private.front() {
-                out[n] = IoSlice::new(&msg[self.private_written..]);
+                out[n] = IoSlice::new(&msg.wire()[self.private_written..]);
                 n += 1;
                 i = 1;
             }
         }
         while n < out.len() {
             if let Some(msg) = self.private_due(i, seq) {
-                out[n] = IoSlice::new(msg);
+                out[n] = IoSlice::new(msg.wire());
                 n += 1;
                 i += 1;
                 continue;
@@ -278,7 +288,7 @@ impl Outbox {
                 break;
             };
             if e.from != self.id {
-                out[n] = IoSlice::new(&e.data);
+                out[n] = IoSlice::new(e.entry.wire());
                 n += 1;
             }
             seq += 1;
@@ -290,7 +300,7 @@ impl Outbox {
     /// whole items (a WebSocket member, one message per item): a private
     /// line (`None`) or a feed entry not its own (its sequence number).
     /// Take it with [`Outbox::advance`] by its length.
-    pub fn next_item<'a>(&'a self, feed: &'a Feed) -> Option<(Option<u64>, &'a [u8])> {
+    pub fn next_item<'a>(&'a self, feed: &'a Feed) -> Option<(Option<u64>, &'a Entry)> {
         debug_assert!(self.written == 0 && self.private_written == 0);
         let mut seq = self.pos;
         loop {
@@ -299,7 +309,7 @@ impl Outbox {
             }
             let e = feed.get(seq)?;
             if e.from != self.id {
-                return Some((Some(seq), &e.data));
+                return Some((Some(seq), &e.entry));
             }
             seq += 1;
         }
@@ -313,7 +323,7 @@ impl Outbox {
             let Some(e) = feed.get(self.pos) else {
                 return;
             };
-            let left = e.data.len() - self.written;
+            let left = e.entry.wire().len() - self.written;
             if n < left {
                 self.written += n;
                 return;
@@ -325,7 +335,7 @@ impl Outbox {
             let Some((_, front)) = self.private.front() else {
                 return;
             };
-            let left = front.len() - self.private_written;
+            let left = front.wire().len() - self.private_written;
             if n < left {
                 self.private_written += n;
                 return;
@@ -335,7 +345,7 @@ impl Outbox {
         }
         while n > 0 {
             if let Some(front) = self.private_due(0, self.pos) {
-                let left = front.len();
+                let left = front.wire().len();
                 if n < left {
                     self.private_written = n;
                     return;
@@ -348,11 +358,11 @@ impl Outbox {
                 return;
             };
             if e.from == self.id {
-                self.own_ahead -= e.data.len() as u64;
+                self.own_ahead -= e.entry.wire().len() as u64;
                 self.pos += 1;
                 continue;
             }
-            let left = e.data.len();
+            let left = e.entry.wire().len();
             if n < left {
                 self.written = n;
                 return;
@@ -365,7 +375,7 @@ impl Outbox {
 
     fn pop_private(&mut self) {
         if let Some((_, msg)) = self.private.pop_front() {
-            self.private_bytes -= msg.len();
+            self.private_bytes -= msg.wire().len();
         }
         self.private_written = 0;
     }
@@ -375,8 +385,8 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn entry(text: &str) -> Box<[u8]> {
-        text.as_bytes().into()
+    fn entry(text: &str) -> Entry {
+        Entry::notice(text.as_bytes())
     }
 
     /// Everything `slices` offers, written `chunk` bytes at a time.
@@ -448,8 +458,11 @@ mod tests {
         feed.push(entry("<a> two\n"), 1);
         let mut got = Vec::new();
         while let Some((seq, item)) = m.next_item(&feed) {
-            got.push((seq.is_none(), String::from_utf8(item.to_vec()).unwrap()));
-            let n = item.len();
+            got.push((
+                seq.is_none(),
+                String::from_utf8(item.wire().to_vec()).unwrap(),
+            ));
+            let n = item.wire().len();
             m.advance(&feed, n);
         }
         assert_eq!(
@@ -481,7 +494,7 @@ mod tests {
         let mut slow = Outbox::new(1, &feed);
         let mut fast = Outbox::new(2, &feed);
         for i in 0..10 {
-            feed.push(format!("line {i}\n").into_bytes().into(), 0);
+            feed.push(entry(&format!("line {i}\n")), 0);
         }
         let full = feed.bytes();
         assert_eq!(full, 10 * (7 + ENTRY_OVERHEAD));

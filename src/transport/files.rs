@@ -353,7 +353,7 @@ impl Files {
             active: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
-        let listener = crate::room::server::bind(config.listen)
+        let listener = crate::net::bind_tcp(config.listen)
             .map_err(|e| e.to_string())
             .and_then(|l| {
                 l.set_nonblocking(false).map_err(|e| net::describe(&e))?;
@@ -748,7 +748,7 @@ impl Shared {
         id: u64,
         offset: u64,
     ) -> Result<TcpStream, String> {
-        let stream = connect_from(self.local, offer.from)
+        let stream = net::connect_from(self.local, offer.from, CONNECT)
             .map_err(|e| format!("cannot connect to {}: {}", offer.from, net::describe(&e)))?;
         let _ = stream.set_read_timeout(Some(STALL));
         let _ = stream.set_write_timeout(Some(STALL));
@@ -1278,18 +1278,6 @@ fn folder_size(dir: &Path, depth: usize) -> Result<u64, String> {
         };
     }
     Ok(total)
-}
-
-/// A TCP connection to `to`, from `local` when that is an address of its
-/// own (not unspecified).
-fn connect_from(local: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    let socket = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP))?;
-    if !local.is_unspecified() && local.is_ipv4() == to.is_ipv4() {
-        socket.bind(&SockAddr::from(SocketAddr::new(local, 0)))?;
-    }
-    socket.connect_timeout(&SockAddr::from(to), CONNECT)?;
-    Ok(socket.into())
 }
 
 /// A write error in words: a full disk is said as such.

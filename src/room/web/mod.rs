@@ -3,16 +3,16 @@
 //! ```text
 //! browser ──GET / , /app.js, /app.css──▶ the page (compiled into the binary)
 //! browser ──GET /ws (Upgrade, Origin checked)──▶ 101 ──▶ a room member (server.rs)
-//!         ◀── JSON per log entry: {"kind":"line","from":"ip:port","text":"…"} ──
-//!         ── text messages ──▶ encoded (--web-encoding) ──▶ room lines, through the
-//!                              same framer, rate, queue and memory rules as TCP
+//!         ◀── JSON per entry: {"kind":"line","from":"ip:port","text":"…"} ──
+//!         ── text messages ──▶ encoded (--web-encoding) ──▶ room lines, each taken by
+//!                              the room whole, under the same rate, queue and memory rules
 //! ```
 //!
 //! This module holds what is particular to the web: parsing requests
-//! (httparse), the responses, the Origin rule, turning the room's bytes
-//! into the page's JSON ([`PageCache`]) and the page's text into the
-//! room's bytes; [`http`] holds a connection until its request is answered
-//! or upgraded. The WebSocket protocol itself is tungstenite's, on the
+//! (httparse), the responses, the Origin rule, making the page's JSON from
+//! the room's typed entries ([`page`], once per entry for every page:
+//! [`PageCache`]) and the page's text into room lines ([`lines`]);
+//! [`http`] holds a connection until its request is answered or upgraded. The WebSocket protocol itself is tungstenite's, on the
 //! room's own mio sockets, so browsers are members of the one room loop
 //! and no second copy of the room's rules exists.
 
@@ -26,7 +26,7 @@ use serde::Serialize;
 use tungstenite::Utf8Bytes;
 
 use crate::encoding::{EncodeError, Encoding};
-use crate::room::wire::{self, Line};
+use crate::room::entry::{Entry, Label, View};
 use crate::sanitize;
 
 /// The page.
@@ -313,7 +313,7 @@ pub fn notice(text: &str) -> String {
 
 /// The answer to a page's `/who`: `{"kind":"who","total":N,"members":[WHO…],"more":K}`,
 /// each WHO decoded with `decode` and sanitized.
-pub fn who(total: usize, members: &[&[u8]], more: usize, decode: Encoding) -> String {
+pub fn who(total: usize, members: &[Label], more: usize, decode: Encoding) -> String {
     let members = members
         .iter()
         .map(|m| sanitize::line(&decode.decode(m).0))
@@ -336,42 +336,48 @@ pub fn refused(why: &str) -> String {
     json(&ToPage::Refused { why })
 }
 
-/// A line of the room (`<WHO> text\n`, `*WHO* text\n`, `[WHO] entered room\n`, …)
-/// as the page's JSON: decoded with `decode`, sanitized like chat-window's
-/// output. Join, leave and name notices also say who, so the page keeps
-/// its member list without parsing text.
-pub fn entry(bytes: &[u8], decode: Encoding) -> String {
-    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+/// An entry of the room as the page's JSON: made from its parts, decoded
+/// with `decode` and sanitized like chat-window's output. Join, leave and
+/// name notices also say who, so the page keeps its member list without
+/// reading text.
+pub fn page(entry: &Entry, decode: Encoding) -> String {
     let text = |b: &[u8]| sanitize::line(&decode.decode(b).0);
-    match wire::parse(line) {
-        Line::Said { from, text: said } => json(&ToPage::Line {
+    // A notice, and the member it names (entered, left, renamed → now).
+    let notice = |line: &[u8], named: [Option<&[u8]>; 4]| {
+        let all = text(line);
+        let [entered, left, renamed, now] = named.map(|n| n.map(text));
+        json(&ToPage::Notice {
+            text: &all,
+            entered: entered.as_deref(),
+            left: left.as_deref(),
+            renamed: renamed.as_deref(),
+            now: now.as_deref(),
+        })
+    };
+    match entry.view() {
+        View::Said { from, text: said } => json(&ToPage::Line {
             from: &text(from),
             text: &text(said),
         }),
-        Line::Private { from, text: said } => json(&ToPage::Private {
+        View::Private { from, text: said } => json(&ToPage::Private {
             from: &text(from),
             text: &text(said),
         }),
-        parsed => {
-            let all = text(line);
-            let (mut entered, mut left, mut renamed, mut now) = (None, None, None, None);
-            match parsed {
-                Line::Entered(who) => entered = Some(text(who)),
-                Line::Left(who) => left = Some(text(who)),
-                Line::Renamed { who, now: new } => {
-                    renamed = Some(text(who));
-                    now = Some(text(new));
-                }
-                _ => {}
-            }
-            json(&ToPage::Notice {
-                text: &all,
-                entered: entered.as_deref(),
-                left: left.as_deref(),
-                renamed: renamed.as_deref(),
-                now: now.as_deref(),
-            })
-        }
+        View::Entered { who, line } => notice(line, [Some(who), None, None, None]),
+        View::Left { who, line } => notice(line, [None, Some(who), None, None]),
+        View::Renamed { who, now, line } => notice(line, [None, None, Some(who), Some(now)]),
+        // The room's own words are ASCII: a page reads them as they are,
+        // whatever --web-encoding says.
+        View::Notice(line) => json(&ToPage::notice(&sanitize::line(&String::from_utf8_lossy(
+            line,
+        )))),
+        View::Named(line) => notice(line, [None; 4]),
+        View::Who {
+            total,
+            members,
+            more,
+        } => who(total, members, more, decode),
+        View::Page(json) => json.to_string(),
     }
 }
 
@@ -396,40 +402,45 @@ impl PageCache {
         }
     }
 
-    /// The page form of feed entry `seq` (whose bytes are `item`), from the
-    /// cache or made and kept.
-    pub fn get(&mut self, seq: u64, item: &[u8]) -> Utf8Bytes {
+    /// The page form of feed entry `seq` (`item`), from the cache or made
+    /// and kept.
+    pub fn get(&mut self, seq: u64, item: &Entry) -> Utf8Bytes {
         if let Some((_, json)) = self.entries.iter().rev().find(|(s, _)| *s == seq) {
             return json.clone();
         }
-        let json = Utf8Bytes::from(entry(item, self.decode));
+        let json = Utf8Bytes::from(page(item, self.decode));
         if self.entries.len() == PAGE_CACHE {
             self.entries.pop_front();
         }
         self.entries.push_back((seq, json.clone()));
         json
     }
+
+    /// The page form of an entry for one page alone (not cached).
+    pub fn one(&self, item: &Entry) -> Utf8Bytes {
+        Utf8Bytes::from(page(item, self.decode))
+    }
 }
 
 /// The page's text as room lines: encoded with `encode`, split at line
-/// breaks, each line at most `max_line` bytes. Returns the bytes
-/// (`line\n` each) for the room's framer.
+/// breaks, each line at most `max_line` bytes. Returns the lines, each
+/// taken whole by the room.
 ///
 /// # Errors
 /// Why it cannot be sent: a character the encoding cannot write (named
 /// with its code point), or a line too long.
-pub fn lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() + 1);
+pub fn lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<Vec<u8>>, String> {
     let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut lines = Vec::new();
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let start = out.len();
+        let mut out = Vec::with_capacity(line.len());
         encode.encode_into(line, &mut out).map_err(|e| match e {
             EncodeError::Unmappable { ch, label } => {
                 format!("'{ch}' (U+{:04X}) cannot be written in {label}", ch as u32)
             }
         })?;
-        let len = out.len() - start;
+        let len = out.len();
         if len > max_line {
             let mut why = String::new();
             let _ = write!(
@@ -438,9 +449,9 @@ pub fn lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<u8>, S
             );
             return Err(why);
         }
-        out.push(b'\n');
+        lines.push(out);
     }
-    Ok(out)
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -597,41 +608,46 @@ mod tests {
     }
 
     #[test]
-    fn room_bytes_become_sanitized_json_and_page_text_becomes_room_lines() {
+    fn room_entries_become_sanitized_json_and_page_text_becomes_room_lines() {
         let gbk = Encoding::gb2312();
-        let mut line = b"<10.0.0.2:4000> ".to_vec();
-        line.extend(gbk.encode("你好").unwrap());
-        line.extend(b" <img src=x onerror=alert(1)> \x1b[31m\n");
+        let mut text = gbk.encode("你好").unwrap();
+        text.extend(b" <img src=x onerror=alert(1)> \x1b[31m");
         assert_eq!(
-            entry(&line, gbk),
+            page(&Entry::said(b"10.0.0.2:4000", &text), gbk),
             r#"{"kind":"line","from":"10.0.0.2:4000","text":"你好 <img src=x onerror=alert(1)> \\x1b[31m"}"#
         );
         assert_eq!(
-            entry(b"[10.0.0.2:4000] entered room\n", gbk),
+            page(&Entry::entered(b"10.0.0.2:4000"), gbk),
             r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","entered":"10.0.0.2:4000"}"#
         );
-        let mut renamed = b"[10.0.0.2:4000] is now ".to_vec();
-        renamed.extend(gbk.encode("老王").unwrap());
         assert_eq!(
-            entry(&renamed, gbk),
+            page(
+                &Entry::renamed(b"10.0.0.2:4000", &gbk.encode("老王").unwrap()),
+                gbk
+            ),
             r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","renamed":"10.0.0.2:4000","now":"老王"}"#
         );
         assert_eq!(
-            entry(b"[bob@10.0.0.2:4000] left room (too slow)\n", gbk),
+            page(&Entry::left(b"bob@10.0.0.2:4000", true), gbk),
             r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","left":"bob@10.0.0.2:4000"}"#
         );
         assert_eq!(
-            entry(b"*bob@10.0.0.2:4000* psst\n", gbk),
+            page(&Entry::private(b"bob@10.0.0.2:4000", b"psst"), gbk),
             r#"{"kind":"private","from":"bob@10.0.0.2:4000","text":"psst"}"#
         );
         assert_eq!(
-            who(3, &[&b"bob@10.0.0.2:4000"[..], b"10.0.0.3:1"], 1, gbk),
+            page(&Entry::notice(crate::room::wire::slow_down(5)), gbk),
+            r#"{"kind":"notice","text":"! slow down (max 5 lines/s)"}"#
+        );
+        let members: Vec<Label> = vec![b"bob@10.0.0.2:4000"[..].into(), b"10.0.0.3:1"[..].into()];
+        assert_eq!(
+            page(&Entry::who(3, members, 1), gbk),
             r#"{"kind":"who","total":3,"members":["bob@10.0.0.2:4000","10.0.0.3:1"],"more":1}"#
         );
-        let mut want = gbk.encode("第一行").unwrap();
-        want.push(b'\n');
-        want.extend(b"two\n");
-        assert_eq!(lines("第一行\r\ntwo\n", gbk, 100).unwrap(), want);
+        assert_eq!(
+            lines("第一行\r\ntwo\n", gbk, 100).unwrap(),
+            vec![gbk.encode("第一行").unwrap(), b"two".to_vec()]
+        );
         assert_eq!(
             lines("ok 😀", gbk, 100).unwrap_err(),
             "'😀' (U+1F600) cannot be written in gb2312"

@@ -1,0 +1,100 @@
+//! A member's connection, as the poll loop keeps it in the room: a plain
+//! TCP stream (nc, ncat, telnet, room-client, `lanchat --room`) or a
+//! browser's WebSocket. This is the one place that tells the two apart:
+//! reading ([`tcp::read`], [`page::read`]) and writing, where each renders
+//! the room's entries in its own form (the wire bytes as they are, or the
+//! page's JSON).
+
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use tungstenite::WebSocket;
+
+use super::core::Room;
+use super::web::{PageCache, WebConfig};
+use super::{page, tcp};
+
+/// Bytes written to one member per turn before others get theirs.
+const WRITE_SHARE: usize = 1024 * 1024;
+
+/// A member's connection.
+pub enum Conn {
+    /// nc, ncat, telnet, room-client, lanchat --room.
+    Tcp(TcpStream),
+    /// A browser.
+    Page(Box<WebSocket<TcpStream>>),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_page() { "Page" } else { "Tcp" })
+    }
+}
+
+impl Conn {
+    /// The socket underneath.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        match self {
+            Conn::Tcp(s) => s,
+            Conn::Page(ws) => ws.get_mut(),
+        }
+    }
+
+    /// Whether it is a browser.
+    pub fn is_page(&self) -> bool {
+        matches!(self, Conn::Page(_))
+    }
+}
+
+/// What the room keeps for each member: its connection and whether it
+/// waits in the read round.
+#[derive(Debug)]
+pub struct Link {
+    /// The connection.
+    pub conn: Conn,
+    /// In the read round.
+    pub want_read: bool,
+}
+
+/// How a read turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Nothing more to read now (or the member is throttled, or leaving).
+    Done,
+    /// Its share is used, or the room paused: read it again in the next round.
+    Again,
+}
+
+/// The room as the poll loop drives it.
+pub type LinkedRoom = Room<Link>;
+
+/// Reads what member `key` sent and hands it to the room, up to its
+/// share of this turn.
+pub fn read(
+    room: &mut LinkedRoom,
+    key: usize,
+    buf: &mut [u8],
+    web: Option<&WebConfig>,
+    now: Instant,
+) -> Turn {
+    let page = room.conn_mut(key).is_some_and(|l| l.conn.is_page());
+    match (page, web) {
+        (false, _) => tcp::read(room, key, buf, now),
+        (true, Some(web)) => page::read(room, key, web, now),
+        (true, None) => Turn::Done,
+    }
+}
+
+/// Writes to member `key` what the room has for it, each entry in the
+/// connection's own form, up to its share of this turn.
+pub fn write(room: &mut LinkedRoom, key: usize, pages: Option<&mut PageCache>) {
+    let Some((link, outbox, feed)) = room.write_parts(key) else {
+        return;
+    };
+    let wrote = match (&mut link.conn, pages) {
+        (Conn::Tcp(stream), _) => tcp::write(stream, outbox, feed, WRITE_SHARE),
+        (Conn::Page(ws), Some(pages)) => page::write(ws, outbox, feed, pages, WRITE_SHARE),
+        (Conn::Page(_), None) => return,
+    };
+    room.wrote(key, wrote);
+}
