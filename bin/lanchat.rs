@@ -143,13 +143,13 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let wire = started.wire(send);
     let mut app = App::new(started.info, wire, scrollback(&args));
     if mode != Mode::Udp {
-        app.set_users(Vec::new()); // the 在线用户 pane
+        app.session_mut().set_users(Vec::new()); // the 在线用户 pane
     }
     if mode == Mode::Ipmsg {
-        app.select(None);
+        app.session_mut().select(None);
     }
     for (ip, name) in &args.alias {
-        app.alias(*ip, name);
+        app.session_mut().alias(*ip, name);
     }
     let mut transport = started.transport;
     ui::spawn_terminal_reader(events_tx);

@@ -52,6 +52,7 @@ pub mod message;
 pub mod net;
 pub mod room;
 pub mod sanitize;
+pub mod session;
 pub mod status;
 pub mod stop;
 pub mod sys;

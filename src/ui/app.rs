@@ -1,209 +1,78 @@
-//! `App`: everything the window shows, and what each key and message does
-//! to it. Pure state: no terminal, no socket, no clock (times are passed
-//! in), so every behaviour is unit-tested by calling its methods.
+//! `App`: the terminal window around a [`Session`]: the input line being
+//! edited, where the message pane is scrolled to, and what each key and
+//! mouse event does. Pure state: no terminal, no socket, no clock, so
+//! every behaviour is unit-tested by calling its methods.
 //!
 //! ```text
-//! key ──▶ App::key ──▶ [Action::Send(lines) | Action::SetTarget | Action::Quit]
-//!                         │ the runner sends, then tells App: sent() / refused() / warn()
-//! message batch ──▶ App::receive ──▶ entries (bounded), counts
-//! draw(&App) reads it all
+//! key ──▶ App::key ──▶ editor │ scrolling │ Enter ──▶ Session::submit ──▶ [Action]
+//!                                                   (refused: the line stays, the cursor on the culprit)
+//! the runner performs the actions (Session::perform) and applies what the transport heard
+//! draw(&App) reads the session, the editor and the scroll position
 //! ```
-
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
-pub use crate::chat::{Drops, FileCommand, Incoming, Mark, Mode, Offer, Outgoing, User, Who};
-use crate::encoding::{EncodeError, Encoding};
+pub use crate::session::{
+    split_paths, Action, Drops, Entry, FileCommand, Incoming, Info, Level, Mark, Mode, Offer,
+    Outgoing, Session, User, Who, Wire, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, HELP, SCROLLBACK_BYTES,
+};
 use crate::ui::editor::Editor;
 use crate::ui::wrap;
 
-/// Messages kept by default (`--scrollback`).
-pub const DEFAULT_SCROLLBACK: usize = 10_000;
-/// Bytes of message text kept in all, whatever `--scrollback` says, so a
-/// flood of large datagrams cannot grow memory without bound.
-pub const SCROLLBACK_BYTES: usize = 24 * 1024 * 1024;
-/// Longest text shown for one message; the rest is cut (the log has it).
-pub const ENTRY_TEXT_MAX: usize = 8 * 1024;
-/// Distinct senders counted at most.
-const SENDERS_MAX: usize = 65_536;
 /// Rows the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
-
-/// One message in the upper pane.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Sequence number (increasing; used for scrolling and marks).
-    pub seq: u64,
-    /// `HH:MM:SS`.
-    pub time: String,
-    /// Sender.
-    pub who: Who,
-    /// Text, already terminal-safe (sanitized), cut at [`ENTRY_TEXT_MAX`].
-    pub text: String,
-    /// Delivery state of an own line, where the mode has one.
-    pub mark: Option<Mark>,
-}
-
-/// What the runner must do after a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Send these lines, in order, to the current target.
-    Send(Vec<Outgoing>),
-    /// `/to TARGET`.
-    SetTarget(String),
-    /// A line for the room server itself (`/nick`, `/who`, `/msg`): sent
-    /// as it is, not shown as an own line.
-    Command(Outgoing),
-    /// Leave with this exit code.
-    Quit(u8),
-    /// `/send`, `/get`, `/drop`, `/cancel` (IP Messenger mode).
-    Files(FileCommand),
-}
-
-/// How lines are checked and encoded before sending.
-#[derive(Debug, Clone, Copy)]
-pub struct Wire {
-    /// Encoding of sent text.
-    pub encoding: Encoding,
-    /// Largest encoded line (the datagram limit, or the room's line limit).
-    pub max_bytes: usize,
-}
-
-/// The fixed facts the status line shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Info {
-    /// The mode.
-    pub mode: Mode,
-    /// Title of the message pane (`UDP聊天室`, `聊天室 HOST:PORT`).
-    pub title: String,
-    /// Where it listens (or what it is connected to).
-    pub listen: String,
-    /// Where lines go.
-    pub target: String,
-    /// Encoding label.
-    pub encoding: String,
-}
-
-/// Severity of the status line's message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// A fact (`/help` hints, target changed).
-    Info,
-    /// Something went wrong but nothing was lost.
-    Warning,
-    /// A line was refused.
-    Error,
-}
 
 /// Where the view is: following the newest, or held at a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scroll {
     Follow,
-    /// The bottom row shown is row `row` of entry `seq`.
+    /// The bottom row shown is row `row` of entry `seq`; `made` is how
+    /// many entries there were when the view was held (so the ones since
+    /// are counted as unseen).
     At {
         seq: u64,
         row: usize,
+        made: u64,
     },
 }
 
-/// The window's state.
+/// The terminal window's state.
 #[derive(Debug)]
 pub struct App {
-    info: Info,
-    wire: Wire,
-    entries: VecDeque<Entry>,
-    next_seq: u64,
-    scrollback: usize,
-    text_bytes: usize,
+    session: Session,
     editor: Editor,
     scroll: Scroll,
-    /// Messages that arrived while scrolled up.
-    unseen: usize,
-    aliases: HashMap<IpAddr, String>,
-    /// Messages received.
-    received: u64,
-    senders: HashSet<Who>,
-    /// Messages that left the scrollback.
-    evicted: u64,
-    drops: Drops,
-    status: Option<(Level, String)>,
     /// Size of the message pane's inside, set by the runner (columns, rows).
     pane: (u16, u16),
-    /// Users online (IP Messenger mode), and which one `/to` or Tab chose.
-    users: Option<Vec<User>>,
-    selected: Option<SocketAddr>,
     /// Tab completion of a member's name after `/msg ` (room mode): what
     /// was typed, and the name last offered.
     completion: Option<(String, usize)>,
-    /// Offers of files, by number (IP Messenger mode).
-    offers: HashMap<u64, OfferEntry>,
-    /// Transfers running now.
-    transfers: usize,
-    quit: Option<u8>,
 }
-
-/// An offer's entry: where it is, what it says, how it stands.
-#[derive(Debug, Clone)]
-struct OfferEntry {
-    seq: u64,
-    base: String,
-    incoming: bool,
-    fetchable: bool,
-}
-
-/// The help shown by `/help`.
-pub const HELP: &[&str] = &[
-    "keys: Enter send · ←/→ Home/End move · Backspace/Delete · Ctrl-W word · Ctrl-U to start",
-    "      ↑/↓ earlier lines · PgUp/PgDn or the mouse wheel scroll · End back to the newest",
-    "      Esc clear the status · Ctrl-C, Ctrl-D (empty line) or /quit leave · 88 sends and leaves",
-    "commands: /to TARGET (host[:port], broadcast address, multicast group, or 'broadcast')",
-    "          /alias IP NAME (/alias IP to forget) · /clear · /help · /quit · //text sends /text",
-    "room:     /nick NAME (/nick alone: back to ip:port) · /who · /msg NAME text (Tab completes NAME)",
-    "files:    /send PATH... (to the chosen user, or everyone) · /files · /get N · /drop N · /cancel N",
-];
 
 impl App {
     /// A window with these facts and wire rules, keeping `scrollback`
     /// messages.
     pub fn new(info: Info, wire: Wire, scrollback: usize) -> Self {
         App {
-            info,
-            wire,
-            entries: VecDeque::new(),
-            next_seq: 1,
-            scrollback: scrollback.max(1),
-            text_bytes: 0,
+            session: Session::new(info, wire, scrollback),
             editor: Editor::new(),
             scroll: Scroll::Follow,
-            unseen: 0,
-            aliases: HashMap::new(),
-            received: 0,
-            senders: HashSet::new(),
-            evicted: 0,
-            drops: Drops::default(),
-            status: None,
             pane: (80, 20),
-            users: None,
-            selected: None,
             completion: None,
-            offers: HashMap::new(),
-            transfers: 0,
-            quit: None,
         }
     }
 
     // ---- reading the state (for draw and tests) ---------------------------
 
-    /// The status line's facts.
-    pub fn info(&self) -> &Info {
-        &self.info
+    /// The session: messages, users, status, counts.
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
-    /// The messages kept, oldest first.
-    pub fn entries(&self) -> &VecDeque<Entry> {
-        &self.entries
+    /// The session, to change (the runner applies events and actions to it;
+    /// call [`App::changed`] after).
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
     }
 
     /// The edit line.
@@ -211,24 +80,14 @@ impl App {
         &self.editor
     }
 
-    /// The latest status message.
-    pub fn status(&self) -> Option<&(Level, String)> {
-        self.status.as_ref()
-    }
-
-    /// Messages received, distinct senders, evicted from the scrollback.
-    pub fn counts(&self) -> (u64, usize, u64) {
-        (self.received, self.senders.len(), self.evicted)
-    }
-
-    /// Drops counted by the receiver.
-    pub fn drops(&self) -> Drops {
-        self.drops
-    }
-
     /// Messages that arrived while scrolled up (0 when following).
     pub fn unseen(&self) -> usize {
-        self.unseen
+        match self.scroll {
+            Scroll::Follow => 0,
+            Scroll::At { made, .. } => {
+                usize::try_from(self.session.scrollback().made() - made).unwrap_or(usize::MAX)
+            }
+        }
     }
 
     /// Whether the view follows the newest message.
@@ -236,84 +95,30 @@ impl App {
         self.scroll == Scroll::Follow
     }
 
-    /// The exit code, once the user asked to leave.
-    pub fn quit_code(&self) -> Option<u8> {
-        self.quit
-    }
-
-    /// The users pane, in IP Messenger mode.
-    pub fn users(&self) -> Option<&[User]> {
-        self.users.as_deref()
-    }
-
-    /// The user lines go to (IP Messenger mode; `None`: everyone).
-    pub fn selected(&self) -> Option<SocketAddr> {
-        self.selected
-    }
-
-    /// How an entry's sender is shown: `me`, `ip:port`, `NAME (ip:port)`,
-    /// `NICK (ip)`, or `*` for notices.
-    pub fn sender_label(&self, who: &Who) -> String {
-        match who {
-            Who::Me => "me".into(),
-            Who::Peer(addr) => match self.aliases.get(&addr.ip()) {
-                Some(name) => format!("{name} ({addr})"),
-                None => addr.to_string(),
-            },
-            Who::Member(name) => {
-                let ip = name
-                    .parse::<SocketAddr>()
-                    .ok()
-                    .map(|a| crate::net::canonical(a).ip());
-                match ip.and_then(|ip| self.aliases.get(&ip)) {
-                    Some(alias) => format!("{alias} ({name})"),
-                    None => name.clone(),
-                }
-            }
-            Who::Nick { nick, addr } => format!("{nick} ({})", addr.ip()),
-            Who::Private(name) => format!("{name} → me"),
-            Who::Notice => "*".into(),
-        }
-    }
-
     /// The rows entry `e` takes in a pane `width` columns wide.
     pub fn entry_rows(&self, e: &Entry, width: usize) -> Vec<(usize, std::ops::Range<usize>)> {
-        let prefix = wrap::TIME_WIDTH + crate::ui::editor::width(&self.sender_label(&e.who)) + 1;
-        wrap::rows(prefix, &self.display_text(e), width)
+        let label = self.session.sender_label(&e.who);
+        let prefix = wrap::TIME_WIDTH + crate::ui::editor::width(&label) + 1;
+        wrap::rows(prefix, &self.session.display_text(e), width)
     }
 
-    /// The text of an entry as shown, with its delivery mark.
-    pub fn display_text(&self, e: &Entry) -> String {
-        match e.mark {
-            None => e.text.clone(),
-            Some(Mark::Pending) => format!("{} …", e.text),
-            Some(Mark::Delivered) => format!("{} ✓", e.text),
-            Some(Mark::NotDelivered) => format!("{} ✗ not delivered", e.text),
-        }
-    }
-
-    /// The bottom row shown: the entry's index in [`App::entries`] and
-    /// the row within it (`None` when there are no entries).
+    /// The bottom row shown: the entry's index in the session's entries
+    /// and the row within it (`None` when there are no entries).
     pub fn bottom(&self) -> Option<(usize, usize)> {
-        let last = self.entries.len().checked_sub(1)?;
+        let entries = self.session.entries();
+        let last = entries.len().checked_sub(1)?;
         match self.scroll {
             Scroll::Follow => {
                 let rows = self
-                    .entry_rows(&self.entries[last], usize::from(self.pane.0))
+                    .entry_rows(&entries[last], usize::from(self.pane.0))
                     .len();
                 Some((last, rows - 1))
             }
-            Scroll::At { seq, row } => {
-                let i = self.index_of(seq).unwrap_or(0);
+            Scroll::At { seq, row, .. } => {
+                let i = self.session.scrollback().index_of(seq).unwrap_or(0);
                 Some((i, row))
             }
         }
-    }
-
-    fn index_of(&self, seq: u64) -> Option<usize> {
-        let first = self.entries.front()?.seq;
-        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
-        (i < self.entries.len()).then_some(i)
     }
 
     // ---- changes from the runner ------------------------------------------
@@ -324,197 +129,18 @@ impl App {
         self.clamp_scroll();
     }
 
-    /// The status line's target changed (`/to` succeeded).
-    pub fn set_target(&mut self, label: String) {
-        self.info.target = label.clone();
-        self.set_status(Level::Info, format!("now sending to {label}"));
-    }
-
-    /// Shows a warning or error on the status line.
-    pub fn warn(&mut self, level: Level, text: impl Into<String>) {
-        self.set_status(level, text.into());
-    }
-
-    fn set_status(&mut self, level: Level, text: String) {
-        self.status = Some((level, crate::sanitize::line(&text)));
-    }
-
-    /// Sets an alias (as `--alias IP=NAME` does).
-    pub fn alias(&mut self, ip: IpAddr, name: &str) {
-        self.aliases
-            .insert(ip.to_canonical(), crate::sanitize::line(name));
-    }
-
-    /// Adds received messages and the receiver's counts.
-    pub fn receive(&mut self, batch: Vec<Incoming>, drops: Drops) {
-        self.drops.allow += drops.allow;
-        self.drops.rate += drops.rate;
-        self.drops.malformed += drops.malformed;
-        for m in batch {
-            self.received += 1;
-            if self.senders.len() < SENDERS_MAX && m.who != Who::Notice {
-                self.senders.insert(m.who.clone());
-            }
-            self.push(m.time, m.who, m.text, None);
-        }
-    }
-
-    /// Adds a notice (join/leave, disconnection) to the messages.
-    pub fn notice(&mut self, time: String, text: &str) {
-        self.push(time, Who::Notice, crate::sanitize::line(text), None);
-    }
-
-    /// The lines of an [`Action::Send`] went out: shows them as own lines.
-    /// Returns their entries' sequence numbers (for [`App::set_mark`]).
-    pub fn sent(&mut self, time: String, lines: &[Outgoing], mark: Option<Mark>) -> Vec<u64> {
-        // A refusal is over once a line goes; a warning (nobody listening)
-        // still holds, and stays until replaced or Esc.
-        if self
-            .status
-            .as_ref()
-            .is_some_and(|(l, _)| *l == Level::Error)
-        {
-            self.status = None;
-        }
-        self.follow();
-        lines
-            .iter()
-            .map(|l| self.push(time.clone(), Who::Me, crate::sanitize::line(&l.text), mark))
-            .collect()
-    }
-
-    /// Sending failed for a reason of the network: the text goes back in
-    /// the box (when the user has not typed anything since) and the status
-    /// says why.
-    pub fn send_failed(&mut self, lines: &[Outgoing], why: &str) {
-        if self.editor.is_empty() {
-            let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-            self.editor.insert(&text.join("\n"));
-        }
-        self.set_status(Level::Error, format!("not sent: {why}"));
-    }
-
-    /// The mark own lines start with: pending in a mode that confirms
-    /// delivery (IP Messenger), none otherwise.
-    pub fn pending_mark(&self) -> Option<Mark> {
-        self.info.mode.confirms_delivery().then_some(Mark::Pending)
-    }
-
-    /// Takes back the entries of lines that could not be sent after all.
-    pub fn unsend(&mut self, seqs: &[u64]) {
-        self.entries.retain(|e| !seqs.contains(&e.seq));
-        self.text_bytes = self.entries.iter().map(|e| e.text.len()).sum();
+    /// The session changed (messages came or went): a held view stays on an
+    /// entry that still exists.
+    pub fn changed(&mut self) {
         self.clamp_scroll();
     }
 
-    /// Files offered, to this user or by it: a new entry `📎 [N] …`.
-    pub fn offer(&mut self, time: String, offer: Offer) {
-        let base = crate::sanitize::line(&format!("📎 [{}] {}", offer.n, offer.text));
-        if offer.who == Who::Me {
-            self.follow();
-        } else {
-            self.received += 1;
+    /// Sending failed: `text` goes back in the box when the user has not
+    /// typed anything since.
+    pub fn put_back(&mut self, text: &str) {
+        if self.editor.is_empty() {
+            self.editor.insert(text);
         }
-        let seq = self.push(time, offer.who, base.clone(), None);
-        self.offers.insert(
-            offer.n,
-            OfferEntry {
-                seq,
-                base,
-                incoming: offer.incoming,
-                fetchable: offer.incoming,
-            },
-        );
-    }
-
-    /// How offer `n` stands: shown after its entry.
-    pub fn progress(&mut self, n: u64, text: &str, fetchable: bool) {
-        let Some(o) = self.offers.get_mut(&n) else {
-            return;
-        };
-        o.fetchable = fetchable;
-        let shown = format!("{}  {}", o.base, crate::sanitize::line(text));
-        let seq = o.seq;
-        if let Some(i) = self.index_of(seq) {
-            self.text_bytes = self.text_bytes + shown.len() - self.entries[i].text.len();
-            self.entries[i].text = shown;
-        }
-    }
-
-    /// Transfers running now (the status line counts them).
-    pub fn set_transfers(&mut self, n: usize) {
-        self.transfers = n;
-    }
-
-    /// Transfers running now.
-    pub fn transfers(&self) -> usize {
-        self.transfers
-    }
-
-    /// Sets the delivery mark of an own entry.
-    pub fn set_mark(&mut self, seq: u64, mark: Mark) {
-        if let Some(i) = self.index_of(seq) {
-            self.entries[i].mark = Some(mark);
-        }
-    }
-
-    /// Replaces the users pane (IP Messenger mode).
-    pub fn set_users(&mut self, users: Vec<User>) {
-        if let Some(sel) = self.selected {
-            if !users.iter().any(|u| u.addr == sel) {
-                self.selected = None;
-                self.info.target = "everyone online".into();
-            }
-        }
-        self.users = Some(users);
-    }
-
-    /// Chooses who lines go to (IP Messenger mode).
-    pub fn select(&mut self, user: Option<SocketAddr>) {
-        self.selected = user;
-        self.info.target = match user.and_then(|a| self.user(a)) {
-            Some(u) => format!("{} ({})", u.nick, u.addr.ip()),
-            None => "everyone online".into(),
-        };
-    }
-
-    fn user(&self, addr: SocketAddr) -> Option<&User> {
-        self.users.as_ref()?.iter().find(|u| u.addr == addr)
-    }
-
-    fn push(&mut self, time: String, who: Who, mut text: String, mark: Option<Mark>) -> u64 {
-        if text.len() > ENTRY_TEXT_MAX {
-            let mut cut = ENTRY_TEXT_MAX;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let more = text.len() - cut;
-            text.truncate(cut);
-            text.push_str(&format!(" … (+{more} bytes)"));
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.text_bytes += text.len();
-        self.entries.push_back(Entry {
-            seq,
-            time,
-            who,
-            text,
-            mark,
-        });
-        while self.entries.len() > self.scrollback
-            || (self.text_bytes > SCROLLBACK_BYTES && self.entries.len() > 1)
-        {
-            if let Some(old) = self.entries.pop_front() {
-                self.text_bytes -= old.text.len();
-                self.evicted += 1;
-            }
-        }
-        if self.scroll != Scroll::Follow {
-            self.unseen += 1;
-            self.clamp_scroll();
-        }
-        seq
     }
 
     // ---- keys -------------------------------------------------------------
@@ -543,10 +169,10 @@ impl App {
             self.completion = None;
         }
         match key.code {
-            KeyCode::Char('c') if ctrl => return self.leave(0),
+            KeyCode::Char('c') if ctrl => return self.leave(),
             KeyCode::Char('d') if ctrl => {
                 if self.editor.is_empty() {
-                    return self.leave(0);
+                    return self.leave();
                 }
                 self.editor.delete();
             }
@@ -570,335 +196,41 @@ impl App {
             KeyCode::Down => self.editor.history_down(),
             KeyCode::PageUp => self.scroll_up(self.page()),
             KeyCode::PageDown => self.scroll_down(self.page()),
-            KeyCode::Tab if self.info.mode == Mode::Room => {
-                self.complete_member();
-                return Vec::new();
-            }
-            KeyCode::Tab => self.cycle_user(),
-            KeyCode::Esc => self.status = None,
+            KeyCode::Tab if self.session.info().mode == Mode::Room => self.complete_member(),
+            KeyCode::Tab => self.session.cycle_user(),
+            KeyCode::Esc => self.session.clear_status(),
             _ => {}
         }
         Vec::new()
     }
 
-    fn leave(&mut self, code: u8) -> Vec<Action> {
-        self.quit = Some(code);
-        vec![Action::Quit(code)]
+    fn leave(&mut self) -> Vec<Action> {
+        self.session.leave(0);
+        vec![Action::Quit(0)]
     }
 
     fn page(&self) -> usize {
         usize::from(self.pane.1).saturating_sub(1).max(1)
     }
 
-    fn cycle_user(&mut self) {
-        let Some(users) = &self.users else {
-            return;
-        };
-        let next = match self
-            .selected
-            .and_then(|s| users.iter().position(|u| u.addr == s))
-        {
-            None => users.first().map(|u| u.addr),
-            Some(i) if i + 1 < users.len() => Some(users[i + 1].addr),
-            Some(_) => None, // after the last: everyone
-        };
-        self.select(next);
-    }
-
-    /// Enter: a command, or lines to send.
+    /// Enter: the session takes the line (and the box is emptied, the view
+    /// back at the newest), or refuses it (it stays, the cursor on the
+    /// culprit).
     fn submit(&mut self) -> Vec<Action> {
         let text = self.editor.text().to_string();
-        if let Some(rest) = text.strip_prefix('/') {
-            if !rest.starts_with('/') {
-                return self.command(rest);
-            }
-        }
-        // `//text` sends `/text`.
-        let body = text
-            .strip_prefix("//")
-            .map(|r| format!("/{r}"))
-            .unwrap_or(text);
-        let quit = body == "88";
-        match self.encode_lines(&body) {
-            Ok(lines) => {
+        match self.session.submit(&text) {
+            Ok(actions) => {
                 self.editor.take();
-                let mut actions = vec![Action::Send(lines)];
-                if quit {
-                    self.quit = Some(0);
-                    actions.push(Action::Quit(0));
-                }
+                self.follow();
                 actions
             }
-            Err((at, why)) => {
-                // What could not be sent stays, the cursor on the culprit.
-                let shift = self.editor.text().len() - body.len();
-                self.editor.set_cursor(at + shift);
-                self.set_status(Level::Error, why);
+            Err(refused) => {
+                if let Some(at) = refused.at {
+                    self.editor.set_cursor(at);
+                }
+                self.clamp_scroll();
                 Vec::new()
             }
-        }
-    }
-
-    /// Encodes each line of `text` (a paste may hold several). On failure:
-    /// the byte index of the culprit and why.
-    fn encode_lines(&self, text: &str) -> Result<Vec<Outgoing>, (usize, String)> {
-        let mut out = Vec::new();
-        let mut offset = 0;
-        for line in text.split('\n') {
-            let bytes = match self.wire.encoding.encode(line) {
-                Ok(b) => b,
-                Err(EncodeError::Unmappable { ch, label }) => {
-                    let at = offset + line.find(ch).unwrap_or(0);
-                    return Err((
-                        at,
-                        format!(
-                            "'{ch}' (U+{:04X}) cannot be written in {label}; try -e gb18030 or -e utf-8",
-                            ch as u32
-                        ),
-                    ));
-                }
-            };
-            if bytes.len() > self.wire.max_bytes {
-                let at = offset + self.first_over_limit(line);
-                return Err((
-                    at,
-                    format!(
-                        "{} bytes after encoding, over the {}-byte limit; not sent",
-                        bytes.len(),
-                        self.wire.max_bytes
-                    ),
-                ));
-            }
-            out.push(Outgoing {
-                text: line.to_string(),
-                bytes,
-            });
-            offset += line.len() + 1;
-        }
-        Ok(out)
-    }
-
-    /// Byte index of the first character that takes `line` over the limit.
-    fn first_over_limit(&self, line: &str) -> usize {
-        let mut total = 0;
-        for (i, ch) in line.char_indices() {
-            total += self
-                .wire
-                .encoding
-                .encode(ch.encode_utf8(&mut [0; 4]))
-                .map(|b| b.len())
-                .unwrap_or(4);
-            if total > self.wire.max_bytes {
-                return i;
-            }
-        }
-        line.len()
-    }
-
-    fn command(&mut self, rest: &str) -> Vec<Action> {
-        let (name, arg) = match rest.split_once(char::is_whitespace) {
-            Some((n, a)) => (n, a.trim()),
-            None => (rest, ""),
-        };
-        let done = |app: &mut App| {
-            app.editor.take();
-        };
-        if self.info.mode == Mode::Room && matches!(name, "nick" | "who" | "msg") {
-            return self.room_command();
-        }
-        if self.info.mode == Mode::Ipmsg {
-            if let Some(actions) = self.file_command(name, arg) {
-                return actions;
-            }
-        } else if matches!(name, "send" | "files" | "get" | "drop" | "cancel") {
-            self.set_status(
-                Level::Error,
-                "files go over IP Messenger: start lanchat with --ipmsg".into(),
-            );
-            return Vec::new();
-        }
-        match name {
-            "quit" | "q" => {
-                done(self);
-                return self.leave(0);
-            }
-            "help" => {
-                done(self);
-                for line in HELP {
-                    self.push(String::new(), Who::Notice, (*line).to_string(), None);
-                }
-                self.follow();
-            }
-            "clear" => {
-                done(self);
-                self.entries.clear();
-                self.text_bytes = 0;
-                self.follow();
-            }
-            "to" if arg.is_empty() => {
-                done(self);
-                let target = self.info.target.clone();
-                self.set_status(Level::Info, format!("sending to {target}"));
-            }
-            "to" => {
-                if let (Mode::Ipmsg, Some(users)) = (self.info.mode, &self.users) {
-                    // IP Messenger: a nick or an address of a user online.
-                    let hit = users
-                        .iter()
-                        .find(|u| u.nick == arg || u.addr.ip().to_string() == arg)
-                        .map(|u| u.addr);
-                    return match (arg, hit) {
-                        ("*" | "all" | "everyone", _) => {
-                            done(self);
-                            self.select(None);
-                            Vec::new()
-                        }
-                        (_, Some(addr)) => {
-                            done(self);
-                            self.select(Some(addr));
-                            Vec::new()
-                        }
-                        (_, None) => {
-                            self.set_status(Level::Error, format!("nobody online is called {arg}"));
-                            Vec::new()
-                        }
-                    };
-                }
-                done(self);
-                return vec![Action::SetTarget(arg.to_string())];
-            }
-            "alias" => {
-                let mut parts = arg.splitn(2, char::is_whitespace);
-                let ip = parts.next().unwrap_or("");
-                let name = parts.next().unwrap_or("").trim();
-                match crate::cli::bind_addr(ip) {
-                    Ok(ip) if name.is_empty() => {
-                        done(self);
-                        self.aliases.remove(&ip.to_canonical());
-                        self.set_status(Level::Info, format!("alias for {ip} removed"));
-                    }
-                    Ok(ip) => {
-                        done(self);
-                        self.alias(ip, name);
-                        self.set_status(Level::Info, format!("{ip} is now shown as {name}"));
-                    }
-                    Err(_) => {
-                        self.set_status(
-                            Level::Error,
-                            "usage: /alias IP NAME (or /alias IP to forget)".to_string(),
-                        );
-                    }
-                }
-            }
-            _ => {
-                let shown = crate::sanitize::line(name);
-                self.set_status(
-                    Level::Error,
-                    format!("unknown command /{shown}; /help lists them"),
-                );
-            }
-        }
-        Vec::new()
-    }
-
-    /// `/nick`, `/who`, `/msg` in room mode: the line goes to the server,
-    /// which answers; a private line is shown as one.
-    fn room_command(&mut self) -> Vec<Action> {
-        let text = self.editor.text().to_string();
-        let line = match self.encode_lines(&text) {
-            Ok(mut lines) if lines.len() == 1 => lines.remove(0),
-            Ok(_) => {
-                self.set_status(Level::Error, "one command per line".to_string());
-                return Vec::new();
-            }
-            Err((at, why)) => {
-                self.editor.set_cursor(at);
-                self.set_status(Level::Error, why);
-                return Vec::new();
-            }
-        };
-        self.editor.take();
-        vec![Action::Command(line)]
-    }
-
-    /// `/send`, `/files`, `/get`, `/drop`, `/cancel` (IP Messenger mode);
-    /// `None` for any other word.
-    fn file_command(&mut self, name: &str, arg: &str) -> Option<Vec<Action>> {
-        let number = |app: &mut App, what: &str| -> Option<u64> {
-            match arg
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-            {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    app.set_status(
-                        Level::Error,
-                        format!("usage: /{what} N (the offer's number)"),
-                    );
-                    None
-                }
-            }
-        };
-        let cmd = match name {
-            "send" => {
-                let paths = split_paths(arg);
-                if paths.is_empty() {
-                    self.set_status(
-                        Level::Error,
-                        "usage: /send PATH... (files and folders)".into(),
-                    );
-                    return Some(Vec::new());
-                }
-                FileCommand::Send(paths)
-            }
-            "get" | "drop" | "cancel" => {
-                let Some(n) = number(self, name) else {
-                    return Some(Vec::new()); // said how; the line stays
-                };
-                match name {
-                    "get" => FileCommand::Get(n),
-                    "drop" => FileCommand::Drop(n),
-                    _ => FileCommand::Cancel(n),
-                }
-            }
-            "files" => {
-                self.editor.take();
-                let mut waiting: Vec<(u64, String)> = self
-                    .offers
-                    .iter()
-                    .filter(|(_, o)| o.incoming && o.fetchable)
-                    .map(|(n, o)| (*n, o.base.clone()))
-                    .collect();
-                waiting.sort();
-                if waiting.is_empty() {
-                    self.set_status(Level::Info, "no offers waiting".into());
-                } else {
-                    for (_, base) in waiting {
-                        self.push(String::new(), Who::Notice, base, None);
-                    }
-                    self.follow();
-                }
-                return Some(Vec::new());
-            }
-            _ => return None,
-        };
-        self.editor.take();
-        Some(vec![Action::Files(cmd)])
-    }
-
-    /// A room command went out at `time`: a private line is shown as the
-    /// user's own, `→ NAME: text` (the server sends nothing back for it);
-    /// `/nick` and `/who` are answered by the server.
-    pub fn command_sent(&mut self, time: String, line: &Outgoing) {
-        let Some(rest) = line.text.strip_prefix("/msg ") else {
-            return;
-        };
-        if let Some((to, said)) = rest.trim_start().split_once(' ') {
-            self.follow();
-            let shown = format!("→ {to}: {}", said.trim_start());
-            self.push(time, Who::Me, crate::sanitize::line(&shown), None);
         }
     }
 
@@ -909,21 +241,10 @@ impl App {
         let Some(rest) = text.strip_prefix("/msg ") else {
             return;
         };
-        let Some(users) = &self.users else {
+        if self.session.users().is_none() {
             return;
-        };
-        let mut names: Vec<String> = users
-            .iter()
-            .map(|u| {
-                if u.nick.is_empty() {
-                    u.addr.to_string()
-                } else {
-                    u.nick.clone()
-                }
-            })
-            .collect();
-        names.sort();
-        names.dedup();
+        }
+        let names = self.session.member_names();
         let (prefix, from) = match &self.completion {
             Some((prefix, i))
                 if rest == format!("{} ", names.get(*i).map_or("", |n| n.as_str())) =>
@@ -950,20 +271,28 @@ impl App {
 
     // ---- scrolling --------------------------------------------------------
 
-    /// The status line's note of transfers, when there are some.
-    pub fn transfers_note(&self) -> Option<String> {
-        (self.transfers > 0).then(|| format!("⇅ {} transfers", self.transfers))
-    }
-
-    fn follow(&mut self) {
+    /// Back to the newest message.
+    pub fn follow(&mut self) {
         self.scroll = Scroll::Follow;
-        self.unseen = 0;
     }
 
     /// Rows of the entry at `index`.
     fn rows_of(&self, index: usize) -> usize {
-        self.entry_rows(&self.entries[index], usize::from(self.pane.0))
+        self.entry_rows(&self.session.entries()[index], usize::from(self.pane.0))
             .len()
+    }
+
+    /// Holds the view with row `row` of the entry at `index` at the bottom.
+    fn hold(&mut self, index: usize, row: usize) {
+        let made = match self.scroll {
+            Scroll::At { made, .. } => made,
+            Scroll::Follow => self.session.scrollback().made(),
+        };
+        self.scroll = Scroll::At {
+            seq: self.session.entries()[index].seq,
+            row,
+            made,
+        };
     }
 
     /// Moves the view `n` rows towards older messages (not past the top:
@@ -990,29 +319,27 @@ impl App {
                 row = self.rows_of(i) - 1;
             }
         }
-        self.scroll = Scroll::At {
-            seq: self.entries[i].seq,
-            row,
-        };
+        self.hold(i, row);
     }
 
     /// Moves the view `n` rows towards newer messages; reaching the newest
     /// follows again.
     fn scroll_down(&mut self, mut n: usize) {
-        let Scroll::At { seq, row } = self.scroll else {
+        let Scroll::At { seq, row, .. } = self.scroll else {
             return;
         };
-        let Some(mut i) = self.index_of(seq) else {
+        let Some(mut i) = self.session.scrollback().index_of(seq) else {
             self.follow();
             return;
         };
         let mut row = row;
+        let last = self.session.entries().len() - 1;
         while n > 0 {
             let rows = self.rows_of(i);
             if row + n < rows {
                 row += n;
                 n = 0;
-            } else if i + 1 < self.entries.len() {
+            } else if i < last {
                 n -= rows - row;
                 i += 1;
                 row = 0;
@@ -1021,28 +348,25 @@ impl App {
                 return;
             }
         }
-        if i + 1 == self.entries.len() && row + 1 >= self.rows_of(i) {
+        if i == last && row + 1 >= self.rows_of(i) {
             self.follow();
         } else {
-            self.scroll = Scroll::At {
-                seq: self.entries[i].seq,
-                row,
-            };
+            self.hold(i, row);
         }
     }
 
     /// Keeps a held view on an entry that still exists and a row it has.
     fn clamp_scroll(&mut self) {
-        if let Scroll::At { seq, row } = self.scroll {
-            let first = match self.entries.front() {
+        if let Scroll::At { seq, row, made } = self.scroll {
+            let first = match self.session.entries().front() {
                 Some(e) => e.seq,
                 None => return self.follow(),
             };
             let (seq, row) = if seq < first { (first, 0) } else { (seq, row) };
-            match self.index_of(seq) {
+            match self.session.scrollback().index_of(seq) {
                 Some(i) => {
                     let row = row.min(self.rows_of(i) - 1);
-                    self.scroll = Scroll::At { seq, row };
+                    self.scroll = Scroll::At { seq, row, made };
                 }
                 None => self.follow(),
             }
@@ -1050,52 +374,26 @@ impl App {
     }
 }
 
-/// The paths of `/send`: separated by spaces; a path with spaces in
-/// quotes (`"my file.txt"` or `'my file.txt'`, as terminals paste a
-/// dropped file); a leading `~/` is the home folder. (No backslash
-/// escapes: on Windows `\` is the path separator.)
-pub fn split_paths(text: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in text.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
-        .map(|p| match (p.strip_prefix("~/"), dirs::home_dir()) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ => std::path::PathBuf::from(p),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::Encoding;
     use crossterm::event::KeyEventState;
 
+    /// Messages arrive (as the runner applies them).
+    fn recv(a: &mut App, batch: Vec<Incoming>) {
+        a.session_mut().receive(batch, Drops::default());
+        a.changed();
+    }
+
     fn app() -> App {
+        app_in(Mode::Udp, 65_507)
+    }
+
+    fn app_in(mode: Mode, max_bytes: usize) -> App {
         let mut a = App::new(
             Info {
-                mode: Mode::Udp,
+                mode,
                 title: "UDP聊天室".into(),
                 listen: "0.0.0.0:3456".into(),
                 target: "127.0.0.1:3456".into(),
@@ -1103,7 +401,7 @@ mod tests {
             },
             Wire {
                 encoding: Encoding::gb2312(),
-                max_bytes: 65_507,
+                max_bytes,
             },
             DEFAULT_SCROLLBACK,
         );
@@ -1157,7 +455,7 @@ mod tests {
             }])]
         );
         assert!(a.editor().is_empty());
-        let seqs = a.sent(
+        let seqs = a.session_mut().sent(
             "12:00:01".into(),
             &[Outgoing {
                 text: "你好".into(),
@@ -1165,12 +463,12 @@ mod tests {
             }],
             None,
         );
-        let e = a.entries().back().unwrap();
+        let e = a.session().entries().back().unwrap();
         assert_eq!(
             (e.seq, &e.who, e.text.as_str()),
             (seqs[0], &Who::Me, "你好")
         );
-        assert_eq!(a.sender_label(&e.who), "me");
+        assert_eq!(a.session().sender_label(&e.who), "me");
     }
 
     #[test]
@@ -1204,7 +502,7 @@ mod tests {
         assert!(a.key(press(KeyCode::Enter)).is_empty(), "nothing sent");
         assert_eq!(a.editor().text(), "ok 😀 no");
         assert_eq!(a.editor().cursor(), "ok ".len());
-        let (level, text) = a.status().unwrap();
+        let (level, text) = a.session().status().unwrap();
         assert_eq!(*level, Level::Error);
         assert_eq!(
             text,
@@ -1214,14 +512,13 @@ mod tests {
         a.key(press(KeyCode::Delete));
         let actions = a.key(press(KeyCode::Enter));
         assert_eq!(sent_texts(&actions), vec!["ok  no"]);
-        a.sent("t".into(), &[], None);
-        assert!(a.status().is_none());
+        a.session_mut().sent("t".into(), &[], None);
+        assert!(a.session().status().is_none());
     }
 
     #[test]
     fn an_oversize_line_stays_with_its_size_and_the_cursor_past_the_limit() {
-        let mut a = app();
-        a.wire.max_bytes = 10;
+        let mut a = app_in(Mode::Udp, 10);
         a.paste("一二三四五六七");
         assert!(a.key(press(KeyCode::Enter)).is_empty());
         assert_eq!(a.editor().text(), "一二三四五六七");
@@ -1231,6 +528,7 @@ mod tests {
             "the 6th character passes 10 bytes"
         );
         assert!(a
+            .session()
             .status()
             .unwrap()
             .1
@@ -1263,7 +561,7 @@ mod tests {
         let actions = a.key(press(KeyCode::Enter));
         assert_eq!(sent_texts(&actions), vec!["88"]);
         assert_eq!(actions[1], Action::Quit(0));
-        assert_eq!(a.quit_code(), Some(0));
+        assert_eq!(a.session().quit_code(), Some(0));
     }
 
     #[test]
@@ -1295,25 +593,25 @@ mod tests {
             a.key(press(KeyCode::Enter)),
             vec![Action::SetTarget("10.0.0.9:4000".into())]
         );
-        a.set_target("10.0.0.9:4000".into());
-        assert_eq!(a.info().target, "10.0.0.9:4000");
+        a.session_mut().set_target("10.0.0.9:4000".into());
+        assert_eq!(a.session().info().target, "10.0.0.9:4000");
 
         type_str(&mut a, "/alias 192.168.1.7 老王");
         a.key(press(KeyCode::Enter));
-        a.receive(vec![msg(7, "hi")], Drops::default());
-        let e = a.entries().back().unwrap().clone();
-        assert_eq!(a.sender_label(&e.who), "老王 (192.168.1.7:3456)");
+        recv(&mut a, vec![msg(7, "hi")]);
+        let e = a.session().entries().back().unwrap().clone();
+        assert_eq!(a.session().sender_label(&e.who), "老王 (192.168.1.7:3456)");
         type_str(&mut a, "/alias 192.168.1.7");
         a.key(press(KeyCode::Enter));
-        assert_eq!(a.sender_label(&e.who), "192.168.1.7:3456");
+        assert_eq!(a.session().sender_label(&e.who), "192.168.1.7:3456");
 
         type_str(&mut a, "/help");
         a.key(press(KeyCode::Enter));
-        assert_eq!(a.entries().len(), 1 + HELP.len());
-        assert_eq!(a.entries().back().unwrap().who, Who::Notice);
+        assert_eq!(a.session().entries().len(), 1 + HELP.len());
+        assert_eq!(a.session().entries().back().unwrap().who, Who::Notice);
         type_str(&mut a, "/clear");
         a.key(press(KeyCode::Enter));
-        assert!(a.entries().is_empty());
+        assert!(a.session().entries().is_empty());
 
         type_str(&mut a, "//etc/hosts");
         assert_eq!(
@@ -1328,14 +626,19 @@ mod tests {
             "/nope\u{FFFD}",
             "an unknown command stays"
         );
-        assert!(a.status().unwrap().1.contains("unknown command /nope"));
+        assert!(a
+            .session()
+            .status()
+            .unwrap()
+            .1
+            .contains("unknown command /nope"));
     }
 
     #[test]
     fn scrolling_holds_the_view_and_counts_new_messages() {
         let mut a = app(); // 60 × 10
         for i in 0..30 {
-            a.receive(vec![msg(1, &format!("m{i}"))], Drops::default());
+            recv(&mut a, vec![msg(1, &format!("m{i}"))]);
         }
         assert!(a.following());
         assert_eq!(a.bottom(), Some((29, 0)));
@@ -1346,7 +649,7 @@ mod tests {
             Some((20, 0)),
             "a page is the pane's rows less one"
         );
-        a.receive(
+        a.session_mut().receive(
             vec![msg(2, "new one"), msg(2, "and another")],
             Drops::default(),
         );
@@ -1379,7 +682,7 @@ mod tests {
         a.key(press(KeyCode::PageUp));
         type_str(&mut a, "x");
         a.key(press(KeyCode::Enter));
-        a.sent(
+        a.session_mut().sent(
             "t".into(),
             &[Outgoing {
                 text: "x".into(),
@@ -1394,12 +697,12 @@ mod tests {
     fn scrolling_counts_wrapped_rows() {
         let mut a = app();
         a.resize(30, 4);
-        a.receive(vec![msg(1, "short")], Drops::default());
+        recv(&mut a, vec![msg(1, "short")]);
         // 30 columns, a 26-column prefix: a long text takes several rows.
-        a.receive(vec![msg(1, &"x".repeat(40))], Drops::default());
+        recv(&mut a, vec![msg(1, &"x".repeat(40))]);
         // The first row holds 4 columns of text, the next ones 21 (under
         // the time's indent): 4 + 21 + 15.
-        let rows = a.entry_rows(&a.entries()[1].clone(), 30).len();
+        let rows = a.entry_rows(&a.session().entries()[1].clone(), 30).len();
         assert_eq!(rows, 3);
         assert_eq!(a.bottom(), Some((1, 2)));
         // 5 rows in all ("short" takes 2), 4 shown: one row to go up.
@@ -1409,16 +712,16 @@ mod tests {
 
     #[test]
     fn scrollback_is_bounded_and_counts_what_left() {
-        let mut a = App::new(app().info.clone(), app().wire, 5);
+        let mut a = App::new(app().session().info().clone(), app().session().wire(), 5);
         for i in 0..12 {
-            a.receive(vec![msg(1, &format!("m{i}"))], Drops::default());
+            recv(&mut a, vec![msg(1, &format!("m{i}"))]);
         }
-        assert_eq!(a.entries().len(), 5);
-        assert_eq!(a.entries().front().unwrap().text, "m7");
-        assert_eq!(a.counts(), (12, 1, 7));
+        assert_eq!(a.session().entries().len(), 5);
+        assert_eq!(a.session().entries().front().unwrap().text, "m7");
+        assert_eq!(a.session().counts(), (12, 1, 7));
         // A huge message is cut for the window.
-        a.receive(vec![msg(1, &"z".repeat(100_000))], Drops::default());
-        let e = a.entries().back().unwrap();
+        recv(&mut a, vec![msg(1, &"z".repeat(100_000))]);
+        let e = a.session().entries().back().unwrap();
         assert!(e.text.len() < ENTRY_TEXT_MAX + 32);
         assert!(e
             .text
@@ -1427,17 +730,17 @@ mod tests {
 
     #[test]
     fn a_held_view_survives_its_entry_leaving_the_scrollback() {
-        let mut a = App::new(app().info.clone(), app().wire, 20);
+        let mut a = App::new(app().session().info().clone(), app().session().wire(), 20);
         a.resize(60, 5);
         for i in 0..20 {
-            a.receive(vec![msg(1, &format!("m{i}"))], Drops::default());
+            recv(&mut a, vec![msg(1, &format!("m{i}"))]);
         }
         for _ in 0..5 {
             a.key(press(KeyCode::PageUp));
         }
         assert_eq!(a.bottom(), Some((4, 0)));
         for i in 0..30 {
-            a.receive(vec![msg(1, &format!("n{i}"))], Drops::default());
+            recv(&mut a, vec![msg(1, &format!("n{i}"))]);
         }
         assert_eq!(a.bottom(), Some((0, 0)), "held at the oldest still kept");
         assert_eq!(a.unseen(), 30);
@@ -1446,7 +749,7 @@ mod tests {
     #[test]
     fn counts_senders_and_drops() {
         let mut a = app();
-        a.receive(
+        a.session_mut().receive(
             vec![msg(1, "a"), msg(2, "b"), msg(1, "c")],
             Drops {
                 allow: 3,
@@ -1454,20 +757,20 @@ mod tests {
                 malformed: 1,
             },
         );
-        assert_eq!(a.counts(), (3, 2, 0));
-        assert_eq!(a.drops().rate, 4);
+        assert_eq!(a.session().counts(), (3, 2, 0));
+        assert_eq!(a.session().drops().rate, 4);
     }
 
     #[test]
     fn a_warning_outlives_the_next_line_and_esc_clears_it() {
         let mut a = app();
-        a.warn(
+        a.session_mut().warn(
             Level::Warning,
             "nobody is listening at 127.0.0.1:9 (port unreachable); still sending",
         );
         type_str(&mut a, "x");
         a.key(press(KeyCode::Enter));
-        a.sent(
+        a.session_mut().sent(
             "t".into(),
             &[Outgoing {
                 text: "x".into(),
@@ -1475,9 +778,9 @@ mod tests {
             }],
             None,
         );
-        assert_eq!(a.status().unwrap().0, Level::Warning);
+        assert_eq!(a.session().status().unwrap().0, Level::Warning);
         a.key(press(KeyCode::Esc));
-        assert!(a.status().is_none());
+        assert!(a.session().status().is_none());
     }
 
     #[test]
@@ -1487,15 +790,18 @@ mod tests {
         let Action::Send(lines) = a.key(press(KeyCode::Enter)).remove(0) else {
             panic!()
         };
-        a.send_failed(&lines, "network unreachable");
+        let back = a.session_mut().send_failed(&lines, "network unreachable");
+        a.put_back(&back);
         assert_eq!(a.editor().text(), "hello");
-        assert_eq!(a.status().unwrap().1, "not sent: network unreachable");
+        assert_eq!(
+            a.session().status().unwrap().1,
+            "not sent: network unreachable"
+        );
     }
 
     fn room_app() -> App {
-        let mut a = app();
-        a.info.mode = Mode::Room;
-        a.set_users(
+        let mut a = app_in(Mode::Room, 65_507);
+        a.session_mut().set_users(
             ["bob@10.0.0.2:5", "barbara@10.0.0.3:5", "10.0.0.4:5"]
                 .iter()
                 .map(|w| {
@@ -1523,10 +829,15 @@ mod tests {
             };
             assert_eq!(line.text, cmd);
             assert_eq!(line.bytes, Encoding::gb2312().encode(cmd).unwrap());
-            a.command_sent("12:00:00".into(), line);
+            a.session_mut().command_sent("12:00:00".into(), line);
         }
         assert!(a.editor().is_empty());
-        let shown: Vec<&str> = a.entries().iter().map(|e| e.text.as_str()).collect();
+        let shown: Vec<&str> = a
+            .session()
+            .entries()
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
         assert_eq!(
             shown,
             vec!["→ bob: 你好"],
@@ -1536,7 +847,12 @@ mod tests {
         let mut u = app();
         type_str(&mut u, "/nick x");
         assert!(u.key(press(KeyCode::Enter)).is_empty());
-        assert!(u.status().unwrap().1.contains("unknown command /nick"));
+        assert!(u
+            .session()
+            .status()
+            .unwrap()
+            .1
+            .contains("unknown command /nick"));
         // /to keeps its meaning: the room transport refuses it.
         type_str(&mut a, "/to bob");
         assert_eq!(
@@ -1581,8 +897,7 @@ mod tests {
 
     #[test]
     fn file_commands_become_actions_in_ipmsg_mode_and_say_their_usage() {
-        let mut a = app();
-        a.info.mode = Mode::Ipmsg;
+        let mut a = app_in(Mode::Ipmsg, 65_507);
         type_str(&mut a, "/send 'my file.txt' \"图 片\" plain ~/x");
         let Some(Action::Files(FileCommand::Send(paths))) = enter(&mut a).pop() else {
             panic!("no /send action")
@@ -1604,7 +919,7 @@ mod tests {
         for typed in ["/get", "/get x", "/drop -1", "/send"] {
             type_str(&mut a, typed);
             assert!(enter(&mut a).is_empty(), "{typed}");
-            let (level, text) = a.status().unwrap();
+            let (level, text) = a.session().status().unwrap();
             assert!(
                 *level == Level::Error && text.starts_with("usage: /"),
                 "{typed}: {text}"
@@ -1616,18 +931,22 @@ mod tests {
         let mut u = app();
         type_str(&mut u, "/send x");
         assert!(enter(&mut u).is_empty());
-        assert!(u.status().unwrap().1.contains("start lanchat with --ipmsg"));
+        assert!(u
+            .session()
+            .status()
+            .unwrap()
+            .1
+            .contains("start lanchat with --ipmsg"));
     }
 
     #[test]
     fn an_offer_is_one_entry_its_progress_follows_it_and_files_lists_the_waiting() {
-        let mut a = app();
-        a.info.mode = Mode::Ipmsg;
+        let mut a = app_in(Mode::Ipmsg, 65_507);
         let bob = Who::Nick {
             nick: "bob".into(),
             addr: "10.0.0.2:2425".parse().unwrap(),
         };
-        a.offer(
+        a.session_mut().offer(
             "12:00:00".into(),
             Offer {
                 n: 1,
@@ -1636,7 +955,7 @@ mod tests {
                 incoming: true,
             },
         );
-        a.offer(
+        a.session_mut().offer(
             "12:00:01".into(),
             Offer {
                 n: 2,
@@ -1645,36 +964,47 @@ mod tests {
                 incoming: false,
             },
         );
-        let n = a.entries().len();
+        let n = a.session().entries().len();
         assert_eq!(
-            a.entries()[n - 2].text,
+            a.session().entries()[n - 2].text,
             "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB"
         );
-        a.progress(1, "↓ 45% 6.4 MB of 14 MB, 3.1 MB/s", false);
-        a.progress(2, "bob ✓", false);
-        assert_eq!(a.entries().len(), n, "progress makes no entry");
-        assert!(a.entries()[n - 2]
+        a.session_mut()
+            .progress(1, "↓ 45% 6.4 MB of 14 MB, 3.1 MB/s", false);
+        a.session_mut().progress(2, "bob ✓", false);
+        assert_eq!(a.session().entries().len(), n, "progress makes no entry");
+        assert!(a.session().entries()[n - 2]
             .text
             .ends_with("  ↓ 45% 6.4 MB of 14 MB, 3.1 MB/s"));
-        assert_eq!(a.entries()[n - 1].text, "📎 [2] a.txt 3 B → bob  bob ✓");
+        assert_eq!(
+            a.session().entries()[n - 1].text,
+            "📎 [2] a.txt 3 B → bob  bob ✓"
+        );
         // A hostile progress text stays on its line.
-        a.progress(1, "✗ x\x1b[2J\n: short", true);
+        a.session_mut().progress(1, "✗ x\x1b[2J\n: short", true);
         assert!(
-            !a.entries()[n - 2].text.contains('\x1b') && !a.entries()[n - 2].text.contains('\n')
+            !a.session().entries()[n - 2].text.contains('\x1b')
+                && !a.session().entries()[n - 2].text.contains('\n')
         );
         // /files: the incoming offers still fetchable (not own ones).
         type_str(&mut a, "/files");
         assert!(enter(&mut a).is_empty());
-        assert_eq!(a.entries().len(), n + 1);
-        assert_eq!(a.entries()[n].text, "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB");
-        a.progress(1, "✓ saved /tmp/x", false);
+        assert_eq!(a.session().entries().len(), n + 1);
+        assert_eq!(
+            a.session().entries()[n].text,
+            "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB"
+        );
+        a.session_mut().progress(1, "✓ saved /tmp/x", false);
         type_str(&mut a, "/files");
         enter(&mut a);
-        assert_eq!(a.entries().len(), n + 1);
-        assert_eq!(a.status().unwrap().1, "no offers waiting");
+        assert_eq!(a.session().entries().len(), n + 1);
+        assert_eq!(a.session().status().unwrap().1, "no offers waiting");
         // The status line counts transfers.
-        assert_eq!(a.transfers_note(), None);
-        a.set_transfers(3);
-        assert_eq!(a.transfers_note().as_deref(), Some("⇅ 3 transfers"));
+        assert_eq!(a.session().transfers_note(), None);
+        a.session_mut().set_transfers(3);
+        assert_eq!(
+            a.session().transfers_note().as_deref(),
+            Some("⇅ 3 transfers")
+        );
     }
 }

@@ -104,13 +104,13 @@ pub fn sender_style(who: &Who) -> Style {
 
 /// Draws the whole window.
 pub fn draw(app: &App, frame: &mut Frame) {
-    let areas = Areas::of(frame.area(), app.users().is_some());
+    let areas = Areas::of(frame.area(), app.session().users().is_some());
     draw_messages(app, frame, &areas);
-    if let (Some(area), Some(users)) = (areas.users, app.users()) {
+    if let (Some(area), Some(users)) = (areas.users, app.session().users()) {
         let lines: Vec<Line> = users
             .iter()
             .map(|u| {
-                let selected = app.selected() == Some(u.addr);
+                let selected = app.session().selected() == Some(u.addr);
                 let mut style = Style::new();
                 if selected {
                     style = style.add_modifier(Modifier::REVERSED);
@@ -120,7 +120,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
                 }
                 // A room member is named by ip:port (its name first, when
                 // it took one); an IP Messenger user by its nick and IP.
-                let addr = match app.info().mode {
+                let addr = match app.session().info().mode {
                     Mode::Room => u.addr.to_string(),
                     _ => u.addr.ip().to_string(),
                 };
@@ -166,13 +166,13 @@ fn draw_messages(app: &App, frame: &mut Frame, areas: &Areas) {
     let (width, height) = (usize::from(inside.width), usize::from(inside.height));
     let mut rows: Vec<Line> = Vec::with_capacity(height);
     if let Some((bottom, bottom_row)) = app.bottom() {
-        let entries = app.entries();
+        let entries = app.session().entries();
         let mut i = bottom;
         let mut last_row = Some(bottom_row);
         'fill: loop {
             let e = &entries[i];
-            let text = app.display_text(e);
-            let label = app.sender_label(&e.who);
+            let text = app.session().display_text(e);
+            let label = app.session().sender_label(&e.who);
             let layout = app.entry_rows(e, width);
             let upto = last_row.unwrap_or(layout.len() - 1).min(layout.len() - 1);
             for r in (0..=upto).rev() {
@@ -211,7 +211,10 @@ fn draw_messages(app: &App, frame: &mut Frame, areas: &Areas) {
     lines.extend(rows);
     let para = Paragraph::new(lines);
     if areas.bordered {
-        frame.render_widget(para.block(boxed(&app.info().title)), areas.messages);
+        frame.render_widget(
+            para.block(boxed(&app.session().info().title)),
+            areas.messages,
+        );
     } else {
         frame.render_widget(para, areas.messages);
     }
@@ -245,11 +248,11 @@ fn draw_input(app: &App, frame: &mut Frame, areas: &Areas) {
 /// The status line: the latest message first (it is what the user must
 /// see), then mode, addresses, encoding, counts.
 pub fn status_line(app: &App) -> Line<'static> {
-    let info = app.info();
-    let (received, senders, evicted) = app.counts();
-    let drops = app.drops();
+    let info = app.session().info();
+    let (received, senders, evicted) = app.session().counts();
+    let drops = app.session().drops();
     let mut spans = Vec::new();
-    if let Some((level, text)) = app.status() {
+    if let Some((level, text)) = app.session().status() {
         let (mark, style) = match level {
             Level::Info => ("", Style::new().fg(Color::Black).bg(Color::Cyan)),
             Level::Warning => ("⚠ ", Style::new().fg(Color::Black).bg(Color::Yellow)),
@@ -280,7 +283,7 @@ pub fn status_line(app: &App) -> Line<'static> {
     if evicted > 0 {
         facts.push_str(&format!(" │ {evicted} scrolled out"));
     }
-    if let Some(note) = app.transfers_note() {
+    if let Some(note) = app.session().transfers_note() {
         facts.push_str(&format!(" │ {note}"));
     }
     spans.push(Span::styled(
@@ -316,7 +319,7 @@ mod tests {
     }
 
     fn screen(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-        let areas = Areas::of(Rect::new(0, 0, w, h), app.users().is_some());
+        let areas = Areas::of(Rect::new(0, 0, w, h), app.session().users().is_some());
         let inside = areas.message_inside();
         app.resize(inside.width, inside.height);
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -327,8 +330,9 @@ mod tests {
     fn chat() -> App {
         let mut a = app();
         let from = |s: &str| Who::Peer(s.parse().unwrap());
-        a.alias("192.168.1.22".parse().unwrap(), "老王");
-        a.receive(
+        a.session_mut()
+            .alias("192.168.1.22".parse().unwrap(), "老王");
+        a.session_mut().receive(
             vec![
                 Incoming {
                     time: "09:15:02".into(),
@@ -348,7 +352,7 @@ mod tests {
             ],
             Drops::default(),
         );
-        a.sent(
+        a.session_mut().sent(
             "09:16:40".into(),
             &[Outgoing {
                 text: "好的，我会把实验报告带来。This line is long enough to wrap at eighty columns, by design.".into(),
@@ -373,7 +377,7 @@ mod tests {
     #[test]
     fn screen_with_an_error_and_new_messages_below() {
         let mut a = chat();
-        a.warn(
+        a.session_mut().warn(
             Level::Error,
             "'😀' (U+1F600) cannot be written in gb2312; try -e gb18030 or -e utf-8",
         );
@@ -382,7 +386,7 @@ mod tests {
             crossterm::event::KeyCode::PageUp,
             crossterm::event::KeyModifiers::NONE,
         ));
-        a.receive(
+        a.session_mut().receive(
             vec![Incoming {
                 time: "09:17:00".into(),
                 who: Who::Notice,

@@ -2,17 +2,21 @@
 //!
 //! ```text
 //! terminal thread ──key, paste, mouse, resize──┐
-//! receiver thread ──batches of messages────────┼──▶ one channel ──▶ App (pure state)
+//! receiver thread ──batches of messages────────┼──▶ one channel ──▶ App (keys, scrolling) + Session
 //! signal handler ──SIGTERM, SIGHUP─────────────┘                      │
 //!                                          draw(&App) at most ~30 times a second
-//! App says "send" ──▶ Transport (UDP socket, room stream, IP Messenger)
+//! Enter ──▶ Session::submit ──▶ Session::perform ──▶ Transport (UDP socket, room stream, IP Messenger)
 //! ```
+//!
+//! The window's state and commands are the front-end-neutral
+//! [`crate::session::Session`]; this module adds the terminal: keys, the
+//! edit line, scrolling by rows, drawing.
 //!
 //! The transports live below the window ([`crate::transport`]) and never
 //! see it: they get lines to send, and hand what they hear to a
 //! [`Sink`] that feeds this loop's channel as [`Event::Chat`].
 //!
-//! * [`app`]: the state and what every key and message does to it;
+//! * [`app`]: the edit line, the scroll position, what every key does;
 //! * [`editor`]: the input line, by grapheme and display width;
 //! * [`wrap`]: wrapping messages by display width;
 //! * [`draw`]: the screen;
@@ -37,9 +41,8 @@ use crossterm::event::Event as TermEvent;
 use ratatui::layout::Rect;
 
 use crate::chat::{self, Sink};
-use crate::message::local_hms;
 use crate::transport::Transport;
-use crate::ui::app::{Action, App, Level};
+use crate::ui::app::App;
 use crate::ui::draw::Areas;
 
 /// What the window's loop hears.
@@ -137,8 +140,6 @@ pub fn run(
     let mut looper = Loop {
         app: &mut app,
         transport,
-        sent: 0,
-        lost: false,
         signal: false,
     };
     looper.resize(Rect::new(0, 0, size.width, size.height));
@@ -172,22 +173,23 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if looper.signal || looper.app.quit_code().is_some() {
+        if looper.signal || looper.app.session().quit_code().is_some() {
             break;
         }
     }
     looper.transport.close();
+    let session = looper.app.session();
     let code = if looper.signal {
         crate::exit::INTERRUPTED
-    } else if looper.lost {
+    } else if session.lost() {
         crate::exit::FAILURE
     } else {
-        looper.app.quit_code().unwrap_or(0)
+        session.quit_code().unwrap_or(0)
     };
-    let sent = looper.sent;
+    let sent = session.sent_count();
     drop(screen);
-    let (received, senders, _) = app.counts();
-    let drops = app.drops();
+    let (received, senders, _) = app.session().counts();
+    let drops = app.session().drops();
     Ok(Outcome {
         code,
         received,
@@ -203,15 +205,13 @@ pub fn run(
 struct Loop<'a> {
     app: &'a mut App,
     transport: &'a mut dyn Transport,
-    sent: u64,
-    /// The connection was lost (room mode): leaving then exits 1.
-    lost: bool,
     signal: bool,
 }
 
 impl Loop<'_> {
     fn resize(&mut self, size: Rect) {
-        let inside = Areas::of(size, self.app.users().is_some()).message_inside();
+        let users = self.app.session().users().is_some();
+        let inside = Areas::of(size, users).message_inside();
         self.app.resize(inside.width, inside.height);
     }
 
@@ -228,78 +228,28 @@ impl Loop<'_> {
                     panic!("LANCHAT_TEST_PANIC: F12 pressed");
                 }
                 for action in self.app.key(key) {
-                    self.act(action);
+                    let now = SystemTime::now();
+                    let back = self.app.session_mut().perform(action, self.transport, now);
+                    if let Some(text) = back {
+                        self.app.put_back(&text);
+                    }
                 }
             }
             Event::Term(TermEvent::Paste(text)) => self.app.paste(&text),
             Event::Term(TermEvent::Mouse(m)) => self.app.mouse(m),
             Event::Term(TermEvent::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
             Event::Term(_) => return false,
-            Event::Chat(ev) => self.chat(ev),
+            Event::Chat(ev) => {
+                // An own offer shows at once, like an own line.
+                let own = matches!(&ev, chat::Event::Offer(o) if o.who == chat::Who::Me);
+                self.app.session_mut().apply(ev, SystemTime::now());
+                if own {
+                    self.app.follow();
+                }
+            }
             Event::Signal => self.signal = true,
         }
+        self.app.changed();
         true
-    }
-
-    fn chat(&mut self, ev: chat::Event) {
-        use chat::Event::*;
-        match ev {
-            Received(batch, drops) => self.app.receive(batch, drops),
-            Unreachable(_, warning) | Warning(warning) => self.app.warn(Level::Warning, warning),
-            Disconnected(why) => {
-                self.lost = true;
-                self.app.notice(local_hms(SystemTime::now()), &why);
-                self.app
-                    .warn(Level::Error, format!("{why}; /quit to leave"));
-            }
-            Users(users) => self.app.set_users(users),
-            Presence(line) => self.app.notice(local_hms(SystemTime::now()), &line),
-            Delivery { seq, mark } => self.app.set_mark(seq, mark),
-            Offer(offer) => self.app.offer(local_hms(SystemTime::now()), offer),
-            Progress { n, text, fetchable } => self.app.progress(n, &text, fetchable),
-            Transfers(n) => self.app.set_transfers(n),
-        }
-    }
-
-    fn act(&mut self, action: Action) {
-        match action {
-            Action::Send(lines) => {
-                let now = SystemTime::now();
-                let mark = self.app.pending_mark();
-                // The entries first, so delivery reports can find them.
-                let seqs = self.app.sent(local_hms(now), &lines, mark);
-                match self.transport.send(&lines, &seqs, self.app.selected(), now) {
-                    Ok(warnings) => {
-                        self.sent += lines.len() as u64;
-                        for warning in warnings {
-                            self.app.warn(Level::Warning, warning);
-                        }
-                    }
-                    Err(e) => {
-                        self.app.unsend(&seqs);
-                        self.app.send_failed(&lines, &e.0);
-                    }
-                }
-            }
-            Action::Command(line) => {
-                let now = SystemTime::now();
-                match self
-                    .transport
-                    .send(std::slice::from_ref(&line), &[], None, now)
-                {
-                    Ok(_) => self.app.command_sent(local_hms(now), &line),
-                    Err(e) => self.app.warn(Level::Error, format!("not sent: {}", e.0)),
-                }
-            }
-            Action::Files(cmd) => match self.transport.files(cmd, self.app.selected()) {
-                Ok(said) => self.app.warn(Level::Info, said),
-                Err(why) => self.app.warn(Level::Error, why),
-            },
-            Action::SetTarget(spec) => match self.transport.set_target(&spec) {
-                Ok(label) => self.app.set_target(label),
-                Err(why) => self.app.warn(Level::Error, why),
-            },
-            Action::Quit(_) => {}
-        }
     }
 }

@@ -1,0 +1,309 @@
+//! What a line typed in the input box does: a slash command of the window
+//! (`/to`, `/alias`, `/clear`, `/help`, `/quit`), of the room (`/nick`,
+//! `/who`, `/msg`, sent to the server), of files (`/send`, `/files`,
+//! `/get`, `/drop`, `/cancel`), or lines to send, each checked and encoded
+//! for the wire (strictly: a character the encoding cannot write, or a
+//! line over the limit, refuses the whole text, which stays in the box).
+
+use super::{Action, FileCommand, Level, Mode, Outgoing, Session, Who};
+use crate::encoding::EncodeError;
+
+/// A typed line the session did not take: it stays in the input box, and
+/// the status line says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The byte index to put the cursor on (the culprit), if any.
+    pub at: Option<usize>,
+}
+
+/// The help shown by `/help`.
+pub const HELP: &[&str] = &[
+    "keys: Enter send · ←/→ Home/End move · Backspace/Delete · Ctrl-W word · Ctrl-U to start",
+    "      ↑/↓ earlier lines · PgUp/PgDn or the mouse wheel scroll · End back to the newest",
+    "      Esc clear the status · Ctrl-C, Ctrl-D (empty line) or /quit leave · 88 sends and leaves",
+    "commands: /to TARGET (host[:port], broadcast address, multicast group, or 'broadcast')",
+    "          /alias IP NAME (/alias IP to forget) · /clear · /help · /quit · //text sends /text",
+    "room:     /nick NAME (/nick alone: back to ip:port) · /who · /msg NAME text (Tab completes NAME)",
+    "files:    /send PATH... (to the chosen user, or everyone) · /files · /get N · /drop N · /cancel N",
+];
+
+impl Session {
+    /// The user pressed Enter on `text`: what to do, or why not (the text
+    /// then stays in the box).
+    ///
+    /// # Errors
+    /// [`Refused`] when the text is not taken: an unknown or malformed
+    /// command, a character the encoding cannot write, a line too long.
+    pub fn submit(&mut self, text: &str) -> Result<Vec<Action>, Refused> {
+        if let Some(rest) = text.strip_prefix('/') {
+            if !rest.starts_with('/') {
+                return self.command(text, rest);
+            }
+        }
+        // `//text` sends `/text`.
+        let body = text
+            .strip_prefix("//")
+            .map(|r| format!("/{r}"))
+            .unwrap_or_else(|| text.to_string());
+        let shift = text.len() - body.len();
+        let lines = self.encode_lines(&body).map_err(|(at, why)| {
+            self.set_status(Level::Error, why);
+            Refused {
+                at: Some(at + shift),
+            }
+        })?;
+        let mut actions = vec![Action::Send(lines)];
+        if body == "88" {
+            self.leave(0);
+            actions.push(Action::Quit(0));
+        }
+        Ok(actions)
+    }
+
+    /// Encodes each line of `text` (a paste may hold several). On failure:
+    /// the byte index of the culprit and why.
+    fn encode_lines(&self, text: &str) -> Result<Vec<Outgoing>, (usize, String)> {
+        let wire = self.wire();
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for line in text.split('\n') {
+            let bytes = match wire.encoding.encode(line) {
+                Ok(b) => b,
+                Err(EncodeError::Unmappable { ch, label }) => {
+                    let at = offset + line.find(ch).unwrap_or(0);
+                    return Err((
+                        at,
+                        format!(
+                            "'{ch}' (U+{:04X}) cannot be written in {label}; try -e gb18030 or -e utf-8",
+                            ch as u32
+                        ),
+                    ));
+                }
+            };
+            if bytes.len() > wire.max_bytes {
+                let at = offset + self.first_over_limit(line);
+                return Err((
+                    at,
+                    format!(
+                        "{} bytes after encoding, over the {}-byte limit; not sent",
+                        bytes.len(),
+                        wire.max_bytes
+                    ),
+                ));
+            }
+            out.push(Outgoing {
+                text: line.to_string(),
+                bytes,
+            });
+            offset += line.len() + 1;
+        }
+        Ok(out)
+    }
+
+    /// Byte index of the first character that takes `line` over the limit.
+    fn first_over_limit(&self, line: &str) -> usize {
+        let wire = self.wire();
+        let mut total = 0;
+        for (i, ch) in line.char_indices() {
+            total += wire
+                .encoding
+                .encode(ch.encode_utf8(&mut [0; 4]))
+                .map(|b| b.len())
+                .unwrap_or(4);
+            if total > wire.max_bytes {
+                return i;
+            }
+        }
+        line.len()
+    }
+
+    /// An error on the status line; the text stays.
+    fn refuse(&mut self, why: impl Into<String>) -> Result<Vec<Action>, Refused> {
+        self.set_status(Level::Error, why.into());
+        Err(Refused { at: None })
+    }
+
+    /// `/NAME ARG`: `text` is the whole line, `rest` what follows the `/`.
+    fn command(&mut self, text: &str, rest: &str) -> Result<Vec<Action>, Refused> {
+        let (name, arg) = match rest.split_once(char::is_whitespace) {
+            Some((n, a)) => (n, a.trim()),
+            None => (rest, ""),
+        };
+        let mode = self.info().mode;
+        if mode == Mode::Room && matches!(name, "nick" | "who" | "msg") {
+            return self.room_command(text);
+        }
+        if mode == Mode::Ipmsg {
+            if let Some(done) = self.file_command(name, arg) {
+                return done;
+            }
+        } else if matches!(name, "send" | "files" | "get" | "drop" | "cancel") {
+            return self.refuse("files go over IP Messenger: start lanchat with --ipmsg");
+        }
+        match name {
+            "quit" | "q" => {
+                self.leave(0);
+                Ok(vec![Action::Quit(0)])
+            }
+            "help" => {
+                for line in HELP {
+                    self.note((*line).to_string());
+                }
+                Ok(Vec::new())
+            }
+            "clear" => {
+                self.log.clear();
+                Ok(Vec::new())
+            }
+            "to" if arg.is_empty() => {
+                let target = self.info().target.clone();
+                self.set_status(Level::Info, format!("sending to {target}"));
+                Ok(Vec::new())
+            }
+            "to" if mode == Mode::Ipmsg && self.users().is_some() => {
+                // IP Messenger: a nick or an address of a user online.
+                let hit = self
+                    .users()
+                    .into_iter()
+                    .flatten()
+                    .find(|u| u.nick == arg || u.addr.ip().to_string() == arg)
+                    .map(|u| u.addr);
+                match (arg, hit) {
+                    ("*" | "all" | "everyone", _) => self.select(None),
+                    (_, Some(addr)) => self.select(Some(addr)),
+                    (_, None) => return self.refuse(format!("nobody online is called {arg}")),
+                }
+                Ok(Vec::new())
+            }
+            "to" => Ok(vec![Action::SetTarget(arg.to_string())]),
+            "alias" => {
+                let mut parts = arg.splitn(2, char::is_whitespace);
+                let ip = parts.next().unwrap_or("");
+                let name = parts.next().unwrap_or("").trim();
+                match crate::cli::bind_addr(ip) {
+                    Ok(ip) if name.is_empty() => {
+                        self.unalias(ip);
+                        self.set_status(Level::Info, format!("alias for {ip} removed"));
+                    }
+                    Ok(ip) => {
+                        self.alias(ip, name);
+                        self.set_status(Level::Info, format!("{ip} is now shown as {name}"));
+                    }
+                    Err(_) => return self.refuse("usage: /alias IP NAME (or /alias IP to forget)"),
+                }
+                Ok(Vec::new())
+            }
+            _ => {
+                let shown = crate::sanitize::line(name);
+                self.refuse(format!("unknown command /{shown}; /help lists them"))
+            }
+        }
+    }
+
+    /// `/nick`, `/who`, `/msg` in room mode: the line goes to the server,
+    /// which answers; a private line is shown as one.
+    fn room_command(&mut self, text: &str) -> Result<Vec<Action>, Refused> {
+        match self.encode_lines(text) {
+            Ok(mut lines) if lines.len() == 1 => Ok(vec![Action::Command(lines.remove(0))]),
+            Ok(_) => self.refuse("one command per line"),
+            Err((at, why)) => {
+                self.set_status(Level::Error, why);
+                Err(Refused { at: Some(at) })
+            }
+        }
+    }
+
+    /// `/send`, `/files`, `/get`, `/drop`, `/cancel` (IP Messenger mode);
+    /// `None` for any other word.
+    fn file_command(&mut self, name: &str, arg: &str) -> Option<Result<Vec<Action>, Refused>> {
+        let number = || -> Option<u64> {
+            arg.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        };
+        let cmd = match name {
+            "send" => {
+                let paths = split_paths(arg);
+                if paths.is_empty() {
+                    return Some(self.refuse("usage: /send PATH... (files and folders)"));
+                }
+                FileCommand::Send(paths)
+            }
+            "get" | "drop" | "cancel" => {
+                let Some(n) = number() else {
+                    return Some(self.refuse(format!("usage: /{name} N (the offer's number)")));
+                };
+                match name {
+                    "get" => FileCommand::Get(n),
+                    "drop" => FileCommand::Drop(n),
+                    _ => FileCommand::Cancel(n),
+                }
+            }
+            "files" => {
+                let waiting = self.waiting_offers();
+                if waiting.is_empty() {
+                    self.set_status(Level::Info, "no offers waiting".into());
+                }
+                for (_, base) in waiting {
+                    self.note(base);
+                }
+                return Some(Ok(Vec::new()));
+            }
+            _ => return None,
+        };
+        Some(Ok(vec![Action::Files(cmd)]))
+    }
+
+    /// A room command went out at `time`: a private line is shown as the
+    /// user's own, `→ NAME: text` (the server sends nothing back for it);
+    /// `/nick` and `/who` are answered by the server.
+    pub fn command_sent(&mut self, time: String, line: &Outgoing) {
+        let Some(rest) = line.text.strip_prefix("/msg ") else {
+            return;
+        };
+        if let Some((to, said)) = rest.trim_start().split_once(' ') {
+            let shown = format!("→ {to}: {}", said.trim_start());
+            self.log
+                .push(time, Who::Me, crate::sanitize::line(&shown), None);
+        }
+    }
+}
+
+/// The paths of `/send`: separated by spaces; a path with spaces in
+/// quotes (`"my file.txt"` or `'my file.txt'`, as terminals paste a
+/// dropped file); a leading `~/` is the home folder. (No backslash
+/// escapes: on Windows `\` is the path separator.)
+pub fn split_paths(text: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .map(|p| match (p.strip_prefix("~/"), dirs::home_dir()) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => std::path::PathBuf::from(p),
+        })
+        .collect()
+}

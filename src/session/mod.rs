@@ -1,0 +1,652 @@
+//! The window's state for any front end: the messages kept, who is
+//! online, the offers of files, the status, and what a line typed in the
+//! input box does (a command, or lines composed for the wire). No terminal
+//! and no page: the terminal window ([`crate::ui`]) and the desktop window
+//! drive the same [`Session`], each with its own keys and drawing.
+//!
+//! ```text
+//! transport ──chat::Event──▶ Session::apply ──▶ entries, users, offers, status
+//! front end ──text typed──▶ Session::submit ──▶ [Action] ──▶ Session::perform ──▶ Transport
+//!                                  └─ refused: the text stays, the reason in the status
+//! front end draws from Session (entries, sender_label, status, users, counts)
+//! ```
+//!
+//! * [`scrollback`]: the messages kept, bounded;
+//! * [`commands`]: what a typed line does (slash commands, composing).
+
+pub mod commands;
+pub mod scrollback;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
+
+use crate::chat::Event;
+pub use crate::chat::{Drops, FileCommand, Incoming, Mark, Mode, Offer, Outgoing, User, Who};
+use crate::encoding::Encoding;
+use crate::message::local_hms;
+use crate::transport::Transport;
+pub use commands::{split_paths, Refused, HELP};
+pub use scrollback::{Entry, Scrollback, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, SCROLLBACK_BYTES};
+
+/// Distinct senders counted at most.
+const SENDERS_MAX: usize = 65_536;
+
+/// What the front end must have done after a line was typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send these lines, in order, to the current target.
+    Send(Vec<Outgoing>),
+    /// `/to TARGET`.
+    SetTarget(String),
+    /// A line for the room server itself (`/nick`, `/who`, `/msg`): sent
+    /// as it is, not shown as an own line.
+    Command(Outgoing),
+    /// Leave with this exit code.
+    Quit(u8),
+    /// `/send`, `/get`, `/drop`, `/cancel` (IP Messenger mode).
+    Files(FileCommand),
+}
+
+/// How lines are checked and encoded before sending.
+#[derive(Debug, Clone, Copy)]
+pub struct Wire {
+    /// Encoding of sent text.
+    pub encoding: Encoding,
+    /// Largest encoded line (the datagram limit, or the room's line limit).
+    pub max_bytes: usize,
+}
+
+/// The fixed facts the status line shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    /// The mode.
+    pub mode: Mode,
+    /// Title of the message pane (`UDP聊天室`, `聊天室 HOST:PORT`).
+    pub title: String,
+    /// Where it listens (or what it is connected to).
+    pub listen: String,
+    /// Where lines go.
+    pub target: String,
+    /// Encoding label.
+    pub encoding: String,
+}
+
+/// Severity of the status line's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// A fact (`/help` hints, target changed).
+    Info,
+    /// Something went wrong but nothing was lost.
+    Warning,
+    /// A line was refused.
+    Error,
+}
+
+/// An offer's entry: where it is, what it says, how it stands.
+#[derive(Debug, Clone)]
+struct OfferEntry {
+    seq: u64,
+    base: String,
+    incoming: bool,
+    fetchable: bool,
+}
+
+/// The window's state.
+#[derive(Debug)]
+pub struct Session {
+    info: Info,
+    wire: Wire,
+    log: Scrollback,
+    aliases: HashMap<IpAddr, String>,
+    /// Messages received.
+    received: u64,
+    senders: HashSet<Who>,
+    drops: Drops,
+    status: Option<(Level, String)>,
+    /// Users online (IP Messenger, room), and which one `/to` or Tab chose.
+    users: Option<Vec<User>>,
+    selected: Option<SocketAddr>,
+    /// Offers of files, by number (IP Messenger mode).
+    offers: HashMap<u64, OfferEntry>,
+    /// Transfers running now.
+    transfers: usize,
+    /// Lines sent.
+    sent: u64,
+    /// The connection was lost (room mode): leaving then exits 1.
+    lost: bool,
+    quit: Option<u8>,
+}
+
+impl Session {
+    /// A window with these facts and wire rules, keeping `scrollback`
+    /// messages.
+    pub fn new(info: Info, wire: Wire, scrollback: usize) -> Self {
+        Session {
+            info,
+            wire,
+            log: Scrollback::new(scrollback),
+            aliases: HashMap::new(),
+            received: 0,
+            senders: HashSet::new(),
+            drops: Drops::default(),
+            status: None,
+            users: None,
+            selected: None,
+            offers: HashMap::new(),
+            transfers: 0,
+            sent: 0,
+            lost: false,
+            quit: None,
+        }
+    }
+
+    // ---- reading the state ------------------------------------------------
+
+    /// The status line's facts.
+    pub fn info(&self) -> &Info {
+        &self.info
+    }
+
+    /// How lines are encoded.
+    pub fn wire(&self) -> Wire {
+        self.wire
+    }
+
+    /// The messages kept, oldest first.
+    pub fn entries(&self) -> &VecDeque<Entry> {
+        self.log.entries()
+    }
+
+    /// The kept messages, with their bookkeeping.
+    pub fn scrollback(&self) -> &Scrollback {
+        &self.log
+    }
+
+    /// The latest status message.
+    pub fn status(&self) -> Option<&(Level, String)> {
+        self.status.as_ref()
+    }
+
+    /// Messages received, distinct senders, evicted from the scrollback.
+    pub fn counts(&self) -> (u64, usize, u64) {
+        (self.received, self.senders.len(), self.log.evicted())
+    }
+
+    /// Drops counted by the receiver.
+    pub fn drops(&self) -> Drops {
+        self.drops
+    }
+
+    /// Lines sent.
+    pub fn sent_count(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether the connection was lost (room mode).
+    pub fn lost(&self) -> bool {
+        self.lost
+    }
+
+    /// The exit code, once the user asked to leave.
+    pub fn quit_code(&self) -> Option<u8> {
+        self.quit
+    }
+
+    /// The users pane (IP Messenger and room modes).
+    pub fn users(&self) -> Option<&[User]> {
+        self.users.as_deref()
+    }
+
+    /// The user lines go to (IP Messenger mode; `None`: everyone).
+    pub fn selected(&self) -> Option<SocketAddr> {
+        self.selected
+    }
+
+    /// Transfers running now.
+    pub fn transfers(&self) -> usize {
+        self.transfers
+    }
+
+    /// The status line's note of transfers, when there are some.
+    pub fn transfers_note(&self) -> Option<String> {
+        (self.transfers > 0).then(|| format!("⇅ {} transfers", self.transfers))
+    }
+
+    /// The mark own lines start with: pending in a mode that confirms
+    /// delivery (IP Messenger), none otherwise.
+    pub fn pending_mark(&self) -> Option<Mark> {
+        self.info.mode.confirms_delivery().then_some(Mark::Pending)
+    }
+
+    /// How an entry's sender is shown: `me`, `ip:port`, `NAME (ip:port)`,
+    /// `NICK (ip)`, or `*` for notices.
+    pub fn sender_label(&self, who: &Who) -> String {
+        match who {
+            Who::Me => "me".into(),
+            Who::Peer(addr) => match self.aliases.get(&addr.ip()) {
+                Some(name) => format!("{name} ({addr})"),
+                None => addr.to_string(),
+            },
+            Who::Member(name) => {
+                let ip = name
+                    .parse::<SocketAddr>()
+                    .ok()
+                    .map(|a| crate::net::canonical(a).ip());
+                match ip.and_then(|ip| self.aliases.get(&ip)) {
+                    Some(alias) => format!("{alias} ({name})"),
+                    None => name.clone(),
+                }
+            }
+            Who::Nick { nick, addr } => format!("{nick} ({})", addr.ip()),
+            Who::Private(name) => format!("{name} → me"),
+            Who::Notice => "*".into(),
+        }
+    }
+
+    /// The text of an entry as shown, with its delivery mark.
+    pub fn display_text(&self, e: &Entry) -> String {
+        match e.mark {
+            None => e.text.clone(),
+            Some(Mark::Pending) => format!("{} …", e.text),
+            Some(Mark::Delivered) => format!("{} ✓", e.text),
+            Some(Mark::NotDelivered) => format!("{} ✗ not delivered", e.text),
+        }
+    }
+
+    // ---- changes ----------------------------------------------------------
+
+    /// The status line's target changed (`/to` succeeded).
+    pub fn set_target(&mut self, label: String) {
+        self.info.target = label.clone();
+        self.set_status(Level::Info, format!("now sending to {label}"));
+    }
+
+    /// Shows a warning or error on the status line.
+    pub fn warn(&mut self, level: Level, text: impl Into<String>) {
+        self.set_status(level, text.into());
+    }
+
+    /// Clears the status line (Esc).
+    pub fn clear_status(&mut self) {
+        self.status = None;
+    }
+
+    pub(crate) fn set_status(&mut self, level: Level, text: String) {
+        self.status = Some((level, crate::sanitize::line(&text)));
+    }
+
+    /// Sets an alias (as `--alias IP=NAME` does).
+    pub fn alias(&mut self, ip: IpAddr, name: &str) {
+        self.aliases
+            .insert(ip.to_canonical(), crate::sanitize::line(name));
+    }
+
+    fn unalias(&mut self, ip: IpAddr) {
+        self.aliases.remove(&ip.to_canonical());
+    }
+
+    /// Adds received messages and the receiver's counts.
+    pub fn receive(&mut self, batch: Vec<Incoming>, drops: Drops) {
+        self.drops.allow += drops.allow;
+        self.drops.rate += drops.rate;
+        self.drops.malformed += drops.malformed;
+        for m in batch {
+            self.received += 1;
+            if self.senders.len() < SENDERS_MAX && m.who != Who::Notice {
+                self.senders.insert(m.who.clone());
+            }
+            self.log.push(m.time, m.who, m.text, None);
+        }
+    }
+
+    /// Adds a notice (join/leave, disconnection) to the messages.
+    pub fn notice(&mut self, time: String, text: &str) {
+        self.log
+            .push(time, Who::Notice, crate::sanitize::line(text), None);
+    }
+
+    /// Adds a note of the window's own (no time: `/help`, `/files`).
+    pub(crate) fn note(&mut self, text: String) {
+        self.log.push(String::new(), Who::Notice, text, None);
+    }
+
+    /// The lines of an [`Action::Send`] went out: shows them as own lines.
+    /// Returns their entries' sequence numbers (for [`Session::set_mark`]).
+    pub fn sent(&mut self, time: String, lines: &[Outgoing], mark: Option<Mark>) -> Vec<u64> {
+        // A refusal is over once a line goes; a warning (nobody listening)
+        // still holds, and stays until replaced or Esc.
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|(l, _)| *l == Level::Error)
+        {
+            self.status = None;
+        }
+        lines
+            .iter()
+            .map(|l| {
+                self.log
+                    .push(time.clone(), Who::Me, crate::sanitize::line(&l.text), mark)
+            })
+            .collect()
+    }
+
+    /// Sending failed for a reason of the network: the status says why,
+    /// and the text to put back in the input box is returned.
+    pub fn send_failed(&mut self, lines: &[Outgoing], why: &str) -> String {
+        self.set_status(Level::Error, format!("not sent: {why}"));
+        let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        text.join("\n")
+    }
+
+    /// Takes back the entries of lines that could not be sent after all.
+    pub fn unsend(&mut self, seqs: &[u64]) {
+        self.log.remove(seqs);
+    }
+
+    /// Files offered, to this user or by it: a new entry `📎 [N] …`.
+    pub fn offer(&mut self, time: String, offer: Offer) {
+        let base = crate::sanitize::line(&format!("📎 [{}] {}", offer.n, offer.text));
+        if offer.who != Who::Me {
+            self.received += 1;
+        }
+        let seq = self.log.push(time, offer.who, base.clone(), None);
+        self.offers.insert(
+            offer.n,
+            OfferEntry {
+                seq,
+                base,
+                incoming: offer.incoming,
+                fetchable: offer.incoming,
+            },
+        );
+    }
+
+    /// How offer `n` stands: shown after its entry.
+    pub fn progress(&mut self, n: u64, text: &str, fetchable: bool) {
+        let Some(o) = self.offers.get_mut(&n) else {
+            return;
+        };
+        o.fetchable = fetchable;
+        let shown = format!("{}  {}", o.base, crate::sanitize::line(text));
+        let seq = o.seq;
+        self.log.set_text(seq, shown);
+    }
+
+    /// The incoming offers not fetched yet, by number: their entries' text.
+    pub(crate) fn waiting_offers(&self) -> Vec<(u64, String)> {
+        let mut waiting: Vec<(u64, String)> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.incoming && o.fetchable)
+            .map(|(n, o)| (*n, o.base.clone()))
+            .collect();
+        waiting.sort();
+        waiting
+    }
+
+    /// Transfers running now (the status line counts them).
+    pub fn set_transfers(&mut self, n: usize) {
+        self.transfers = n;
+    }
+
+    /// Sets the delivery mark of an own entry.
+    pub fn set_mark(&mut self, seq: u64, mark: Mark) {
+        self.log.set_mark(seq, mark);
+    }
+
+    /// Replaces the users pane (IP Messenger and room modes).
+    pub fn set_users(&mut self, users: Vec<User>) {
+        if let Some(sel) = self.selected {
+            if !users.iter().any(|u| u.addr == sel) {
+                self.selected = None;
+                self.info.target = "everyone online".into();
+            }
+        }
+        self.users = Some(users);
+    }
+
+    /// Chooses who lines go to (IP Messenger mode).
+    pub fn select(&mut self, user: Option<SocketAddr>) {
+        self.selected = user;
+        self.info.target = match user.and_then(|a| self.user(a)) {
+            Some(u) => format!("{} ({})", u.nick, u.addr.ip()),
+            None => "everyone online".into(),
+        };
+    }
+
+    /// The next user after the selected one, then everyone (Tab).
+    pub fn cycle_user(&mut self) {
+        let Some(users) = &self.users else {
+            return;
+        };
+        let next = match self
+            .selected
+            .and_then(|s| users.iter().position(|u| u.addr == s))
+        {
+            None => users.first().map(|u| u.addr),
+            Some(i) if i + 1 < users.len() => Some(users[i + 1].addr),
+            Some(_) => None, // after the last: everyone
+        };
+        self.select(next);
+    }
+
+    fn user(&self, addr: SocketAddr) -> Option<&User> {
+        self.users.as_ref()?.iter().find(|u| u.addr == addr)
+    }
+
+    /// The names a member can be called by in `/msg` (room mode): its nick,
+    /// or its address when it has none; sorted, once each.
+    pub fn member_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .users
+            .iter()
+            .flatten()
+            .map(|u| {
+                if u.nick.is_empty() {
+                    u.addr.to_string()
+                } else {
+                    u.nick.clone()
+                }
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The user asked to leave with this exit code.
+    pub fn leave(&mut self, code: u8) {
+        self.quit = Some(code);
+    }
+
+    // ---- what the transport heard, what the user asked ---------------------
+
+    /// Applies what the transport heard, at `now`.
+    pub fn apply(&mut self, ev: Event, now: SystemTime) {
+        match ev {
+            Event::Received(batch, drops) => self.receive(batch, drops),
+            Event::Unreachable(_, warning) | Event::Warning(warning) => {
+                self.warn(Level::Warning, warning)
+            }
+            Event::Disconnected(why) => {
+                self.lost = true;
+                self.notice(local_hms(now), &why);
+                self.warn(Level::Error, format!("{why}; /quit to leave"));
+            }
+            Event::Users(users) => self.set_users(users),
+            Event::Presence(line) => self.notice(local_hms(now), &line),
+            Event::Delivery { seq, mark } => self.set_mark(seq, mark),
+            Event::Offer(offer) => self.offer(local_hms(now), offer),
+            Event::Progress { n, text, fetchable } => self.progress(n, &text, fetchable),
+            Event::Transfers(n) => self.set_transfers(n),
+        }
+    }
+
+    /// Does what a typed line asked, through `transport`, at `now`. Returns
+    /// the text to put back in the input box when sending failed.
+    pub fn perform(
+        &mut self,
+        action: Action,
+        transport: &mut dyn Transport,
+        now: SystemTime,
+    ) -> Option<String> {
+        match action {
+            Action::Send(lines) => {
+                let mark = self.pending_mark();
+                // The entries first, so delivery reports can find them.
+                let seqs = self.sent(local_hms(now), &lines, mark);
+                match transport.send(&lines, &seqs, self.selected, now) {
+                    Ok(warnings) => {
+                        self.sent += lines.len() as u64;
+                        for warning in warnings {
+                            self.warn(Level::Warning, warning);
+                        }
+                    }
+                    Err(e) => {
+                        self.unsend(&seqs);
+                        return Some(self.send_failed(&lines, &e.0));
+                    }
+                }
+            }
+            Action::Command(line) => {
+                match transport.send(std::slice::from_ref(&line), &[], None, now) {
+                    Ok(_) => self.command_sent(local_hms(now), &line),
+                    Err(e) => self.warn(Level::Error, format!("not sent: {}", e.0)),
+                }
+            }
+            Action::Files(cmd) => match transport.files(cmd, self.selected) {
+                Ok(said) => self.warn(Level::Info, said),
+                Err(why) => self.warn(Level::Error, why),
+            },
+            Action::SetTarget(spec) => match transport.set_target(&spec) {
+                Ok(label) => self.set_target(label),
+                Err(why) => self.warn(Level::Error, why),
+            },
+            Action::Quit(_) => {}
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::SendError;
+
+    /// A transport that records what it is asked, and fails when told to.
+    #[derive(Default)]
+    struct Fake {
+        sent: Vec<(Vec<String>, Option<SocketAddr>)>,
+        fail: Option<String>,
+    }
+
+    impl Transport for Fake {
+        fn mode(&self) -> Mode {
+            Mode::Udp
+        }
+        fn send(
+            &mut self,
+            lines: &[Outgoing],
+            _entries: &[u64],
+            to: Option<SocketAddr>,
+            _time: SystemTime,
+        ) -> Result<Vec<String>, SendError> {
+            if let Some(why) = &self.fail {
+                return Err(SendError(why.clone()));
+            }
+            self.sent
+                .push((lines.iter().map(|l| l.text.clone()).collect(), to));
+            Ok(vec!["nobody is listening at 10.0.0.9:3456".into()])
+        }
+        fn set_target(&mut self, target: &str) -> Result<String, String> {
+            Ok(format!("{target} (set)"))
+        }
+        fn target_label(&self) -> String {
+            String::new()
+        }
+    }
+
+    fn session(mode: Mode) -> Session {
+        let info = Info {
+            mode,
+            title: "UDP聊天室".into(),
+            listen: "0.0.0.0:3456".into(),
+            target: "broadcast".into(),
+            encoding: "gb2312".into(),
+        };
+        let wire = Wire {
+            encoding: Encoding::gb2312(),
+            max_bytes: 65_507,
+        };
+        Session::new(info, wire, DEFAULT_SCROLLBACK)
+    }
+
+    #[test]
+    fn a_typed_text_is_composed_sent_and_shown_as_own_lines() {
+        let mut s = session(Mode::Udp);
+        let mut t = Fake::default();
+        let now = SystemTime::now();
+        for action in s.submit("你好\nsecond").unwrap() {
+            assert_eq!(s.perform(action, &mut t, now), None);
+        }
+        assert_eq!(t.sent, vec![(vec!["你好".into(), "second".into()], None)]);
+        let texts: Vec<&str> = s.entries().iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, vec!["你好", "second"]);
+        assert!(s.entries().iter().all(|e| e.who == Who::Me));
+        assert_eq!(s.sent_count(), 2);
+        assert_eq!(s.status().unwrap().0, Level::Warning, "what sending found");
+        for action in s.submit("/to 10.0.0.9").unwrap() {
+            s.perform(action, &mut t, now);
+        }
+        assert_eq!(s.info().target, "10.0.0.9 (set)");
+    }
+
+    #[test]
+    fn a_failed_send_takes_its_lines_back_and_returns_the_text() {
+        let mut s = session(Mode::Udp);
+        let mut t = Fake {
+            fail: Some("network unreachable".into()),
+            ..Fake::default()
+        };
+        let actions = s.submit("hello").unwrap();
+        let back = s.perform(actions[0].clone(), &mut t, SystemTime::now());
+        assert_eq!(back.as_deref(), Some("hello"));
+        assert!(s.entries().is_empty(), "nothing shown as sent");
+        assert_eq!(s.status().unwrap().1, "not sent: network unreachable");
+    }
+
+    #[test]
+    fn a_refused_text_says_where_and_why() {
+        let mut s = session(Mode::Udp);
+        assert_eq!(s.submit("ok 😀"), Err(Refused { at: Some(3) }));
+        assert!(s.status().unwrap().1.starts_with("'😀' (U+1F600)"));
+        assert_eq!(s.submit("/nope"), Err(Refused { at: None }));
+        assert_eq!(s.submit("/quit"), Ok(vec![Action::Quit(0)]));
+        assert_eq!(s.quit_code(), Some(0));
+    }
+
+    #[test]
+    fn what_the_transport_heard_is_applied() {
+        let mut s = session(Mode::Room);
+        let now = SystemTime::now();
+        s.apply(
+            Event::Received(
+                vec![Incoming {
+                    time: "12:00:00".into(),
+                    who: Who::Member("bob@10.0.0.2:5".into()),
+                    text: "hi".into(),
+                }],
+                Drops::default(),
+            ),
+            now,
+        );
+        s.apply(Event::Disconnected("the room closed".into()), now);
+        assert!(s.lost());
+        assert_eq!(s.entries().len(), 2);
+        assert_eq!(s.entries()[1].who, Who::Notice);
+        assert_eq!(s.counts(), (1, 1, 0));
+        assert_eq!(s.status().unwrap().1, "the room closed; /quit to leave");
+    }
+}
