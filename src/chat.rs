@@ -42,10 +42,10 @@ pub enum Who {
     Me,
     /// A UDP sender.
     Peer(SocketAddr),
-    /// A room member, as the room names it (`ip:port`, `NAME@ip:port`).
-    Member(String),
+    /// A room member.
+    Member(Member),
     /// A room member's private line (`/msg`) to this user.
-    Private(String),
+    Private(Member),
     /// An IP Messenger user: nick and address.
     Nick {
         /// Nick (sanitized).
@@ -55,6 +55,19 @@ pub enum Who {
     },
     /// The room or the program itself (join/leave notices, help).
     Notice,
+}
+
+/// A room member as the room names it (`NAME@ip:port`, or `ip:port`),
+/// read once when its line arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Member {
+    /// As the room names it, sanitized.
+    pub label: String,
+    /// Its name, when it took one (sanitized).
+    pub name: Option<String>,
+    /// Its address, when the room's name holds one (a relay that is not a
+    /// `room-server` may name members otherwise).
+    pub addr: Option<SocketAddr>,
 }
 
 /// The delivery state of an own line (IP Messenger mode).

@@ -159,6 +159,8 @@ pub enum Line<'a, T: ?Sized> {
     Members(usize),
     /// `!   WHO` (one member in a `/who` answer).
     Member(&'a T),
+    /// `!   ... and K more` (the end of a `/who` answer cut at 200).
+    More(usize),
     /// Anything else: a notice of the room (`! slow down`, `! last 3 lines:`).
     Notice(&'a T),
 }
@@ -249,6 +251,14 @@ pub fn parse<T: Text + ?Sized>(line: &T) -> Line<'_, T> {
         }
         Some(b'!') => {
             if let Some(who) = b.strip_prefix(b"!   ") {
+                if let Some(k) = who
+                    .strip_prefix(b"... and ")
+                    .and_then(|r| r.strip_suffix(b" more"))
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .and_then(|k| k.parse().ok())
+                {
+                    return Line::More(k);
+                }
                 if !who.starts_with(b"... and ") && !who.is_empty() {
                     return Line::Member(line.part(4..b.len()));
                 }
@@ -351,7 +361,7 @@ mod tests {
                 },
                 Line::Members(12),
                 Line::Member(who),
-                Line::Notice(b"!   ... and 3 more"),
+                Line::More(3),
             ]
         );
         assert_eq!(split(who), (Some(&b"bob"[..]), &b"[::1]:7"[..]));

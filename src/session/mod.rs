@@ -228,18 +228,13 @@ impl Session {
                 Some(name) => format!("{name} ({addr})"),
                 None => addr.to_string(),
             },
-            Who::Member(name) => {
-                let ip = name
-                    .parse::<SocketAddr>()
-                    .ok()
-                    .map(|a| crate::net::canonical(a).ip());
-                match ip.and_then(|ip| self.aliases.get(&ip)) {
-                    Some(alias) => format!("{alias} ({name})"),
-                    None => name.clone(),
-                }
-            }
+            Who::Member(m) => match m.addr.and_then(|a| self.aliases.get(&a.ip())) {
+                // An alias names a member without a name of its own.
+                Some(alias) if m.name.is_none() => format!("{alias} ({})", m.label),
+                _ => m.label.clone(),
+            },
             Who::Nick { nick, addr } => format!("{nick} ({})", addr.ip()),
-            Who::Private(name) => format!("{name} → me"),
+            Who::Private(m) => format!("{} → me", m.label),
             Who::Notice => "*".into(),
         }
     }
@@ -635,7 +630,11 @@ mod tests {
             Event::Received(
                 vec![Incoming {
                     time: "12:00:00".into(),
-                    who: Who::Member("bob@10.0.0.2:5".into()),
+                    who: Who::Member(crate::chat::Member {
+                        label: "bob@10.0.0.2:5".into(),
+                        name: Some("bob".into()),
+                        addr: "10.0.0.2:5".parse().ok(),
+                    }),
                     text: "hi".into(),
                 }],
                 Drops::default(),

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::SystemTime;
 
 use super::{Journal, Mode, SendError, Sink, Transport};
-use crate::chat::{Drops, Event, Incoming, Outgoing, User, Who};
+use crate::chat::{Drops, Event, Incoming, Member, Outgoing, User, Who};
 use crate::encoding::Encoding;
 use crate::message::{self, local_hms};
 use crate::net;
@@ -30,12 +30,23 @@ struct Shown {
     changed: bool,
 }
 
+/// A WHO of the room (`NAME@ip:port` or `ip:port`), read once: its name
+/// and its address.
+fn member(who: &str) -> Member {
+    let (name, addr) = wire::split(who);
+    Member {
+        label: sanitize::line(who),
+        name: name.map(sanitize::line),
+        addr: addr.parse().ok().map(net::canonical),
+    }
+}
+
 /// Who is in the room, as this member knows it: the answer to a `/who` and
 /// the join, leave and name notices since.
 #[derive(Debug, Default)]
 struct Members {
-    /// Each member's WHO, in the order they joined.
-    list: Vec<String>,
+    /// Each member, in the order they joined.
+    list: Vec<Member>,
     /// While a `/who` answer is read: member lines still to come, and
     /// whether a `... and K more` line ends it.
     answer: Option<(usize, bool)>,
@@ -62,31 +73,33 @@ impl Members {
                 true
             }
             Line::Member(who) if self.answer.is_some() => {
-                self.list.push(who.to_string());
+                self.list.push(member(who));
                 self.step(1);
                 true
             }
-            Line::Notice(_) if self.in_answer(line) => {
+            Line::More(_) if self.in_answer(line) => {
                 self.finish();
                 false
             }
             Line::Entered(who) => {
-                self.list.push(who.to_string());
+                self.list.push(member(who));
                 true
             }
             Line::Left(who) => {
-                self.list.retain(|w| w != who);
+                let who = sanitize::line(who);
+                self.list.retain(|m| m.label != who);
                 true
             }
             Line::Renamed { who, now } => {
                 let (_, addr) = wire::split(who);
                 let new = if now == addr {
-                    addr.to_string()
+                    member(addr)
                 } else {
-                    format!("{now}@{addr}")
+                    member(&format!("{now}@{addr}"))
                 };
-                for w in self.list.iter_mut().filter(|w| *w == who) {
-                    w.clone_from(&new);
+                let who = sanitize::line(who);
+                for m in self.list.iter_mut().filter(|m| m.label == who) {
+                    m.clone_from(&new);
                 }
                 true
             }
@@ -97,12 +110,10 @@ impl Members {
 
     /// Whether `line` is part of a `/who` answer.
     fn in_answer(&self, line: &Line<'_, str>) -> bool {
-        match (line, self.answer) {
-            (Line::Members(_), _) => true,
-            (Line::Member(_), Some(_)) => true,
-            (Line::Notice(t), Some((0, true))) => t.starts_with("!   ... and "),
-            _ => false,
-        }
+        matches!(
+            (line, self.answer),
+            (Line::Members(_), _) | (Line::Member(_), Some(_)) | (Line::More(_), Some((0, true)))
+        )
     }
 
     /// `n` more member lines of the answer read.
@@ -124,16 +135,13 @@ impl Members {
     fn users(&self) -> Vec<User> {
         self.list
             .iter()
-            .map(|who| {
-                let (name, addr) = wire::split(who.as_str());
-                User {
-                    nick: sanitize::line(name.unwrap_or("")),
-                    group: String::new(),
-                    addr: addr.parse().unwrap_or_else(|_| {
-                        SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)
-                    }),
-                    absent: false,
-                }
+            .map(|m| User {
+                nick: m.name.clone().unwrap_or_default(),
+                group: String::new(),
+                addr: m
+                    .addr
+                    .unwrap_or_else(|| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)),
+                absent: false,
             })
             .collect()
     }
@@ -230,15 +238,15 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
             let shown = members.take(&parsed);
             changed |= shown.changed;
             let (who, body) = match parsed {
-                Line::Said { from, text } => (Who::Member(sanitize::line(from)), text),
-                Line::Private { from, text } => (Who::Private(sanitize::line(from)), text),
+                Line::Said { from, text } => (Who::Member(member(from)), text),
+                Line::Private { from, text } => (Who::Private(member(from)), text),
                 _ => (Who::Notice, text.as_ref()),
             };
             if journal.is_some() {
                 let record = message::Record {
                     ts: message::timestamp(now).into(),
                     from: match &who {
-                        Who::Member(name) => name.as_str().into(),
+                        Who::Member(m) => m.label.as_str().into(),
                         _ => peer.as_str().into(),
                     },
                     text: text.as_ref().into(),
@@ -340,7 +348,7 @@ mod tests {
     }
 
     fn names(m: &Members) -> Vec<&str> {
-        m.list.iter().map(String::as_str).collect()
+        m.list.iter().map(|m| m.label.as_str()).collect()
     }
 
     #[test]

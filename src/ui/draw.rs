@@ -94,7 +94,7 @@ pub fn sender_style(who: &Who) -> Style {
         Who::Me => return Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
         Who::Notice => return Style::new().fg(Color::DarkGray),
         Who::Peer(addr) => addr.to_string(),
-        Who::Member(name) | Who::Private(name) => name.clone(),
+        Who::Member(m) | Who::Private(m) => m.label.clone(),
         Who::Nick { addr, .. } => addr.ip().to_string(),
     };
     let mut h = std::collections::hash_map::DefaultHasher::new();
