@@ -80,7 +80,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     }
     let log = match &args.log {
         Some(path) => Some(
-            lanchat::message::open_log(path)
+            lanchat::journal::open_log(path)
                 .with_context(|| format!("cannot open log {}", path.display()))?,
         ),
         None => None,

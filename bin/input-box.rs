@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
 use lanchat::input::{self, Config, Ended, Target};
-use lanchat::lines::{Source, StdinText};
+use lanchat::stdin::{Source, StdinText};
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
 use lanchat::{cli, exit};
@@ -75,7 +75,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let lines = if !args.message.is_empty() {
         Source::Messages(args.message)
     } else if tty::stdin_is_terminal() {
-        lanchat::status::line(input::BANNER);
+        lanchat::status::say(input::BANNER);
         Source::Terminal {
             prompt: String::new(),
             printer: None,

@@ -11,8 +11,8 @@ use lanchat::chat::{Mode, Sink};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::stop::Stop;
-use lanchat::transport::ipmsg::{self, Ipmsg};
-use lanchat::transport::room::Room;
+use lanchat::transport::ipmsg_mode::{self, Ipmsg};
+use lanchat::transport::room_mode::Room;
 use lanchat::transport::udp::{Udp, UdpConfig};
 use lanchat::transport::{Journal, Transport};
 use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             .exit();
     }
     if !ui::term::is_terminal() {
-        status::line("lanchat: needs a terminal; in scripts use chat-window and input-box");
+        status::say("lanchat: needs a terminal; in scripts use chat-window and input-box");
         return ExitCode::from(exit::FAILURE);
     }
     exit::report("lanchat", run(args))
@@ -116,7 +116,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     };
     let journal = match &args.log {
         Some(path) => Some(Journal::new(
-            lanchat::message::open_log(path)
+            lanchat::journal::open_log(path)
                 .with_context(|| format!("cannot open log {}", path.display()))?,
         )),
         None => None,
@@ -124,7 +124,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let (events_tx, events) = ui::channel();
     let signals = events_tx.clone();
     let _stop = Stop::install(move || {
-        let _ = signals.try_send(ui::Event::Signal);
+        let _ = signals.try_send(ui::Input::Signal);
     })
     .context("cannot install the signal handler")?;
     let sink = ui::sink(events_tx.clone());
@@ -154,7 +154,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let mut transport = started.transport;
     ui::spawn_terminal_reader(events_tx);
     let outcome = ui::run(app, transport.as_mut(), &events)?;
-    status::line(&format!("lanchat: {outcome}"));
+    status::say(&format!("lanchat: {outcome}"));
     Ok(outcome.code)
 }
 
@@ -191,7 +191,7 @@ fn start_room(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Resu
         .local_addr()
         .map(|a| net::canonical(a).to_string())
         .unwrap_or_default();
-    status::line(&format!("connected to {peer} as {local}"));
+    status::say(&format!("connected to {peer} as {local}"));
     let room = Room::start(stream, peer.clone(), args.encoding, journal, sink)?;
     Ok(Started {
         info: Info {
@@ -216,8 +216,8 @@ fn start_ipmsg(
     let bind = SocketAddr::new(args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
     let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER)?;
     let local = bound.socket.local_addr()?;
-    status::line(&format!("listening on {local}"));
-    let config = ipmsg::Config {
+    status::say(&format!("listening on {local}"));
+    let config = ipmsg_mode::Config {
         nick: args.name.clone(),
         group: args.group.clone().unwrap_or_default(),
         encoding: send,
@@ -250,7 +250,7 @@ fn start_udp(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Resul
     });
     let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER)?;
     let local = bound.socket.local_addr()?;
-    status::line(&format!("listening on {local}"));
+    status::say(&format!("listening on {local}"));
     let max_bytes = if local.is_ipv6() {
         net::MAX_PAYLOAD_V6
     } else {

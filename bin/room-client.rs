@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use lanchat::encoding::Encoding;
-use lanchat::lines::{Source, StdinText};
 use lanchat::room::client::{self, Config, Ended};
+use lanchat::stdin::{Source, StdinText};
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
 use lanchat::{cli, exit};
@@ -60,7 +60,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     });
     let stream = client::connect(host, port, client::CONNECT_TIMEOUT)?;
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
-    lanchat::status::line(client::CONNECTED);
+    lanchat::status::say(client::CONNECTED);
     let source = if tty::stdin_is_terminal() {
         Source::Terminal {
             prompt: client::PROMPT.to_string(),

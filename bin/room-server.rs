@@ -129,13 +129,13 @@ fn run(args: Args) -> anyhow::Result<u8> {
         let _ = waker.wake();
     })
     .context("cannot install the Ctrl-C handler")?;
-    status::line(&format!("Chat server started on {}", server.local_addr()?));
+    status::say(&format!("Chat server started on {}", server.local_addr()?));
     if let Some(addr) = server.web_addr() {
-        status::line(&format!("Web page on http://{addr}/"));
+        status::say(&format!("Web page on http://{addr}/"));
     }
     if let Some(files) = files {
         let room = files.saturating_sub(16).min(max_clients as u64);
-        status::line(&format!("open-file limit {files}: room for {room} clients"));
+        status::say(&format!("open-file limit {files}: room for {room} clients"));
     }
     server.run(&stop)?;
     Ok(exit::INTERRUPTED)

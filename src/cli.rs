@@ -95,8 +95,8 @@ pub fn encoding(label: &str) -> Result<Encoding, String> {
 ///
 /// # Errors
 /// A message listing valid labels.
-pub fn stdin_encoding(label: &str) -> Result<crate::lines::StdinText, String> {
-    crate::lines::StdinText::for_label(label)
+pub fn stdin_encoding(label: &str) -> Result<crate::stdin::StdinText, String> {
+    crate::stdin::StdinText::for_label(label)
 }
 
 /// The help of `--stdin-encoding` (input-box and room-client say the same).

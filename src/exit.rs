@@ -1,4 +1,4 @@
-//! The exit codes of SPEC.md, named in one place.
+//! The exit codes (README, "Exit status"), named in one place.
 
 /// Everything went as asked.
 pub const SUCCESS: u8 = 0;
@@ -15,7 +15,7 @@ pub fn report(program: &str, result: anyhow::Result<u8>) -> std::process::ExitCo
     std::process::ExitCode::from(match result {
         Ok(code) => code,
         Err(err) => {
-            crate::status::line(&format!("{program}: {err:#}"));
+            crate::status::say(&format!("{program}: {err:#}"));
             FAILURE
         }
     })

@@ -16,8 +16,8 @@ use std::net::{SocketAddr, UdpSocket};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Finish, Flow, Input, LineSink, Source, StdinText};
 use crate::net::{self, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+use crate::stdin::{self, Finish, Flow, Input, LineSink, Source, StdinText};
 use crate::stop::Stop;
 
 /// The banner shown on stderr when stdin is a terminal.
@@ -338,8 +338,8 @@ pub fn run<E: Write>(
         ends: Vec::with_capacity(net::SEND_BATCH),
         refusals: 0,
     };
-    let (_, events) = lines::spawn(source);
-    let finish = lines::drive(&events, stop, &mut sender).map_err(InputError::Read)?;
+    let (_, events) = stdin::spawn(source);
+    let finish = stdin::drive(&events, stop, &mut sender).map_err(InputError::Read)?;
     sender.report.ended = match finish {
         Finish::Handler => Ended::Quit,
         Finish::Stopped => Ended::Stopped,

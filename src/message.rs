@@ -1,7 +1,8 @@
-//! A received datagram and its renderings.
+//! A received datagram and its renderings, and the JSON records of
+//! `--log`.
 //!
 //! [`Renderer`] turns one datagram (sender, bytes, time) into the text record
-//! (two lines: sender, sanitized text) or the JSON record of SPEC.md,
+//! (two lines: sender, sanitized text) or the JSON record (README, "chat-window"),
 //! appending to a caller-owned buffer so a burst costs no allocation per
 //! message in text mode.
 
@@ -94,7 +95,7 @@ impl Scratch {
 
     fn timestamp(&mut self, time: SystemTime) -> &str {
         if self.ts.as_ref().is_none_or(|(t, _)| *t != time) {
-            self.ts = Some((time, timestamp(time)));
+            self.ts = Some((time, crate::clock::timestamp(time)));
         }
         &self.ts.as_ref().expect("just set").1
     }
@@ -153,33 +154,6 @@ pub fn push_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// Opens a `--log FILE` to append to (created if missing).
-///
-/// # Errors
-/// The OS error, for the caller to name the file.
-pub fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-}
-
-/// Formats a time as `2026-11-22T01:02:03.456Z`.
-pub fn timestamp(time: SystemTime) -> String {
-    humantime::format_rfc3339_millis(time).to_string()
-}
-
-/// Formats a time as `HH:MM:SS` in the machine's local time zone (what a
-/// chat window shows next to each message).
-pub fn local_hms(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0);
-    let day = (secs + i64::from(crate::sys::local_offset(time))).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
 }
 
 /// The log record of a line sent by `lanchat`.

@@ -84,7 +84,7 @@ fn first_char(text: &str) -> char {
 }
 
 /// Returns `text` as one terminal-safe line.
-pub fn line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_line(&mut out, text);
     out
@@ -110,27 +110,27 @@ mod tests {
 
     #[test]
     fn plain_text_and_tab_unchanged() {
-        assert_eq!(line("你好\tworld"), "你好\tworld");
+        assert_eq!(one_line("你好\tworld"), "你好\tworld");
     }
 
     #[test]
     fn newlines_cannot_forge_a_sender_line() {
-        assert_eq!(line("hi\n10.0.0.1:1\nfake"), "hi\\n10.0.0.1:1\\nfake");
-        assert_eq!(line("a\rb"), "a\\rb");
+        assert_eq!(one_line("hi\n10.0.0.1:1\nfake"), "hi\\n10.0.0.1:1\\nfake");
+        assert_eq!(one_line("a\rb"), "a\\rb");
     }
 
     #[test]
     fn escape_sequences_are_visible() {
-        assert_eq!(line("\x1b[31mred"), "\\x1b[31mred");
-        assert_eq!(line("\0\x07\x7f"), "\\x00\\x07\\x7f");
+        assert_eq!(one_line("\x1b[31mred"), "\\x1b[31mred");
+        assert_eq!(one_line("\0\x07\x7f"), "\\x00\\x07\\x7f");
     }
 
     #[test]
     fn c1_and_bidi_are_visible() {
-        assert_eq!(line("\u{85}\u{9b}"), "\\u{85}\\u{9b}");
-        assert_eq!(line("abc\u{202e}def"), "abc\\u{202e}def");
-        assert_eq!(line("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
-        assert_eq!(line("\u{2028}"), "\\u{2028}");
+        assert_eq!(one_line("\u{85}\u{9b}"), "\\u{85}\\u{9b}");
+        assert_eq!(one_line("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(one_line("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+        assert_eq!(one_line("\u{2028}"), "\\u{2028}");
     }
 
     #[test]
@@ -145,7 +145,7 @@ mod tests {
                 continue;
             };
             let text = format!("中{ch}文");
-            let got = line(&text);
+            let got = one_line(&text);
             let escaped = got != text;
             assert_eq!(escaped, needs_escape(ch), "U+{cp:04X}: {got:?}");
         }

@@ -135,9 +135,9 @@ pub enum WindowError {
 
 /// Prints the banner and where the window listens (stderr).
 pub fn announce(addr: SocketAddr, recv_buffer: usize) {
-    crate::status::line(BANNER);
-    crate::status::line(&format!("listening on {addr}"));
-    crate::status::line(&format!("receive buffer: {recv_buffer} bytes"));
+    crate::status::say(BANNER);
+    crate::status::say(&format!("listening on {addr}"));
+    crate::status::say(&format!("receive buffer: {recv_buffer} bytes"));
 }
 
 struct Output<'a, W: Write> {

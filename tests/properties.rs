@@ -130,7 +130,7 @@ proptest! {
 
     #[test]
     fn sanitized_text_has_no_raw_control_or_bidi(text in ".*") {
-        let line = sanitize::line(&text);
+        let line = sanitize::one_line(&text);
         prop_assert!(!line.chars().any(sanitize::needs_escape), "{:?}", line);
         // Nothing is lost: text without escapable characters is unchanged.
         if !text.chars().any(sanitize::needs_escape) {

@@ -548,7 +548,7 @@ impl Engine {
                         from,
                         nick: peer.map(|u| u.nick.clone()),
                         packet: p.no,
-                        text: sanitize::line(&p.part(0, legacy)),
+                        text: sanitize::one_line(&p.part(0, legacy)),
                         items,
                         iptux: p.is_from_iptux() || peer.is_some_and(|u| u.iptux),
                         utf8: p.has(opt::UTF8OPT),
@@ -567,7 +567,7 @@ impl Engine {
                 happened.push(Happened::Message {
                     from,
                     nick: self.peers.get(&from).map(|u| u.nick.clone()),
-                    text: sanitize::line(&raw),
+                    text: sanitize::one_line(&raw),
                     raw,
                     packet: p.no,
                     bytes: data.len(),
@@ -612,7 +612,7 @@ fn name(text: &str, fallback: &str) -> String {
         text
     };
     let cut: String = text.chars().take(NAME_MAX).collect();
-    sanitize::line(&cut)
+    sanitize::one_line(&cut)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Files and folders over IP Messenger: the formats, with no I/O (the
-//! transfers themselves are [`crate::transport::files`]).
+//! transfers themselves are [`crate::transport::transfers`]).
 //!
 //! * the **attachment list** an offer carries after its message's NUL:
 //!   `ID:NAME:SIZE:MTIME:ATTR:` and `\a` per item (ID decimal; SIZE, MTIME,

@@ -1,6 +1,6 @@
 //! The IP Messenger protocol (IPMsg for Windows, FeiQ 飞秋, iptux): what
 //! `lanchat --ipmsg` speaks. Protocol only, no sockets: the transport in
-//! [`crate::transport::ipmsg`] drives it.
+//! [`crate::transport::ipmsg_mode`] drives it.
 //!
 //! * `packet`: the packet format, parsed and built;
 //! * `engine`: the protocol's state (users, unconfirmed messages,

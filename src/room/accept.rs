@@ -168,7 +168,7 @@ impl Server {
                 // Out of descriptors: leave the connection in the backlog
                 // and try again shortly.
                 if !self.accept_paused && self.room.config().verbose {
-                    crate::status::line(&format!(
+                    crate::status::say(&format!(
                         "room-server: cannot accept: {} ({} clients)",
                         net::describe(&e),
                         self.room.len()

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::encoding::Encoding;
-use crate::lines::{self, Event, Finish, Flow, Input, Printer, Source, StdinText};
 use crate::net;
 use crate::room::framer::{Frame, Framer};
 use crate::sanitize;
+use crate::stdin::{self, Finish, Flow, Got, Input, Printer, Source, StdinText};
 use crate::stop::Stop;
 
 /// Shown on stderr once connected.
@@ -174,12 +174,12 @@ enum Sink {
 }
 
 /// Reads the server's lines, prints them, and reports the end as
-/// [`Event::Closed`].
+/// [`Got::Closed`].
 fn spawn_socket_reader(
     stream: TcpStream,
     encoding: Encoding,
     mut sink: Sink,
-    events: SyncSender<Event>,
+    events: SyncSender<Got>,
 ) {
     thread::spawn(move || {
         let mut reader = Reader::new(stream);
@@ -219,7 +219,7 @@ fn spawn_socket_reader(
                 break;
             }
         }
-        let _ = events.send(Event::Closed);
+        let _ = events.send(Got::Closed);
     });
 }
 
@@ -244,7 +244,7 @@ pub fn run<E: Write>(
         },
         other => other,
     };
-    let (events_tx, events) = lines::spawn(source);
+    let (events_tx, events) = stdin::spawn(source);
     let sink = if terminal {
         match printer_rx.recv_timeout(Duration::from_secs(5)) {
             Ok(p) => Sink::Printer(p),
@@ -263,7 +263,7 @@ pub fn run<E: Write>(
         refused: 0,
     };
     let mut wire = Vec::new();
-    let finish = lines::drive(&events, stop, &mut |line_no: u64, line: Input<'_>| {
+    let finish = stdin::drive(&events, stop, &mut |line_no: u64, line: Input<'_>| {
         let text = match config.stdin.text(line) {
             Ok(text) => text,
             Err(why) => {
@@ -295,7 +295,7 @@ pub fn run<E: Write>(
             while let Ok(event) =
                 events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                if matches!(event, Event::Closed) {
+                if matches!(event, Got::Closed) {
                     break;
                 }
             }

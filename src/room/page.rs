@@ -107,7 +107,7 @@ pub fn read(room: &mut LinkedRoom, key: usize, web: &WebConfig, now: Instant) ->
         match next_message(ws) {
             FromPage::Text(text) => {
                 budget = budget.saturating_sub(text.len());
-                match web::lines(&text, web.encode, max_line) {
+                match web::room_lines(&text, web.encode, max_line) {
                     Err(why) => room.tell_page(key, Entry::page(web::refused(&why))),
                     Ok(lines) => {
                         room.tell_page(key, Entry::page(web::sent()));

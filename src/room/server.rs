@@ -1,6 +1,6 @@
 //! The `room-server` poll loop: the listeners, the timers, and the turns in
 //! which members are read and written. What the room does with what it
-//! reads is [`super::core`]'s (no I/O); accepting and admitting
+//! reads is the room core's (`super::core`: no I/O); accepting and admitting
 //! connections is in `super::accept`; a member's connection, TCP or page,
 //! is read and written in `super::conn`.
 //!
@@ -305,7 +305,7 @@ impl Server {
             }
         }
         for line in self.room.take_said() {
-            crate::status::line(&line);
+            crate::status::say(&line);
         }
     }
 
@@ -324,7 +324,7 @@ impl Server {
             Token(key),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            crate::status::line(&format!("[{addr}] cannot register: {}", net::describe(&e)));
+            crate::status::say(&format!("[{addr}] cannot register: {}", net::describe(&e)));
             return;
         }
         let joined = self.room.join(link, addr, hello, Instant::now());

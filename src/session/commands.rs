@@ -194,7 +194,7 @@ impl Session {
                 Ok(Vec::new())
             }
             _ => {
-                let shown = crate::sanitize::line(name);
+                let shown = crate::sanitize::one_line(name);
                 self.refuse(format!("unknown command /{shown}; /help lists them"))
             }
         }
@@ -266,7 +266,7 @@ impl Session {
         if let Some((to, said)) = rest.trim_start().split_once(' ') {
             let shown = format!("→ {to}: {}", said.trim_start());
             self.log
-                .push(time, Who::Me, crate::sanitize::line(&shown), None);
+                .push(time, Who::Me, crate::sanitize::one_line(&shown), None);
         }
     }
 }

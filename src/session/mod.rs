@@ -23,8 +23,8 @@ use std::time::SystemTime;
 
 use crate::chat::Event;
 pub use crate::chat::{Drops, FileCommand, Incoming, Mark, Mode, Offer, Outgoing, User, Who};
+use crate::clock::local_hms;
 use crate::encoding::Encoding;
-use crate::message::local_hms;
 use crate::transport::Transport;
 pub use commands::{split_paths, Refused, HELP};
 pub use scrollback::{Entry, Scrollback, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, SCROLLBACK_BYTES};
@@ -268,13 +268,13 @@ impl Session {
     }
 
     pub(crate) fn set_status(&mut self, level: Level, text: String) {
-        self.status = Some((level, crate::sanitize::line(&text)));
+        self.status = Some((level, crate::sanitize::one_line(&text)));
     }
 
     /// Sets an alias (as `--alias IP=NAME` does).
     pub fn alias(&mut self, ip: IpAddr, name: &str) {
         self.aliases
-            .insert(ip.to_canonical(), crate::sanitize::line(name));
+            .insert(ip.to_canonical(), crate::sanitize::one_line(name));
     }
 
     fn unalias(&mut self, ip: IpAddr) {
@@ -298,7 +298,7 @@ impl Session {
     /// Adds a notice (join/leave, disconnection) to the messages.
     pub fn notice(&mut self, time: String, text: &str) {
         self.log
-            .push(time, Who::Notice, crate::sanitize::line(text), None);
+            .push(time, Who::Notice, crate::sanitize::one_line(text), None);
     }
 
     /// Adds a note of the window's own (no time: `/help`, `/files`).
@@ -321,8 +321,12 @@ impl Session {
         lines
             .iter()
             .map(|l| {
-                self.log
-                    .push(time.clone(), Who::Me, crate::sanitize::line(&l.text), mark)
+                self.log.push(
+                    time.clone(),
+                    Who::Me,
+                    crate::sanitize::one_line(&l.text),
+                    mark,
+                )
             })
             .collect()
     }
@@ -342,7 +346,7 @@ impl Session {
 
     /// Files offered, to this user or by it: a new entry `📎 [N] …`.
     pub fn offer(&mut self, time: String, offer: Offer) {
-        let base = crate::sanitize::line(&format!("📎 [{}] {}", offer.n, offer.text));
+        let base = crate::sanitize::one_line(&format!("📎 [{}] {}", offer.n, offer.text));
         if offer.who != Who::Me {
             self.received += 1;
         }
@@ -364,7 +368,7 @@ impl Session {
             return;
         };
         o.fetchable = fetchable;
-        let shown = format!("{}  {}", o.base, crate::sanitize::line(text));
+        let shown = format!("{}  {}", o.base, crate::sanitize::one_line(text));
         let seq = o.seq;
         self.log.set_text(seq, shown);
     }

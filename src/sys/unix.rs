@@ -10,7 +10,7 @@ pub fn ansi_encoding() -> Option<&'static encoding_rs::Encoding> {
 }
 
 /// SO_REUSEADDR: a restarted server rebinds its port at once (TIME_WAIT),
-/// and UDP listeners share a port as SPEC says.
+/// and UDP listeners share a port as the README says.
 ///
 /// # Errors
 /// The OS error of `setsockopt`.

@@ -10,17 +10,16 @@
 //! * [`udp::Udp`]: the default. One socket, bound like `chat-window`'s
 //!   (same decoding, sanitizing, `--allow`, `--max-rate`, `--multicast`),
 //!   that also sends, so peers see this user as one stable `ip:port`.
-//! * [`room::Room`]: a `room-server` connection, read like `room-client`.
-//! * [`ipmsg::Ipmsg`]: IP Messenger, over the protocol in [`crate::ipmsg`].
-//! * [`journal::Journal`]: the `--log` file all three write to.
+//! * [`room_mode::Room`]: a `room-server` connection, read like `room-client`.
+//! * [`ipmsg_mode::Ipmsg`]: IP Messenger, over the protocol in [`crate::ipmsg`].
+//! * [`Journal`] (in [`crate::journal`]): the `--log` file all three write to.
 //!
 //! Nothing here knows the window: a transport only sees lines to send and
 //! a [`Sink`] for what it hears.
 
-pub mod files;
-pub mod ipmsg;
-pub mod journal;
-pub mod room;
+pub mod ipmsg_mode;
+pub mod room_mode;
+pub mod transfers;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -28,7 +27,7 @@ use std::time::SystemTime;
 
 pub use crate::chat::{Event, Mode, Sink};
 use crate::chat::{FileCommand, Outgoing};
-pub use journal::Journal;
+pub use crate::journal::Journal;
 
 /// Why sending did not work (nothing was sent).
 #[derive(Debug, Clone, PartialEq, Eq)]

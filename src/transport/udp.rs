@@ -14,9 +14,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{Journal, Mode, SendError, Sink, Transport};
 use crate::chat::{Drops, Event, Incoming, Outgoing, Who};
+use crate::clock::local_hms;
 use crate::encoding::Encoding;
 use crate::filter::{Admission, AllowList, Refused};
-use crate::message::{local_hms, Renderer, Scratch};
+use crate::message::{Renderer, Scratch};
 use crate::net::{self, BatchReceiver};
 use crate::stop::POLL_INTERVAL;
 

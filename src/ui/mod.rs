@@ -14,7 +14,7 @@
 //!
 //! The transports live below the window ([`crate::transport`]) and never
 //! see it: they get lines to send, and hand what they hear to a
-//! [`Sink`] that feeds this loop's channel as [`Event::Chat`].
+//! [`Sink`] that feeds this loop's channel as [`Input::Chat`].
 //!
 //! * [`app`]: the edit line, the scroll position, what every key does;
 //! * [`editor`]: the input line, by grapheme and display width;
@@ -45,9 +45,9 @@ use crate::transport::Transport;
 use crate::ui::app::App;
 use crate::ui::draw::Areas;
 
-/// What the window's loop hears.
+/// What the window's loop hears: the terminal, the transport, a signal.
 #[derive(Debug)]
-pub enum Event {
+pub enum Input {
     /// A key, paste, mouse or resize event.
     Term(TermEvent),
     /// What the transport heard.
@@ -57,8 +57,8 @@ pub enum Event {
 }
 
 /// A sink feeding the window's channel, for the transport.
-pub fn sink(events: SyncSender<Event>) -> Sink {
-    Sink::new(move |e| events.send(Event::Chat(e)).is_ok())
+pub fn sink(events: SyncSender<Input>) -> Sink {
+    Sink::new(move |e| events.send(Input::Chat(e)).is_ok())
 }
 
 /// The shortest time between two redraws (about 30 a second).
@@ -71,7 +71,7 @@ const EVENTS_PER_FRAME: usize = 4096;
 pub const EVENT_QUEUE: usize = 1024;
 
 /// The channel every source of events writes to.
-pub fn channel() -> (SyncSender<Event>, Receiver<Event>) {
+pub fn channel() -> (SyncSender<Input>, Receiver<Input>) {
     std::sync::mpsc::sync_channel(EVENT_QUEUE)
 }
 
@@ -111,11 +111,11 @@ impl std::fmt::Display for Outcome {
 }
 
 /// Starts the thread that reads the terminal's events into `events`.
-pub fn spawn_terminal_reader(events: SyncSender<Event>) {
+pub fn spawn_terminal_reader(events: SyncSender<Input>) {
     thread::spawn(move || loop {
         match crossterm::event::read() {
             Ok(ev) => {
-                if events.send(Event::Term(ev)).is_err() {
+                if events.send(Input::Term(ev)).is_err() {
                     return;
                 }
             }
@@ -132,7 +132,7 @@ pub fn spawn_terminal_reader(events: SyncSender<Event>) {
 pub fn run(
     app: App,
     transport: &mut dyn Transport,
-    events: &Receiver<Event>,
+    events: &Receiver<Input>,
 ) -> std::io::Result<Outcome> {
     let mut screen = term::Screen::enter()?;
     let size = screen.terminal.size()?;
@@ -216,9 +216,9 @@ impl Loop<'_> {
     }
 
     /// Applies one event; returns whether the screen changed.
-    fn handle(&mut self, ev: Event) -> bool {
+    fn handle(&mut self, ev: Input) -> bool {
         match ev {
-            Event::Term(TermEvent::Key(key)) => {
+            Input::Term(TermEvent::Key(key)) => {
                 // Debug builds only: F12 panics when LANCHAT_TEST_PANIC is
                 // set, so the tests can see a panic put the terminal back.
                 #[cfg(debug_assertions)]
@@ -235,11 +235,11 @@ impl Loop<'_> {
                     }
                 }
             }
-            Event::Term(TermEvent::Paste(text)) => self.app.paste(&text),
-            Event::Term(TermEvent::Mouse(m)) => self.app.mouse(m),
-            Event::Term(TermEvent::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
-            Event::Term(_) => return false,
-            Event::Chat(ev) => {
+            Input::Term(TermEvent::Paste(text)) => self.app.paste(&text),
+            Input::Term(TermEvent::Mouse(m)) => self.app.mouse(m),
+            Input::Term(TermEvent::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
+            Input::Term(_) => return false,
+            Input::Chat(ev) => {
                 // An own offer shows at once, like an own line.
                 let own = matches!(&ev, chat::Event::Offer(o) if o.who == chat::Who::Me);
                 self.app.session_mut().apply(ev, SystemTime::now());
@@ -247,7 +247,7 @@ impl Loop<'_> {
                     self.app.follow();
                 }
             }
-            Event::Signal => self.signal = true,
+            Input::Signal => self.signal = true,
         }
         self.app.changed();
         true

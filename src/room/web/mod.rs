@@ -11,7 +11,7 @@
 //! This module holds what is particular to the web: parsing requests
 //! (httparse), the responses, the Origin rule, making the page's JSON from
 //! the room's typed entries ([`page`], once per entry for every page:
-//! [`PageCache`]) and the page's text into room lines ([`lines`]);
+//! [`PageCache`]) and the page's text into room lines ([`room_lines`]);
 //! [`http`] holds a connection until its request is answered or upgraded. The WebSocket protocol itself is tungstenite's, on the
 //! room's own mio sockets, so browsers are members of the one room loop
 //! and no second copy of the room's rules exists.
@@ -306,7 +306,7 @@ pub fn you(addr: &str, max_line: usize) -> String {
 
 /// `{"kind":"notice","text":…}` for a notice of the server's own (ASCII).
 pub fn notice(text: &str) -> String {
-    json(&ToPage::notice(&sanitize::line(
+    json(&ToPage::notice(&sanitize::one_line(
         text.trim_end_matches('\n'),
     )))
 }
@@ -316,7 +316,7 @@ pub fn notice(text: &str) -> String {
 pub fn who(total: usize, members: &[Label], more: usize, decode: Encoding) -> String {
     let members = members
         .iter()
-        .map(|m| sanitize::line(&decode.decode(m).0))
+        .map(|m| sanitize::one_line(&decode.decode(m).0))
         .collect();
     json(&ToPage::Who {
         total,
@@ -341,7 +341,7 @@ pub fn refused(why: &str) -> String {
 /// name notices also say who, so the page keeps its member list without
 /// reading text.
 pub fn page(entry: &Entry, decode: Encoding) -> String {
-    let text = |b: &[u8]| sanitize::line(&decode.decode(b).0);
+    let text = |b: &[u8]| sanitize::one_line(&decode.decode(b).0);
     // A notice, and the member it names (entered, left, renamed → now).
     let notice = |line: &[u8], named: [Option<&[u8]>; 4]| {
         let all = text(line);
@@ -368,9 +368,9 @@ pub fn page(entry: &Entry, decode: Encoding) -> String {
         View::Renamed { who, now, line } => notice(line, [None, None, Some(who), Some(now)]),
         // The room's own words are ASCII: a page reads them as they are,
         // whatever --web-encoding says.
-        View::Notice(line) => json(&ToPage::notice(&sanitize::line(&String::from_utf8_lossy(
-            line,
-        )))),
+        View::Notice(line) => json(&ToPage::notice(&sanitize::one_line(
+            &String::from_utf8_lossy(line),
+        ))),
         View::Named(line) => notice(line, [None; 4]),
         View::Who {
             total,
@@ -429,7 +429,7 @@ impl PageCache {
 /// # Errors
 /// Why it cannot be sent: a character the encoding cannot write (named
 /// with its code point), or a line too long.
-pub fn lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<Vec<u8>>, String> {
+pub fn room_lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<Vec<u8>>, String> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let mut lines = Vec::new();
     for line in text.split('\n') {
@@ -645,14 +645,14 @@ mod tests {
             r#"{"kind":"who","total":3,"members":["bob@10.0.0.2:4000","10.0.0.3:1"],"more":1}"#
         );
         assert_eq!(
-            lines("第一行\r\ntwo\n", gbk, 100).unwrap(),
+            room_lines("第一行\r\ntwo\n", gbk, 100).unwrap(),
             vec![gbk.encode("第一行").unwrap(), b"two".to_vec()]
         );
         assert_eq!(
-            lines("ok 😀", gbk, 100).unwrap_err(),
+            room_lines("ok 😀", gbk, 100).unwrap_err(),
             "'😀' (U+1F600) cannot be written in gb2312"
         );
-        assert!(lines(&"x".repeat(101), gbk, 100)
+        assert!(room_lines(&"x".repeat(101), gbk, 100)
             .unwrap_err()
             .contains("101 bytes"));
         assert_eq!(

@@ -11,8 +11,9 @@ use std::time::SystemTime;
 
 use super::{Journal, Mode, SendError, Sink, Transport};
 use crate::chat::{Drops, Event, Incoming, Member, Outgoing, User, Who};
+use crate::clock::local_hms;
 use crate::encoding::Encoding;
-use crate::message::{self, local_hms};
+use crate::message;
 use crate::net;
 use crate::room::client::Reader;
 use crate::room::framer::Frame;
@@ -35,8 +36,8 @@ struct Shown {
 fn member(who: &str) -> Member {
     let (name, addr) = wire::split(who);
     Member {
-        label: sanitize::line(who),
-        name: name.map(sanitize::line),
+        label: sanitize::one_line(who),
+        name: name.map(sanitize::one_line),
         addr: addr.parse().ok().map(net::canonical),
     }
 }
@@ -86,7 +87,7 @@ impl Members {
                 true
             }
             Line::Left(who) => {
-                let who = sanitize::line(who);
+                let who = sanitize::one_line(who);
                 self.list.retain(|m| m.label != who);
                 true
             }
@@ -97,7 +98,7 @@ impl Members {
                 } else {
                     member(&format!("{now}@{addr}"))
                 };
-                let who = sanitize::line(who);
+                let who = sanitize::one_line(who);
                 for m in self.list.iter_mut().filter(|m| m.label == who) {
                     m.clone_from(&new);
                 }
@@ -244,7 +245,7 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
             };
             if journal.is_some() {
                 let record = message::Record {
-                    ts: message::timestamp(now).into(),
+                    ts: crate::clock::timestamp(now).into(),
                     from: match &who {
                         Who::Member(m) => m.label.as_str().into(),
                         _ => peer.as_str().into(),
@@ -259,7 +260,7 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 batch.push(Incoming {
                     time: hms.clone(),
                     who,
-                    text: sanitize::line(body),
+                    text: sanitize::one_line(body),
                 });
             }
         });

@@ -1,5 +1,6 @@
-//! The `--log` file of `lanchat`: one JSON line per message received or
-//! sent, whatever the mode, shared by the receiving thread and the window.
+//! The `--log` file (chat-window's and lanchat's): opened to append, and
+//! for `lanchat` one JSON line per message received or sent, whatever the
+//! mode, shared by the receiving thread and the window.
 //! Each call writes whole lines with one `write`, so a reader (or a crash)
 //! never sees half a record, and nothing shown is missing after a signal.
 
@@ -10,14 +11,25 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::message::{self, SentRecord};
+use crate::message::SentRecord;
+
+/// Opens a `--log FILE` to append to (created if missing).
+///
+/// # Errors
+/// The OS error, for the caller to name the file.
+pub fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
 
 /// The log file, shared.
 #[derive(Clone, Debug)]
 pub struct Journal(Arc<Mutex<File>>);
 
 impl Journal {
-    /// Appends to `file` (opened with [`message::open_log`]).
+    /// Appends to `file` (opened with [`open_log`]).
     pub fn new(file: File) -> Self {
         Journal(Arc::new(Mutex::new(file)))
     }
@@ -40,7 +52,7 @@ impl Journal {
     /// Logs a sent line: `{"ts":…,"to":…,"text":…,"bytes":N}`.
     pub fn sent(&self, to: &str, text: &str, bytes: usize, time: SystemTime) {
         self.record(&SentRecord {
-            ts: message::timestamp(time).into(),
+            ts: crate::clock::timestamp(time).into(),
             to: to.into(),
             text: text.into(),
             bytes,

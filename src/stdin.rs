@@ -2,7 +2,7 @@
 //!
 //! A blocked read never notices Ctrl-C (ctrlc installs its handler with
 //! SA_RESTART), so stdin is read on a thread of its own and handed over as
-//! [`Event`]s: large blocks from a pipe or file (split into lines by a
+//! [`Got`]s: large blocks from a pipe or file (split into lines by a
 //! [`Splitter`] on the consuming side, no allocation per line), or edited
 //! lines from a terminal (rustyline, with history). The consumer waits with a
 //! timeout and polls its stop flag.
@@ -38,7 +38,7 @@ pub enum Source {
 pub type Printer = Box<dyn rustyline::ExternalPrinter + Send>;
 
 /// What the reading thread hands over.
-pub enum Event {
+pub enum Got {
     /// Raw bytes from a pipe or file (lines may span blocks).
     Block(Vec<u8>),
     /// One whole line, without its line ending.
@@ -55,39 +55,39 @@ pub enum Event {
 
 /// Starts the reading thread; events arrive on the returned channel, which
 /// other threads may also feed through the returned sender.
-pub fn spawn(source: Source) -> (SyncSender<Event>, Receiver<Event>) {
+pub fn spawn(source: Source) -> (SyncSender<Got>, Receiver<Got>) {
     let (tx, rx) = mpsc::sync_channel(16);
     let sender = tx.clone();
     thread::spawn(move || read(source, &tx));
     (sender, rx)
 }
 
-fn read(source: Source, tx: &SyncSender<Event>) {
+fn read(source: Source, tx: &SyncSender<Got>) {
     match source {
         Source::Messages(msgs) => {
             for m in msgs {
-                if tx.send(Event::Line(m)).is_err() {
+                if tx.send(Got::Line(m)).is_err() {
                     return;
                 }
             }
-            let _ = tx.send(Event::Eof);
+            let _ = tx.send(Got::Eof);
         }
         Source::Stream(mut r) => loop {
             let mut buf = vec![0u8; READ_BLOCK];
             match r.read(&mut buf) {
                 Ok(0) => {
-                    let _ = tx.send(Event::Eof);
+                    let _ = tx.send(Got::Eof);
                     return;
                 }
                 Ok(n) => {
                     buf.truncate(n);
-                    if tx.send(Event::Block(buf)).is_err() {
+                    if tx.send(Got::Block(buf)).is_err() {
                         return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = tx.send(Event::Error(e));
+                    let _ = tx.send(Got::Error(e));
                     return;
                 }
             }
@@ -97,7 +97,7 @@ fn read(source: Source, tx: &SyncSender<Event>) {
             let mut editor = match rustyline::DefaultEditor::new() {
                 Ok(e) => e,
                 Err(e) => {
-                    let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
+                    let _ = tx.send(Got::Error(io::Error::other(e.to_string())));
                     return;
                 }
             };
@@ -107,7 +107,7 @@ fn read(source: Source, tx: &SyncSender<Event>) {
                         let _ = printer_tx.send(Box::new(p));
                     }
                     Err(e) => {
-                        let _ = tx.send(Event::Error(io::Error::other(e.to_string())));
+                        let _ = tx.send(Got::Error(io::Error::other(e.to_string())));
                         return;
                     }
                 }
@@ -118,13 +118,13 @@ fn read(source: Source, tx: &SyncSender<Event>) {
                         if !line.is_empty() {
                             let _ = editor.add_history_entry(line.as_str());
                         }
-                        Event::Line(line)
+                        Got::Line(line)
                     }
-                    Err(ReadlineError::Eof) => Event::Eof,
-                    Err(ReadlineError::Interrupted) => Event::Interrupted,
-                    Err(e) => Event::Error(io::Error::other(e.to_string())),
+                    Err(ReadlineError::Eof) => Got::Eof,
+                    Err(ReadlineError::Interrupted) => Got::Interrupted,
+                    Err(e) => Got::Error(io::Error::other(e.to_string())),
                 };
-                let last = !matches!(event, Event::Line(_));
+                let last = !matches!(event, Got::Line(_));
                 if tx.send(event).is_err() || last {
                     return;
                 }
@@ -244,7 +244,7 @@ pub enum Finish {
     Handler,
     /// Ctrl-C in the line editor, or the stop flag.
     Stopped,
-    /// Another thread reported [`Event::Closed`].
+    /// Another thread reported [`Got::Closed`].
     Closed,
 }
 
@@ -269,17 +269,13 @@ impl<F: FnMut(u64, Input<'_>) -> Flow> LineSink for F {
 
 /// Hands every line from `events` to `sink` with its number (from 1),
 /// until end of input, the handler stopping, the stop flag (polled every
-/// [`POLL_INTERVAL`]) or [`Event::Closed`]. Lines from a pipe are bytes
+/// [`POLL_INTERVAL`]) or [`Got::Closed`]. Lines from a pipe are bytes
 /// with their `\n` ([`StdinText::text`] reads them); a last line without
 /// one is handled at end of input.
 ///
 /// # Errors
 /// The error reading stdin failed with.
-pub fn drive(
-    events: &Receiver<Event>,
-    stop: &Stop,
-    sink: &mut impl LineSink,
-) -> io::Result<Finish> {
+pub fn drive(events: &Receiver<Got>, stop: &Stop, sink: &mut impl LineSink) -> io::Result<Finish> {
     let finish = drive_lines(events, stop, sink)?;
     if sink.flush() == Flow::Stop && finish == Finish::Eof {
         return Ok(Finish::Handler);
@@ -288,7 +284,7 @@ pub fn drive(
 }
 
 fn drive_lines(
-    events: &Receiver<Event>,
+    events: &Receiver<Got>,
     stop: &Stop,
     sink: &mut impl LineSink,
 ) -> io::Result<Finish> {
@@ -304,7 +300,7 @@ fn drive_lines(
             Err(RecvTimeoutError::Disconnected) => return Ok(Finish::Eof),
         };
         match event {
-            Event::Line(text) => {
+            Got::Line(text) => {
                 line_no += 1;
                 if sink.line(line_no, Input::Text(&text)) == Flow::Stop
                     || sink.flush() == Flow::Stop
@@ -312,7 +308,7 @@ fn drive_lines(
                     return Ok(Finish::Handler);
                 }
             }
-            Event::Block(block) => {
+            Got::Block(block) => {
                 let mut flow = Flow::Continue;
                 splitter.split(&block, |line| {
                     line_no += 1;
@@ -323,7 +319,7 @@ fn drive_lines(
                     return Ok(Finish::Handler);
                 }
             }
-            Event::Eof => {
+            Got::Eof => {
                 if let Some(line) = splitter.finish() {
                     line_no += 1;
                     if sink.line(line_no, Input::Bytes(&line)) == Flow::Stop {
@@ -332,9 +328,9 @@ fn drive_lines(
                 }
                 return Ok(Finish::Eof);
             }
-            Event::Interrupted => return Ok(Finish::Stopped),
-            Event::Closed => return Ok(Finish::Closed),
-            Event::Error(e) => return Err(e),
+            Got::Interrupted => return Ok(Finish::Stopped),
+            Got::Closed => return Ok(Finish::Closed),
+            Got::Error(e) => return Err(e),
         }
     }
 }
@@ -428,8 +424,8 @@ mod tests {
     #[test]
     fn drive_numbers_lines_across_blocks_and_stops_on_request() {
         let (tx, rx) = mpsc::sync_channel(8);
-        tx.send(Event::Block(b"a\nb".to_vec())).unwrap();
-        tx.send(Event::Block(b"c\nd\nstop\nnever\n".to_vec()))
+        tx.send(Got::Block(b"a\nb".to_vec())).unwrap();
+        tx.send(Got::Block(b"c\nd\nstop\nnever\n".to_vec()))
             .unwrap();
         let mut seen = Vec::new();
         let end = drive(&rx, &Stop::new(), &mut |n: u64, l: Input<'_>| {
@@ -455,8 +451,8 @@ mod tests {
     #[test]
     fn drive_handles_last_partial_line_at_eof() {
         let (tx, rx) = mpsc::sync_channel(8);
-        tx.send(Event::Block(b"x\ny".to_vec())).unwrap();
-        tx.send(Event::Eof).unwrap();
+        tx.send(Got::Block(b"x\ny".to_vec())).unwrap();
+        tx.send(Got::Eof).unwrap();
         let mut n = 0;
         let end = drive(&rx, &Stop::new(), &mut |_: u64, _: Input<'_>| {
             n += 1;

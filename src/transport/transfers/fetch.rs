@@ -44,7 +44,7 @@ impl Shared {
                     self.unbusy(n);
                     self.sink.send(Event::Progress {
                         n,
-                        text: format!("✗ {}: {why}", crate::sanitize::line(&item.name)),
+                        text: format!("✗ {}: {why}", crate::sanitize::one_line(&item.name)),
                         fetchable: true,
                     });
                     return;
@@ -56,7 +56,7 @@ impl Shared {
         }
         self.sink.send(Event::Progress {
             n,
-            text: format!("✓ saved {}", crate::sanitize::line(&saved_text(&saved))),
+            text: format!("✓ saved {}", crate::sanitize::one_line(&saved_text(&saved))),
             fetchable: false,
         });
     }

@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::clock::timestamp;
 use crate::ipmsg::files::{self, Item};
-use crate::message::timestamp;
 
 /// A log record of an offer or a transfer.
 #[derive(Serialize)]
@@ -84,7 +84,7 @@ pub fn summary(items: &[Item]) -> String {
             let slash = if i.is_dir() { "/" } else { "" };
             format!(
                 "{}{slash} {}",
-                crate::sanitize::line(&i.name),
+                crate::sanitize::one_line(&i.name),
                 files::human_size(i.size)
             )
         })

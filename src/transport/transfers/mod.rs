@@ -16,9 +16,9 @@
 //!
 //! At most [`SLOTS`] transfers run at once each way (more wait their turn);
 //! one that moves no byte for [`STALL`] is ended. Nothing a peer says is
-//! trusted: names become safe names ([`files::safe_name`]), nothing is
+//! trusted: names become safe names ([`crate::ipmsg::files::safe_name`]), nothing is
 //! written outside the download folder, sizes are checked, and a folder
-//! stream that breaks a rule is given up ([`files::Stream`]).
+//! stream that breaks a rule is given up ([`crate::ipmsg::files::Stream`]).
 
 mod fetch;
 mod records;

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::files::{self, Files, FilesConfig, InOffer, Offeree};
+use super::transfers::{self, Files, FilesConfig, InOffer, Offeree};
 use super::{Journal, Mode, SendError, Sink, Transport};
 use crate::chat::{Drops, Event, FileCommand, Incoming, Mark, Outgoing, User, Who};
+use crate::clock::{local_hms, timestamp};
 use crate::encoding::Encoding;
 use crate::ipmsg::engine::{Engine, Happened, Me, Out};
-use crate::message::{local_hms, timestamp};
 use crate::net::{self, BatchReceiver};
 
 /// Who this user is, and where else to announce it.
@@ -117,7 +117,7 @@ impl Ipmsg {
         let stop = Arc::new(AtomicBool::new(false));
         send_all(&socket, &hello);
         let requests = engine.clone();
-        let requester: files::Requester = Arc::new(move |to, command, packet, id, offset| {
+        let requester: transfers::Requester = Arc::new(move |to, command, packet, id, offset| {
             requests
                 .lock()
                 .map(|mut e| e.request(to, command, packet, id, offset))
@@ -169,14 +169,14 @@ impl Ipmsg {
         if let Some(why) = &self.files.not_serving {
             return Err(format!("cannot serve files here: {why}"));
         }
-        let items: Vec<files::Offered> = paths
+        let items: Vec<transfers::Offered> = paths
             .iter()
             .enumerate()
-            .map(|(id, p)| files::describe_path(id as u64, p))
+            .map(|(id, p)| transfers::describe_path(id as u64, p))
             .collect::<Result<_, _>>()?;
         let listed: Vec<_> = items.iter().map(|o| o.item.clone()).collect();
         // iptux and FeiQ read packets of at most 8 KB, the header included.
-        if files::MAX_LIST < crate::ipmsg::files::build_list(&listed).len() {
+        if transfers::MAX_LIST < crate::ipmsg::files::build_list(&listed).len() {
             return Err(format!(
                 "too many names for one offer ({} items): offer the folder that holds them",
                 listed.len()
@@ -496,7 +496,7 @@ impl Worker {
 }
 
 fn push_record(log: &mut String, record: Record<'_>) {
-    log.push_str(&super::journal::line(&record));
+    log.push_str(&crate::journal::line(&record));
 }
 
 /// The users pane's list: by nick, then address.
