@@ -29,40 +29,24 @@ mkdir -p "$home/.iptux" "$mem/dl" "$mem/nc"
 cat >"$home/.iptux/config.json" <<JSON
 {"archive_path": "$work", "shared_file_list": ["$mem/big.bin"], "proof_shared": false}
 JSON
-display=$((100 + RANDOM % 400))
-while [[ -e /tmp/.X$display-lock ]]; do display=$((display + 1)); done
-setsid ip netns exec "$(ns 1)" env -i HOME="$home" PATH="$PATH" \
-    xvfb-run -n "$display" -f "$work/xauth" -s "-screen 0 1024x768x24 -nolisten tcp" \
-    dbus-run-session -- iptux >"$work/iptux.log" 2>&1 &
-groups+=($!)
+start_iptux 1 "$home" 1024x768x24
 sock="${tag}b"
 tmuxes+=("$sock")
 ip netns exec "$(ns 2)" tmux -L "$sock" new-session -d -s main -x 200 -y 40 \
     "exec $lc --ipmsg --name bench --download-dir $mem/dl --log $work/l.jsonl 2>$work/l.err"
-scr() { tmux -L "$sock" capture-pane -p -t main; }
-say() { tmux -L "$sock" send-keys -t main -l "$1"; tmux -L "$sock" send-keys -t main Enter; }
-wait_for() { local i; for i in $(seq 1 $(($2 * 100))); do "$1" && return 0; sleep 0.01; done; return 1; }
-listed() { scr | grep -qF "root $ip_i"; }
-offered() { scr | grep -qF "root ($ip_i) 📎 [1]"; }
-wait_for listed 30 || { echo "bench-iptux: iptux never appeared" >&2; exit 1; }
+wait_until 30 on_screen "$sock" "root $ip_i" || die "iptux never appeared"
 for _ in 1 2 3 4 5; do
-    ip netns exec "$(ns 2)" python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 2425))
-s.sendto(b"1_lbt:%d:root:h2:255:\0" % int(time.time() * 10), (sys.argv[2], 2425))
-s.close()' "$ip_l" "$ip_i"
-    wait_for offered 2 && break
+    ask_iptux_shared 2 "$ip_l" "$ip_i"
+    wait_until 2 on_screen "$sock" "root ($ip_i) 📎 [1]" && break
 done
-offered || { echo "bench-iptux: iptux offered nothing" >&2; exit 1; }
+on_screen "$sock" "root ($ip_i) 📎 [1]" || die "iptux offered nothing"
 pid=$(tmux -L "$sock" display-message -p -t main '#{pane_pid}')
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 c0=$(cpu "$pid") t0=$(date +%s.%N)
-say "/get 1"
-fetched() { grep -q '"event":"fetched"' "$work/l.jsonl" 2>/dev/null; }
-wait_for fetched 600 || { echo "bench-iptux: the transfer did not end: $(scr | grep '\[1\]')" >&2; exit 1; }
+type_line "$sock" "/get 1"
+wait_until 600 grep -q '"event":"fetched"' "$work/l.jsonl" 2>/dev/null ||
+    die "the transfer did not end: $(screen "$sock" | grep '\[1\]')"
 t1=$(date +%s.%N) c1=$(cpu "$pid")
 rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 same=different
@@ -74,7 +58,8 @@ port=$((20000 + RANDOM % 20000))
 ip netns exec "$(ns 2)" /usr/bin/time -f "rusage %e %U %S %M" -o "$work/nc.time" \
     nc -l -d "$ip_l" "$port" >"$mem/nc/big.bin" &
 ncr=$!
-for _ in $(seq 1 500); do ip netns exec "$(ns 2)" ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.01; done
+listening() { ip netns exec "$(ns 2)" ss -Hltn "sport = :$port" | grep -q .; }
+wait_until 10 listening || die "nc did not listen"
 t0=$(date +%s.%N)
 ip netns exec "$(ns 1)" nc -N "$ip_l" "$port" <"$mem/big.bin"
 wait "$ncr"

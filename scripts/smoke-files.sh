@@ -77,27 +77,20 @@ echo "hello" >"$work/a/小.txt"
 size=$((big_mib * 1024 * 1024))
 
 # --- lanchat windows ---------------------------------------------------------
-# start_lc SOCK HOST NAME DL: lanchat --ipmsg in tmux on HOST; --log $work/SOCK.jsonl.
+# start_lc NAME HOST NICK DL: lanchat --ipmsg in tmux on HOST, the tmux
+# server ${tag}NAME (the windows are called by these NAMEs below, through
+# $w_NAME); --log $work/NAME.jsonl.
 start_lc() {
     local sock="${tag}$1"
     tmuxes+=("$sock")
+    printf -v "w_$1" %s "$sock"
     ip netns exec "$(ns "$2")" tmux -L "$sock" new-session -d -s main -x 220 -y 50 \
         "$lc --ipmsg --name $3 --download-dir $4 --log $work/$1.jsonl 2>$work/$1.err; echo exit=\$?; sleep 600"
-}
-scr() { tmux -L "${tag}$1" capture-pane -p -t main -S -200; }
-say() { tmux -L "${tag}$1" send-keys -t main -l "$2"; tmux -L "${tag}$1" send-keys -t main Enter; }
-# until_screen SOCK PATTERN WHAT [SECONDS]: bounded wait for a window.
-until_screen() {
-    local i
-    for i in $(seq 1 $((${4:-20} * 20))); do scr "$1" | grep -qF -- "$2" && return 0; sleep 0.05; done
-    fail "$3 (the $1 window below)"
-    scr "$1" | grep -v '^│ *│' >&2
-    return 1
 }
 # lanchat's pid under the tmux pane's shell.
 lc_pid() {
     local sh
-    sh=$(tmux -L "${tag}$1" display-message -p -t main '#{pane_pid}')
+    sh=$(tmux -L "$1" display-message -p -t main '#{pane_pid}')
     cat "/proc/$sh/task/$sh/children"
 }
 # same FILE_A FILE_B WHAT / same_tree DIR_A DIR_B WHAT
@@ -107,30 +100,30 @@ files_in() { find "$1" -type f | wc -l; }
 
 start_lc a 2 甲 "$work/dl-a"
 start_lc b 3 乙 "$work/dl-b"
-until_screen a "乙 $ip_b" "甲 does not list 乙" &&
-    until_screen b "甲 $ip_a" "乙 does not list 甲"
+until_screen "$w_a" "乙 $ip_b" "甲 does not list 乙" &&
+    until_screen "$w_b" "甲 $ip_a" "乙 does not list 甲"
 
 # --- 1. 甲 → 乙: the big file and the folder ---------------------------------
-say a "/to 乙"
-say a "/send $work/a/大文件.bin $work/a/资料"
-until_screen b "甲 ($ip_a) 📎 [1] 大文件.bin" "乙 did not get 甲's offer"
+type_line "$w_a" "/to 乙"
+type_line "$w_a" "/send $work/a/大文件.bin $work/a/资料"
+until_screen "$w_b" "甲 ($ip_a) 📎 [1] 大文件.bin" "乙 did not get 甲's offer"
 [[ -e "$work/dl-b" ]] && fail "something was fetched without /get"
 t0=$(date +%s.%N)
-say b "/get 1"
-until_screen b "✓ saved 大文件.bin, 资料 in $work/dl-b" "乙 did not save 甲's offer" 300
+type_line "$w_b" "/get 1"
+until_screen "$w_b" "✓ saved 大文件.bin, 资料 in $work/dl-b" "乙 did not save 甲's offer" 300
 t1=$(date +%s.%N)
-until_screen a "→ 乙  ✓" "甲's entry never showed ✓"
+until_screen "$w_a" "→ 乙  ✓" "甲's entry never showed ✓"
 same "$work/a/大文件.bin" "$work/dl-b/大文件.bin" "甲 → 乙"
 same_tree "$work/a/资料" "$work/dl-b/资料" "甲 → 乙 folder"
 (($(files_in "$work/dl-b/资料") == nfiles)) || fail "甲 → 乙: not $nfiles files"
 echo "smoke-files: 甲 → 乙: ${big_mib} MiB and $nfiles files in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s, identical"
 
 # --- 2. 乙 → 甲 ----------------------------------------------------------------
-say b "/to 甲"
-say b "/send $work/b/回传.bin $work/b/回传资料"
-until_screen a "乙 ($ip_b) 📎 [2] 回传.bin" "甲 did not get 乙's offer"
-say a "/get 2"
-until_screen a "✓ saved 回传.bin, 回传资料 in $work/dl-a" "甲 did not save 乙's offer" 300
+type_line "$w_b" "/to 甲"
+type_line "$w_b" "/send $work/b/回传.bin $work/b/回传资料"
+until_screen "$w_a" "乙 ($ip_b) 📎 [2] 回传.bin" "甲 did not get 乙's offer"
+type_line "$w_a" "/get 2"
+until_screen "$w_a" "✓ saved 回传.bin, 回传资料 in $work/dl-a" "甲 did not save 乙's offer" 300
 same "$work/b/回传.bin" "$work/dl-a/回传.bin" "乙 → 甲"
 same_tree "$work/b/回传资料" "$work/dl-a/回传资料" "乙 → 甲 folder"
 echo "smoke-files: 乙 → 甲: identical"
@@ -138,27 +131,25 @@ echo "smoke-files: 乙 → 甲: identical"
 # --- 3. resume after the sender is killed --------------------------------------
 # 乙 has 大文件.bin already: this copy is 大文件 (1).bin.
 ip netns exec "$(ns 2)" tc qdisc add dev eth0 root tbf rate 200mbit burst 256kb latency 100ms
-say a "/send $work/a/大文件.bin"
-until_screen b "📎 [3] 大文件.bin" "乙 did not get the offer to resume"
-say b "/get 3"
+type_line "$w_a" "/send $work/a/大文件.bin"
+until_screen "$w_b" "📎 [3] 大文件.bin" "乙 did not get the offer to resume"
+type_line "$w_b" "/get 3"
 part="$work/dl-b/大文件 (1).bin.part"
-for _ in $(seq 1 600); do
-    (($(stat -c %s "$part" 2>/dev/null || echo 0) > size / 3)) && break
-    sleep 0.05
-done
-kill -9 "$(lc_pid a)"
+third() { (($(stat -c %s "$part" 2>/dev/null || echo 0) > size / 3)); }
+wait_until 30 third || fail "resume: the .part never passed a third"
+kill -9 "$(lc_pid "$w_a")"
 ip netns exec "$(ns 2)" tc qdisc del dev eth0 root
-until_screen b "✗ 大文件.bin: short:" "乙 did not say the transfer broke off"
-until_screen a "exit=137" "甲 was not killed"
+until_screen "$w_b" "✗ 大文件.bin: short:" "乙 did not say the transfer broke off"
+until_screen "$w_a" "exit=137" "甲 was not killed"
 kept=$(stat -c %s "$part")
 ((kept > 0 && kept < size)) || fail "resume: the .part holds $kept of $size bytes"
 start_lc a2 2 甲 "$work/dl-a"
-until_screen a2 "乙 $ip_b" "甲 (again) does not list 乙"
-say a2 "/to 乙"
-say a2 "/send $work/a/大文件.bin"
-until_screen b "📎 [4] 大文件.bin" "乙 did not get the offer again"
-say b "/get 4"
-until_screen b "✓ saved $work/dl-b/大文件 (1).bin" "the resumed transfer did not finish" 300
+until_screen "$w_a2" "乙 $ip_b" "甲 (again) does not list 乙"
+type_line "$w_a2" "/to 乙"
+type_line "$w_a2" "/send $work/a/大文件.bin"
+until_screen "$w_b" "📎 [4] 大文件.bin" "乙 did not get the offer again"
+type_line "$w_b" "/get 4"
+until_screen "$w_b" "✓ saved $work/dl-b/大文件 (1).bin" "the resumed transfer did not finish" 300
 same "$work/a/大文件.bin" "$work/dl-b/大文件 (1).bin" "resume"
 rest=$(python3 -c '
 import json, sys
@@ -169,16 +160,16 @@ for l in open(sys.argv[1], encoding="utf-8"):
 echo "smoke-files: resume: $kept bytes kept when 甲 was killed, 甲 again sent the other $rest, the file is whole"
 
 # --- 4. /drop and /cancel ------------------------------------------------------
-say a2 "/send $work/a/小.txt"
-until_screen b "📎 [5] 小.txt" "乙 did not get the small offer"
-say b "/drop 5"
-until_screen a2 "→ 乙  乙 declined" "/drop: 甲 was not told"
-say a2 "/send $work/a/小.txt"
-until_screen b "📎 [6] 小.txt" "乙 did not get the offer to cancel"
-say a2 "/cancel 3"
-until_screen a2 "cancelled" "/cancel was not shown"
-say b "/get 6"
-until_screen b "✗ 小.txt: the peer sent nothing" "a cancelled offer was served"
+type_line "$w_a2" "/send $work/a/小.txt"
+until_screen "$w_b" "📎 [5] 小.txt" "乙 did not get the small offer"
+type_line "$w_b" "/drop 5"
+until_screen "$w_a2" "→ 乙  乙 declined" "/drop: 甲 was not told"
+type_line "$w_a2" "/send $work/a/小.txt"
+until_screen "$w_b" "📎 [6] 小.txt" "乙 did not get the offer to cancel"
+type_line "$w_a2" "/cancel 3"
+until_screen "$w_a2" "cancelled" "/cancel was not shown"
+type_line "$w_b" "/get 6"
+until_screen "$w_b" "✗ 小.txt: the peer sent nothing" "a cancelled offer was served"
 [[ -e "$work/dl-b/小.txt" || -e "$work/dl-b/小.txt.part" ]] && fail "/cancel: something was written"
 echo "smoke-files: /drop told the sender, /cancel ended the offer"
 
@@ -187,15 +178,15 @@ mkdir -p "$work/tiny"
 mount -t tmpfs -o size=2m tmpfs "$work/tiny"
 mounts+=("$work/tiny")
 start_lc c 4 丙 "$work/tiny"
-until_screen a2 "丙 $ip_c" "甲 does not list 丙"
-say a2 "/to 丙"
-say a2 "/send $work/a/大文件.bin"
-until_screen c "📎 [1] 大文件.bin" "丙 did not get the offer"
-say c "/get 1"
-until_screen c "✗ 大文件.bin: the disk is full" "a full disk was not said"
-say c "/to 甲"
-say c "磁盘满了"
-until_screen a2 "丙 ($ip_c) 磁盘满了" "丙 does not chat on after the full disk"
+until_screen "$w_a2" "丙 $ip_c" "甲 does not list 丙"
+type_line "$w_a2" "/to 丙"
+type_line "$w_a2" "/send $work/a/大文件.bin"
+until_screen "$w_c" "📎 [1] 大文件.bin" "丙 did not get the offer"
+type_line "$w_c" "/get 1"
+until_screen "$w_c" "✗ 大文件.bin: the disk is full" "a full disk was not said"
+type_line "$w_c" "/to 甲"
+type_line "$w_c" "磁盘满了"
+until_screen "$w_a2" "丙 ($ip_c) 磁盘满了" "丙 does not chat on after the full disk"
 echo "smoke-files: a full disk is one clear error, the chat goes on"
 
 # --- 6, 7. iptux ---------------------------------------------------------------
@@ -209,63 +200,38 @@ if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v x
  "peer_window_width": 900, "peer_window_height": 600, "peer_main_paned_divide": 450,
  "shared_file_list": ["$work/i/共享.bin", "$work/i/共享夹"], "proof_shared": false}
 JSON
-    display=$((100 + RANDOM % 400))
-    while [[ -e /tmp/.X$display-lock ]]; do display=$((display + 1)); done
-    setsid ip netns exec "$(ns 1)" env -i HOME="$home" PATH="$PATH" \
-        xvfb-run -n "$display" -f "$work/xauth" -s "-screen 0 1280x900x24 -nolisten tcp" \
-        dbus-run-session -- iptux >"$work/iptux.log" 2>&1 &
-    groups+=($!)
-    x() { DISPLAY=":$display" XAUTHORITY="$work/xauth" "$@"; }
-    # window_named PREFIX: the id of iptux's window whose title starts so
-    # (≤ 30 s). (xdotool's own --name search misses GTK's non-Latin titles.)
-    window_named() {
-        local id
-        for _ in $(seq 1 300); do
-            for id in $(x xdotool search --name "" 2>/dev/null); do
-                [[ $(x xdotool getwindowname "$id" 2>/dev/null) == "$1"* ]] && { echo "$id"; return 0; }
-            done
-            sleep 0.1
-        done
-        return 1
-    }
-    until_screen a2 "root $ip_i" "甲 does not list iptux" 30
+    start_iptux 1 "$home" 1280x900x24
+    until_screen "$w_a2" "root $ip_i" "甲 does not list iptux" 30
     # 6. iptux offers its shared files when asked (IPTUX_ASKSHARED, 255),
     # to the address asking: asked from 甲's address and port.
     for try in 1 2 3 4 5; do
-        ip netns exec "$(ns 2)" python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 2425))
-s.sendto(b"1_lbt:%d:root:h2:255:\0" % int(time.time() * 10), (sys.argv[2], 2425))
-s.close()' "$ip_a" "$ip_i"
-        scr a2 | grep -q "root ($ip_i) 📎" && break
-        sleep 1
+        ask_iptux_shared 2 "$ip_a" "$ip_i"
+        wait_until 1 on_screen "$w_a2" "root ($ip_i) 📎" && break
     done
-    until_screen a2 "root ($ip_i) 📎 [5] 共享.bin 5.0 MB, 共享夹/" "iptux's offer did not reach 甲"
-    say a2 "/get 5"
-    until_screen a2 "✓ saved 共享.bin, 共享夹 in $work/dl-a" "甲 did not save iptux's files" 60
+    until_screen "$w_a2" "root ($ip_i) 📎 [5] 共享.bin 5.0 MB, 共享夹/" "iptux's offer did not reach 甲"
+    type_line "$w_a2" "/get 5"
+    until_screen "$w_a2" "✓ saved 共享.bin, 共享夹 in $work/dl-a" "甲 did not save iptux's files" 60
     same "$work/i/共享.bin" "$work/dl-a/共享.bin" "iptux → lanchat"
     same_tree "$work/i/共享夹" "$work/dl-a/共享夹" "iptux → lanchat folder"
     echo "smoke-files: iptux → lanchat: a file and a folder, identical"
     # 7. 甲 offers iptux a file; a line first opens iptux's chat window.
     head -c 3000000 /dev/urandom >"$work/a/给iptux.bin"
-    say a2 "/to $ip_i"
-    say a2 "你好 iptux, 发你个文件"
-    until_screen a2 "me 你好 iptux, 发你个文件 ✓" "iptux did not confirm the line"
-    say a2 "/send $work/a/给iptux.bin"
-    until_screen a2 "→ root  root offered" "甲's offer to iptux is not shown"
-    win=$(window_named "Talk with") || true
+    type_line "$w_a2" "/to $ip_i"
+    type_line "$w_a2" "你好 iptux, 发你个文件"
+    until_screen "$w_a2" "me 你好 iptux, 发你个文件 ✓" "iptux did not confirm the line"
+    type_line "$w_a2" "/send $work/a/给iptux.bin"
+    until_screen "$w_a2" "→ root  root offered" "甲's offer to iptux is not shown"
+    win=$(iptux_window "Talk with") || true
     if [[ -z "$win" ]]; then
         fail "iptux opened no chat window"
     else
         x xdotool mousemove --window "$win" 704 77 click 1
-        dialog=$(window_named "Please select a folder") || true
+        dialog=$(iptux_window "Please select a folder") || true
         [[ -n "$dialog" ]] || fail "iptux's Accept opened no folder dialog"
         x xdotool key Return
-        for _ in $(seq 1 600); do cmp -s "$work/a/给iptux.bin" "$work/iptux-recv/给iptux.bin" && break; sleep 0.05; done
+        wait_until 30 cmp -s "$work/a/给iptux.bin" "$work/iptux-recv/给iptux.bin" || true
         same "$work/a/给iptux.bin" "$work/iptux-recv/给iptux.bin" "lanchat → iptux"
-        until_screen a2 "→ root  ✓" "甲's entry never showed ✓ for iptux"
+        until_screen "$w_a2" "→ root  ✓" "甲's entry never showed ✓ for iptux"
         echo "smoke-files: lanchat → iptux: accepted in iptux's window, identical"
     fi
 elif [[ ${CI:-} == true ]]; then
@@ -276,8 +242,9 @@ fi
 
 # Every window still answers and leaves with 0.
 for s in a2 b c; do
-    say "$s" "/quit"
-    until_screen "$s" "exit=0" "$s did not exit 0 on /quit"
+    w="w_$s"
+    type_line "${!w}" "/quit"
+    until_screen "${!w}" "exit=0" "$s did not exit 0 on /quit"
 done
 if ((failures)); then
     echo "smoke-files: $failures check(s) FAILED" >&2

@@ -79,10 +79,8 @@ for i in $(seq 2 "$hosts"); do
 done
 for p in "${spids[@]}"; do wait "$p" || fail "input-box exited non-zero"; done
 # Wait (bounded) until everything is shown, then Ctrl-C the window.
-for _ in $(seq 1 1000); do
-    (($(wc -l <"$work/u.out") >= 2 * total)) && break
-    sleep 0.01
-done
+all_shown() { (($(wc -l <"$work/u.out") >= 2 * total)); }
+wait_until 60 all_shown || true
 kill -INT "$win"
 st=0
 wait "$win" || st=$?
@@ -150,27 +148,20 @@ if command -v tmux >/dev/null; then
         ip netns exec "$(ns "$i")" tmux -L "$t" new-session -d -s main -x 120 -y 40 \
             "$lc -p 3456 2>$work/lc-$i.err; sleep 600"
     done
-    screen() { tmux -L "${tag}t$1" capture-pane -p -t main; }
-    wait_screens() { # wait_screens GREP_PATTERN: until every screen matches
-        local i ok
-        for _ in $(seq 1 500); do
-            ok=1
-            for i in $(seq 1 "$hosts"); do screen "$i" | grep -q -- "$1" || ok=0; done
-            ((ok)) && return 0
-            sleep 0.02
-        done
-        return 1
+    every_screen() { # every_screen TEXT: whether every window shows TEXT
+        local i
+        for i in $(seq 1 "$hosts"); do on_screen "${tag}t$i" "$1" || return 1; done
     }
-    wait_screens "broadcast ($net3.255)" || fail "lanchat did not start on every host (or its target is not $net3.255)"
+    wait_until 10 every_screen "broadcast ($net3.255)" ||
+        fail "lanchat did not start on every host (or its target is not $net3.255)"
     for i in $(seq 1 "$hosts"); do
-        tmux -L "${tag}t$i" send-keys -t main -l "第${i}台 hello from $(addr4 "$i")"
-        tmux -L "${tag}t$i" send-keys -t main Enter
+        type_line "${tag}t$i" "第${i}台 hello from $(addr4 "$i")"
     done
-    wait_screens "第${hosts}台 hello" || true
+    wait_until 10 every_screen "第${hosts}台 hello" || true
     sleep 0.3 # a late duplicate would show now; the counts below must be exact
     lc_bad=0
     for i in $(seq 1 "$hosts"); do
-        s=$(screen "$i")
+        s=$(tmux -L "${tag}t$i" capture-pane -p -t main)
         for j in $(seq 1 "$hosts"); do
             n=$(grep -c "第${j}台 hello from $(addr4 "$j")" <<<"$s" || true)
             if ((i == j)); then
@@ -182,7 +173,7 @@ if command -v tmux >/dev/null; then
             fi
         done
     done
-    ((lc_bad)) && screen 1 >&2
+    ((lc_bad)) && screen "${tag}t1" >&2
     ((lc_bad)) || echo "smoke-netns lanchat: $hosts windows, each shows all $hosts lines exactly once (its own as me)"
 elif [[ ${CI:-} == true ]]; then
     fail "lanchat: tmux is required in CI (.ci/run installs it)"
@@ -197,73 +188,66 @@ if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v t
     tmuxes+=("$ipt")
     iptux_ip=$(addr4 1) lanchat_ip=$(addr4 2) peer_ip=$(addr4 3)
     mkdir -p "$work/iptux-home"
-    # Its own process group: teardown stops xvfb-run, Xvfb and iptux at once.
-    setsid ip netns exec "$(ns 1)" env HOME="$work/iptux-home" timeout 300 xvfb-run -a iptux >"$work/iptux.log" 2>&1 &
-    groups+=($!)
+    start_iptux 1 "$work/iptux-home" 1024x768x24
     mkfifo "$work/peer.in"
     ip netns exec "$(ns 3)" python3 scripts/ipmsg-peer.py "$work/peer.log" "$net3.255" "$lanchat_ip" <"$work/peer.in" &
     pids+=($!)
     exec 7>"$work/peer.in" # keeps the peer's stdin open
     peer() { echo "$*" >&7; }
-    for _ in $(seq 1 500); do grep -q READY "$work/peer.log" 2>/dev/null && break; sleep 0.02; done
+    wait_until 10 grep -q READY "$work/peer.log" 2>/dev/null || fail "ipmsg: the peer did not start"
     ip netns exec "$(ns 2)" tmux -L "$ipt" new-session -d -s main -x 120 -y 30 \
         "$lc --ipmsg --name 小王 --group 测试组 --log $work/ipmsg.jsonl 2>$work/ipmsg.err; echo exit=\$?; sleep 600"
-    ips() { tmux -L "$ipt" capture-pane -p -t main; }
-    until_screen() { # until_screen PATTERN WHAT: bounded wait for the lanchat screen
-        for _ in $(seq 1 500); do ips | grep -qF -- "$1" && return 0; sleep 0.02; done
-        fail "ipmsg: $2 (screen below)"; ips >&2; return 1
-    }
     until_log() { # until_log PATTERN WHAT: bounded wait for the peer's log
-        for _ in $(seq 1 500); do grep -q -- "$1" "$work/peer.log" && return 0; sleep 0.02; done
+        wait_until 10 grep -q -- "$1" "$work/peer.log" && return 0
         fail "ipmsg: $2"; return 1
     }
     # The peer's BR_ENTRY once lanchat listens (lanchat's own BR_ENTRY
     # at start reaches the peer and iptux, who answer).
     until_log "RECV from=$lanchat_ip cmd=0x1000001 mode=0x1 " "the peer never got lanchat's BR_ENTRY" &&
-        until_screen "root $iptux_ip" "iptux is not in lanchat's list"
+        until_screen "$ipt" "root $iptux_ip" "iptux is not in lanchat's list"
     peer entry
-    until_screen "飞秋用户 $peer_ip" "the FeiQ-like peer is not in lanchat's list"
-    until_screen "飞秋用户 ($peer_ip) 上线" "no 上线 line for the peer"
+    until_screen "$ipt" "飞秋用户 $peer_ip" "the FeiQ-like peer is not in lanchat's list"
+    until_screen "$ipt" "飞秋用户 ($peer_ip) 上线" "no 上线 line for the peer"
     # A GBK message with SENDCHECKOPT: shown with the nick, confirmed.
     peer msg 424242 来自飞秋的消息
-    until_screen "飞秋用户 ($peer_ip) 来自飞秋的消息" "the peer's message is not shown with its nick"
+    until_screen "$ipt" "飞秋用户 ($peer_ip) 来自飞秋的消息" "the peer's message is not shown with its nick"
     until_log "RECV from=$lanchat_ip cmd=0x21 mode=0x21 no=[0-9]* text=424242|" "no RECVMSG for the peer's message"
     # The same packet again (a retransmission): confirmed again, shown once.
     peer msg 424242 来自飞秋的消息
-    for _ in $(seq 1 500); do (($(grep -c "text=424242|" "$work/peer.log") >= 2)) && break; sleep 0.02; done
+    twice() { (($(grep -c "text=424242|" "$work/peer.log") >= 2)); }
+    wait_until 10 twice || true
     (($(grep -c "text=424242|" "$work/peer.log") == 2)) || fail "ipmsg: the retransmission was not confirmed"
-    (($(ips | grep -c 来自飞秋的消息) == 1)) || fail "ipmsg: the retransmission was shown twice"
+    (($(screen "$ipt" | grep -c 来自飞秋的消息) == 1)) || fail "ipmsg: the retransmission was shown twice"
     # A line for the peer: SENDMSG|SENDCHECKOPT in GBK, then ✓.
-    tmux -L "$ipt" send-keys -t main -l "/to 飞秋用户"; tmux -L "$ipt" send-keys -t main Enter
-    until_screen "→ 飞秋用户 ($peer_ip)" "/to NICK did not select the peer"
-    tmux -L "$ipt" send-keys -t main -l "给飞秋的回信"; tmux -L "$ipt" send-keys -t main Enter
+    type_line "$ipt" "/to 飞秋用户"
+    until_screen "$ipt" "→ 飞秋用户 ($peer_ip)" "/to NICK did not select the peer"
+    type_line "$ipt" "给飞秋的回信"
     until_log "RECV from=$lanchat_ip cmd=0x120 mode=0x20 no=[0-9]* text=给飞秋的回信|" "the peer got no GBK SENDMSG|SENDCHECKOPT"
-    until_screen "me 给飞秋的回信 ✓" "the line to the peer never turned ✓"
+    until_screen "$ipt" "me 给飞秋的回信 ✓" "the line to the peer never turned ✓"
     # Unanswered: sent four times (the same packet), then ✗ not delivered.
     peer mute
     until_log "DONE mute" "the peer did not mute"
-    tmux -L "$ipt" send-keys -t main -l "没人回答"; tmux -L "$ipt" send-keys -t main Enter
-    until_screen "me 没人回答 …" "the unanswered line does not show as pending"
-    for _ in $(seq 1 500); do ips | grep -q "没人回答 ✗ not delivered" && break; sleep 0.02; done
-    ips | grep -q "没人回答 ✗ not delivered" || fail "ipmsg: the unanswered line never turned ✗ not delivered"
+    type_line "$ipt" "没人回答"
+    until_screen "$ipt" "me 没人回答 …" "the unanswered line does not show as pending"
+    until_screen "$ipt" "没人回答 ✗ not delivered" "the unanswered line never turned ✗ not delivered"
     copies=$(grep "text=没人回答|" "$work/peer.log" | sed 's/.* no=\([0-9]*\).*/\1/' | sort | uniq -c)
     [[ $(wc -l <<<"$copies") -eq 1 && $(awk '{print $1}' <<<"$copies") -eq 4 ]] ||
         fail "ipmsg: the unanswered line was not sent 4 times with one packet number: $copies"
     peer unmute
     # A line for iptux goes to iptux alone; iptux's RECVMSG turns it ✓.
-    tmux -L "$ipt" send-keys -t main -l "/to $iptux_ip"; tmux -L "$ipt" send-keys -t main Enter
-    until_screen "→ root ($iptux_ip)" "/to IP did not select iptux"
-    tmux -L "$ipt" send-keys -t main -l "你好 iptux"; tmux -L "$ipt" send-keys -t main Enter
-    until_screen "me 你好 iptux ✓" "iptux's RECVMSG did not turn the line ✓"
+    type_line "$ipt" "/to $iptux_ip"
+    until_screen "$ipt" "→ root ($iptux_ip)" "/to IP did not select iptux"
+    type_line "$ipt" "你好 iptux"
+    until_screen "$ipt" "me 你好 iptux ✓" "iptux's RECVMSG did not turn the line ✓"
     grep -q "text=你好 iptux" "$work/peer.log" && fail "ipmsg: the line for iptux reached the peer too"
     # A hostile nick stays escaped.
     peer 'nick \x1b[31m坏\u202e人' # the peer turns \x1b and \u202e into the characters
-    until_screen '\x1b[31m坏\u{202e}人' "the hostile nick is not shown escaped"
-    ips | grep -q $'\x1b' && fail "ipmsg: a raw escape reached the screen"
+    until_screen "$ipt" '\x1b[31m坏\u{202e}人' "the hostile nick is not shown escaped"
+    screen "$ipt" | grep -q $'\x1b' && fail "ipmsg: a raw escape reached the screen"
     # /quit: BR_EXIT to the LAN, exit 0.
-    tmux -L "$ipt" send-keys -t main -l "/quit"; tmux -L "$ipt" send-keys -t main Enter
+    type_line "$ipt" "/quit"
     until_log "RECV from=$lanchat_ip cmd=0x2 mode=0x2 " "no BR_EXIT on /quit"
-    until_screen "exit=0" "lanchat --ipmsg did not exit 0"
+    until_screen "$ipt" "exit=0" "lanchat --ipmsg did not exit 0"
     # The log: the peer's message with nick and packet, own lines with delivered.
     python3 - "$work/ipmsg.jsonl" <<'PY' || fail "ipmsg: --log"
 import json, sys

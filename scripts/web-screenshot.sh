@@ -9,6 +9,7 @@
 # Env: LANCHAT_BIN  directory of the binaries (default: builds release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 out=${1:-target/screenshots}
 mkdir -p "$out"
 for tool in chromium nc iconv; do
@@ -30,7 +31,7 @@ trap cleanup EXIT
 
 "$LANCHAT_BIN/room-server" -b 127.0.0.1 -p 0 --web 127.0.0.1:0 2>"$work/server.err" &
 pids+=($!)
-for _ in $(seq 1 200); do grep -q '^Web page on' "$work/server.err" && break; sleep 0.02; done
+until_line "$work/server.err" '^Web page on' 30
 room=$(sed -n 's/^Chat server started on \(.*\)$/\1/p' "$work/server.err")
 web=$(sed -n 's|^Web page on \(http://.*\)$|\1|p' "$work/server.err")
 [[ -n $room && -n $web ]] || { echo "web-screenshot: room-server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
@@ -40,7 +41,8 @@ web=$(sed -n 's|^Web page on \(http://.*\)$|\1|p' "$work/server.err")
 member() {
     local pages=$1
     shift
-    ( for _ in $(seq 1 300); do (($(grep -c "from the web page" "$work/server.err") >= pages)) && break; sleep 0.02; done
+    pages_in() { (($(grep -c "from the web page" "$work/server.err") >= pages)); }
+    ( wait_until 30 pages_in || true
       printf '%s\n' "$@" | iconv -f utf-8 -t gbk
       sleep 30 ) | nc "${room%:*}" "${room##*:}" >/dev/null &
     pids+=($!)

@@ -18,6 +18,7 @@
 # the end; only processes this script started are stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 TARGET=x86_64-pc-windows-gnu
 EXE=${EXE_DIR:-target/$TARGET/debug}
 LIN=${LANCHAT_BIN:-target/debug}
@@ -32,46 +33,39 @@ fi
 
 tmp=$(mktemp -d)
 pids=()
-tmux_sock=lanchat-wine-$$
+tmux_sock=lanchat-wine-$$     # lanchat.exe in UDP mode
+tmux_files=lanchat-winef-$$   # lanchat.exe --ipmsg
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     tmux -L "$tmux_sock" kill-server 2>/dev/null || true
+    tmux -L "$tmux_files" kill-server 2>/dev/null || true
     wine_stop 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-fail() { echo "wine-check: FAILED: $*" >&2; exit 1; }
 ok() { echo "wine-check: $*: ok"; }
-# wait_for FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN.
-wait_for() {
-    local file=$1 pattern=$2 secs=${3:-60} i
-    for ((i = 0; i < secs * 20; i++)); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "--- $file:" >&2; cat "$file" >&2 2>/dev/null || true
-    fail "no line matching '$pattern' in $file within ${secs}s"
-}
-port_of() { sed -n "s/.*$2 .*:\([0-9]*\)\/\{0,1\}$/\1/p" "$1" | head -1; }
 # A free UDP or TCP port nobody listens on (bound and released by python).
 closed_port() {
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
 }
-# A Windows program in the foreground, bounded. (In the background, wine
-# runs directly: it execs, so $! is the program's PID, for Ctrl-C.)
-w() { timeout --foreground 120 wine "$@"; }
+# A Windows program in the foreground, bounded (generously: Wine starts
+# slowly on a busy machine). In the background, wine runs directly: it
+# execs, so $! is the program's PID, for Ctrl-C.
+w() { timeout --foreground 300 wine "$@"; }
 
 # The prefix: booted once, with the one DLL Wine 8.0 lacks.
 source scripts/wine/prefix.sh
 boot=$(( $(date +%s) - start ))
 
 # --- --version, usage errors ---------------------------------------------
+# On failure, the exit status and the whole output are said, so a failure
+# on a busy machine says whether it was the program or Wine.
 for b in chat-window input-box room-server room-client lanchat; do
-    v=$(w "$EXE/$b.exe" --version 2>&1) || fail "$b.exe --version: $v"
-    [[ $v == "$b "* ]] || fail "$b.exe --version printed '$v'"
-    set +e; w "$EXE/$b.exe" --no-such-option >/dev/null 2>&1; code=$?; set -e
-    [ $code -eq 2 ] || fail "$b.exe with a bad option exited $code, not 2"
+    set +e; v=$(w "$EXE/$b.exe" --version 2>&1); code=$?; set -e
+    [[ $code -eq 0 && $v == "$b "* ]] || die "$b.exe --version: exit $code, output: $v"
+    set +e; out=$(w "$EXE/$b.exe" --no-such-option 2>&1); code=$?; set -e
+    [ $code -eq 2 ] || die "$b.exe with a bad option exited $code, not 2; output: $out"
 done
 ok "--version and usage errors (exit 2) of the five .exe files"
 
@@ -79,20 +73,20 @@ ok "--version and usage errors (exit 2) of the five .exe files"
 w "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 --format json --count 1 --timeout 60s \
     >"$tmp/cw.json" 2>"$tmp/cw.err" &
 pids+=($!); cw=$!
-wait_for "$tmp/cw.err" "listening on"
+until_line "$tmp/cw.err" "listening on"
 port=$(port_of "$tmp/cw.err" "listening on")
 "$LIN/input-box" 127.0.0.1 -p "$port" -m 你好 2>/dev/null
-wait "$cw" || fail "chat-window.exe exited $? ($(cat "$tmp/cw.err"))"
-grep -q '"text":"你好","bytes":4,"malformed":false' "$tmp/cw.json" || fail "chat-window.exe JSON: $(cat "$tmp/cw.json")"
-grep -q '"from":"127.0.0.1:' "$tmp/cw.json" || fail "chat-window.exe sender: $(cat "$tmp/cw.json")"
+wait "$cw" || die "chat-window.exe exited $? ($(cat "$tmp/cw.err"))"
+grep -q '"text":"你好","bytes":4,"malformed":false' "$tmp/cw.json" || die "chat-window.exe JSON: $(cat "$tmp/cw.json")"
+grep -q '"from":"127.0.0.1:' "$tmp/cw.json" || die "chat-window.exe sender: $(cat "$tmp/cw.json")"
 wine "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 --count 1 --timeout 60s >"$tmp/cw.txt" 2>"$tmp/cw2.err" &
 pids+=($!); cw=$!
-wait_for "$tmp/cw2.err" "listening on"
+until_line "$tmp/cw2.err" "listening on"
 port=$(port_of "$tmp/cw2.err" "listening on")
 "$LIN/input-box" 127.0.0.1 -p "$port" -s 127.0.0.2 -m 你好 2>/dev/null
-wait "$cw" || fail "chat-window.exe (text) exited $?"
+wait "$cw" || die "chat-window.exe (text) exited $?"
 [ "$(sed -n 2p "$tmp/cw.txt")" = "你好" ] && grep -q '^127\.0\.0\.2:[0-9]*$' "$tmp/cw.txt" \
-    || fail "chat-window.exe text records: $(cat "$tmp/cw.txt")"
+    || die "chat-window.exe text records: $(cat "$tmp/cw.txt")"
 ok "Linux input-box → chat-window.exe: sender 127.0.0.2:PORT and 你好 shown, JSON bytes 4"
 
 # --- input-box.exe → the wire (GB2312 bytes), from a pipe --------------------
@@ -110,111 +104,107 @@ for _ in range(int(sys.argv[1])):
 }
 hexrx 2 >"$tmp/hex" 2>"$tmp/hex.err" &
 pids+=($!); rx=$!
-wait_for "$tmp/hex.err" "listening on"
+until_line "$tmp/hex.err" "listening on"
 port=$(port_of "$tmp/hex.err" "listening on")
 printf '你好\n88\n' | w "$EXE/input-box.exe" 127.0.0.1 -p "$port" 2>"$tmp/ib.err" \
-    || fail "input-box.exe exited $?: $(cat "$tmp/ib.err")"
+    || die "input-box.exe exited $?: $(cat "$tmp/ib.err")"
 wait "$rx"
-[ "$(cat "$tmp/hex")" = "$(printf 'c4e3bac3\n3838')" ] || fail "input-box.exe sent $(cat "$tmp/hex")"
+[ "$(cat "$tmp/hex")" = "$(printf 'c4e3bac3\n3838')" ] || die "input-box.exe sent $(cat "$tmp/hex")"
 ok "input-box.exe from a UTF-8 pipe → GB2312 on the wire (c4e3bac3), 88 quits"
 
 # Piped GBK text (type 名单.txt | input-box), read in the ANSI code page:
 # LC_ALL=zh_CN.UTF-8 gives the Wine process code page 936, as on Chinese Windows.
 hexrx 1 >"$tmp/hex" 2>"$tmp/hex.err" &
 pids+=($!); rx=$!
-wait_for "$tmp/hex.err" "listening on"
+until_line "$tmp/hex.err" "listening on"
 port=$(port_of "$tmp/hex.err" "listening on")
-printf '\xc4\xe3\xba\xc3\r\n' | env LC_ALL=zh_CN.UTF-8 timeout 120 wine "$EXE/input-box.exe" 127.0.0.1 -p "$port" 2>"$tmp/ib.err" \
-    || fail "input-box.exe (GBK pipe) exited $?: $(cat "$tmp/ib.err")"
+printf '\xc4\xe3\xba\xc3\r\n' | env LC_ALL=zh_CN.UTF-8 timeout 300 wine "$EXE/input-box.exe" 127.0.0.1 -p "$port" 2>"$tmp/ib.err" \
+    || die "input-box.exe (GBK pipe) exited $?: $(cat "$tmp/ib.err")"
 wait "$rx"
-[ "$(cat "$tmp/hex")" = "c4e3bac3" ] || fail "input-box.exe (GBK pipe) sent $(cat "$tmp/hex"); $(cat "$tmp/ib.err")"
+[ "$(cat "$tmp/hex")" = "c4e3bac3" ] || die "input-box.exe (GBK pipe) sent $(cat "$tmp/hex"); $(cat "$tmp/ib.err")"
 ok "input-box.exe from a GBK pipe (ANSI code page 936, --stdin-encoding auto) → 你好 sent"
 
 # Nobody listening: warned once, the lines still go, exit 0.
 p=$(closed_port SOCK_DGRAM)
 w "$EXE/input-box.exe" 127.0.0.1 -p "$p" -m one -m two -m three 2>"$tmp/ib.err" \
-    || fail "input-box.exe to a closed port exited $?"
+    || die "input-box.exe to a closed port exited $?"
 grep -q "no chat window is listening at 127.0.0.1:$p" "$tmp/ib.err" \
-    || fail "input-box.exe to a closed port said: $(cat "$tmp/ib.err")"
+    || die "input-box.exe to a closed port said: $(cat "$tmp/ib.err")"
 ok "input-box.exe to a closed port: 'no chat window is listening' warning"
 
 # --- port in use --------------------------------------------------------------
 wine "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 >/dev/null 2>"$tmp/cw.err" &
 pids+=($!); cw=$!
-wait_for "$tmp/cw.err" "listening on"
+until_line "$tmp/cw.err" "listening on"
 port=$(port_of "$tmp/cw.err" "listening on")
 set +e; w "$EXE/chat-window.exe" -b 127.0.0.1 -p "$port" >/dev/null 2>"$tmp/cw3.err"; code=$?; set -e
 [ $code -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$port: address already in use" "$tmp/cw3.err" \
-    || fail "second chat-window.exe on port $port: exit $code, $(cat "$tmp/cw3.err")"
+    || die "second chat-window.exe on port $port: exit $code, $(cat "$tmp/cw3.err")"
 ok "a second chat-window.exe on the same port: 'address already in use', exit 1"
 
 # --- Ctrl-C → 130 -------------------------------------------------------------
 kill -INT "$cw"
 set +e; wait "$cw"; code=$?; set -e
-[ $code -eq 130 ] && grep -q "messages shown" "$tmp/cw.err" || fail "chat-window.exe after Ctrl-C: exit $code, $(cat "$tmp/cw.err")"
+[ $code -eq 130 ] && grep -q "messages shown" "$tmp/cw.err" || die "chat-window.exe after Ctrl-C: exit $code, $(cat "$tmp/cw.err")"
 ok "Ctrl-C: chat-window.exe prints its summary and exits 130"
 
 # --- room-server.exe with nc members, room-client.exe from a pipe --------------
 wine "$EXE/room-server.exe" -b 127.0.0.1 -p 0 >/dev/null 2>"$tmp/rs.err" &
 pids+=($!); rs=$!
-wait_for "$tmp/rs.err" "Chat server started on"
-grep -q "open-file limit" "$tmp/rs.err" && fail "room-server.exe speaks of an open-file limit: $(cat "$tmp/rs.err")"
+until_line "$tmp/rs.err" "Chat server started on"
+grep -q "open-file limit" "$tmp/rs.err" && die "room-server.exe speaks of an open-file limit: $(cat "$tmp/rs.err")"
 rport=$(port_of "$tmp/rs.err" "Chat server started on")
 mkfifo "$tmp/a.in" "$tmp/c.in"
 nc -s 127.0.0.2 127.0.0.1 "$rport" <"$tmp/a.in" >"$tmp/a.out" &
 pids+=($!)
 exec 3>"$tmp/a.in"
-wait_for "$tmp/rs.err" "(1 in room)"
+until_line "$tmp/rs.err" "(1 in room)"
 wine "$EXE/room-client.exe" 127.0.0.1 -p "$rport" <"$tmp/c.in" >"$tmp/c.out" 2>"$tmp/c.err" &
 pids+=($!); rc=$!
 exec 4>"$tmp/c.in"
-wait_for "$tmp/c.err" "Connected to remote host. Start sending messages!"
-wait_for "$tmp/a.out" "entered room"
+until_line "$tmp/c.err" "Connected to remote host. Start sending messages!"
+until_line "$tmp/a.out" "entered room"
 printf '\xc4\xe3\xba\xc3 from nc\n' >&3          # GB2312 from nc ...
-wait_for "$tmp/c.out" "<127.0.0.2:[0-9]*> 你好 from nc"   # ... shown as Chinese
+until_line "$tmp/c.out" "<127.0.0.2:[0-9]*> 你好 from nc"   # ... shown as Chinese
 printf '你好 from room-client\n' >&4              # UTF-8 typed into room-client ...
-wait_for "$tmp/a.out" "from room-client"
+until_line "$tmp/a.out" "from room-client"
 grep -a -q "$(printf '> \xc4\xe3\xba\xc3 from room-client')" "$tmp/a.out" \
-    || fail "nc did not get GB2312 from room-client.exe: $(od -c "$tmp/a.out" | head)"
+    || die "nc did not get GB2312 from room-client.exe: $(od -c "$tmp/a.out" | head)"
 exec 4>&-                                           # end of input: exit 0
 set +e; wait "$rc"; code=$?; set -e
-[ $code -eq 0 ] || fail "room-client.exe at end of input exited $code: $(cat "$tmp/c.err")"
-wait_for "$tmp/a.out" "left room"
+[ $code -eq 0 ] || die "room-client.exe at end of input exited $code: $(cat "$tmp/c.err")"
+until_line "$tmp/a.out" "left room"
 exec 3>&-
 ok "room-server.exe: nc and room-client.exe from a pipe, GB2312 both ways, entered/left notices"
 p=$(closed_port SOCK_STREAM)
 set +e; w "$EXE/room-client.exe" 127.0.0.1 -p "$p" </dev/null >/dev/null 2>"$tmp/c.err"; code=$?; set -e
 [ $code -eq 1 ] && grep -q "Unable to connect to 127.0.0.1:$p: connection refused" "$tmp/c.err" \
-    || fail "room-client.exe to a closed port: exit $code, $(cat "$tmp/c.err")"
+    || die "room-client.exe to a closed port: exit $code, $(cat "$tmp/c.err")"
 kill -INT "$rs"; set +e; wait "$rs"; code=$?; set -e
-[ $code -eq 130 ] || fail "room-server.exe after Ctrl-C exited $code"
+[ $code -eq 130 ] || die "room-server.exe after Ctrl-C exited $code"
 ok "room-client.exe to a closed port: 'connection refused', exit 1; room-server.exe Ctrl-C → 130"
 
 # --- lanchat.exe in tmux → a Linux chat-window ----------------------------------
 "$LIN/chat-window" -b 127.0.0.1 -p 0 --count 1 --timeout 90s >"$tmp/lc.out" 2>"$tmp/lc-cw.err" &
 pids+=($!); cw=$!
-wait_for "$tmp/lc-cw.err" "listening on"
+until_line "$tmp/lc-cw.err" "listening on"
 port=$(port_of "$tmp/lc-cw.err" "listening on")
-tmux -L "$tmux_sock" new-session -d -x 100 -y 30 \
-    "LC_ALL=C.UTF-8 timeout --foreground 120 wine $EXE/lanchat.exe 127.0.0.1:$port -b 127.0.0.1 -p 0 2>$tmp/lc.err; echo \$? >$tmp/lc.code.part; mv $tmp/lc.code.part $tmp/lc.code; sleep 600"
-wait_for "$tmp/lc.err" "listening on"
+tmux -L "$tmux_sock" new-session -d -s main -x 100 -y 30 \
+    "LC_ALL=C.UTF-8 timeout --foreground 300 wine $EXE/lanchat.exe 127.0.0.1:$port -b 127.0.0.1 -p 0 2>$tmp/lc.err; echo \$? >$tmp/lc.code.part; mv $tmp/lc.code.part $tmp/lc.code; sleep 600"
+until_line "$tmp/lc.err" "listening on"
 lport=$(port_of "$tmp/lc.err" "listening on")
 # Keys count once the window is drawn (before, they are the console's):
 # Wine's console garbles the boxes, but the status line reads right.
-for ((i = 0; i < 1200; i++)); do
-    tmux -L "$tmux_sock" capture-pane -p -t 0 | grep -q "127.0.0.1:$lport → 127.0.0.1:$port │" && break
-    sleep 0.05
-done
-tmux -L "$tmux_sock" send-keys -t 0 -l "hello 你好"
-tmux -L "$tmux_sock" send-keys -t 0 Enter
+wait_until 120 on_screen "$tmux_sock" "127.0.0.1:$lport → 127.0.0.1:$port │" ||
+    die "lanchat.exe's window never showed its status line: $(screen "$tmux_sock")"
+type_line "$tmux_sock" "hello 你好"
 set +e; wait "$cw"; code=$?; set -e
-[ $code -eq 0 ] || fail "the Linux chat-window got nothing from lanchat.exe ($(cat "$tmp/lc.err"))"
+[ $code -eq 0 ] || die "the Linux chat-window got nothing from lanchat.exe ($(cat "$tmp/lc.err"))"
 [ "$(cat "$tmp/lc.out")" = "$(printf '127.0.0.1:%s\nhello 你好' "$lport")" ] \
-    || fail "chat-window got from lanchat.exe: $(cat "$tmp/lc.out")"
-tmux -L "$tmux_sock" send-keys -t 0 -l "/quit"
-tmux -L "$tmux_sock" send-keys -t 0 Enter
-for ((i = 0; i < 600; i++)); do [ -f "$tmp/lc.code" ] && break; sleep 0.1; done
-[ "$(cat "$tmp/lc.code" 2>/dev/null)" = 0 ] || fail "lanchat.exe after /quit: exit $(cat "$tmp/lc.code" 2>/dev/null); $(cat "$tmp/lc.err")"
+    || die "chat-window got from lanchat.exe: $(cat "$tmp/lc.out")"
+type_line "$tmux_sock" "/quit"
+wait_until 120 test -f "$tmp/lc.code" || true
+[ "$(cat "$tmp/lc.code" 2>/dev/null)" = 0 ] || die "lanchat.exe after /quit: exit $(cat "$tmp/lc.code" 2>/dev/null); $(cat "$tmp/lc.err")"
 ok "lanchat.exe in tmux: a typed line reaches a Linux chat-window from its listening port; /quit exits 0"
 
 # --- lanchat.exe --ipmsg: files from and to a FeiQ-like peer ---------------------
@@ -224,13 +214,11 @@ ok "lanchat.exe in tmux: a typed line reaches a Linux chat-window from its liste
 fport=$(closed_port SOCK_DGRAM) pport=$(closed_port SOCK_DGRAM)
 mkdir -p "$tmp/wdl"
 head -c 300000 /dev/urandom >"$tmp/wsend.bin"
-tmux -L "$tmux_sock" new-session -d -s files -x 160 -y 40 \
-    "LC_ALL=C.UTF-8 timeout --foreground 180 wine $EXE/lanchat.exe --ipmsg -b 127.0.0.2 -p $fport --download-dir Z:$tmp/wdl --log Z:$tmp/wf.jsonl 127.0.0.4:$pport 2>$tmp/wf.err; echo \$? >$tmp/wf.code.part; mv $tmp/wf.code.part $tmp/wf.code; sleep 600"
-wait_for "$tmp/wf.err" "listening on"
-for ((i = 0; i < 1200; i++)); do
-    tmux -L "$tmux_sock" capture-pane -p -t files | grep -q "IPMsg 127.0.0.2:$fport" && break
-    sleep 0.05
-done
+tmux -L "$tmux_files" new-session -d -s main -x 160 -y 40 \
+    "LC_ALL=C.UTF-8 timeout --foreground 300 wine $EXE/lanchat.exe --ipmsg -b 127.0.0.2 -p $fport --download-dir Z:$tmp/wdl --log Z:$tmp/wf.jsonl 127.0.0.4:$pport 2>$tmp/wf.err; echo \$? >$tmp/wf.code.part; mv $tmp/wf.code.part $tmp/wf.code; sleep 600"
+until_line "$tmp/wf.err" "listening on"
+wait_until 120 on_screen "$tmux_files" "IPMsg 127.0.0.2:$fport" ||
+    die "lanchat.exe --ipmsg never showed its status line: $(screen "$tmux_files")"
 # The peer on a port of its own: Wine binds a UDP socket that may
 # broadcast to 0.0.0.0 whatever address it was given, so the port is taken
 # on every address. (IP Messenger peers take TARGETs with a port.)
@@ -238,21 +226,21 @@ mkfifo "$tmp/peer.in"
 python3 scripts/ipmsg-peer.py "$tmp/peer.log" 127.0.0.2 127.0.0.2 --bind 127.0.0.4 --port "$pport" --to-port "$fport" <"$tmp/peer.in" &
 pids+=($!)
 exec 8>"$tmp/peer.in"
-wait_for "$tmp/peer.log" READY
+until_line "$tmp/peer.log" READY
 echo entry >&8
 # (Its packets come from 127.0.0.1, for the same reason: Wine's 0.0.0.0.)
-wait_for "$tmp/peer.log" "RECV from=127.0.0.1 cmd=0x1000003 "
-wkeys() { tmux -L "$tmux_sock" send-keys -t files -l "$1"; tmux -L "$tmux_sock" send-keys -t files Enter; }
+until_line "$tmp/peer.log" "RECV from=127.0.0.1 cmd=0x1000003 "
 echo "offer 100 names" >&8
 echo "offer 101 folder" >&8
-for ((i = 0; i < 600; i++)); do (($(grep -c '"event":"received"' "$tmp/wf.jsonl" 2>/dev/null) == 2)) && break; sleep 0.1; done
-(($(grep -c '"event":"received"' "$tmp/wf.jsonl" 2>/dev/null) == 2)) || fail "lanchat.exe did not log the peer's two offers"
-wkeys "/get 1"
-wkeys "/get 2"
-for ((i = 0; i < 600; i++)); do (($(grep -c '"event":"fetched"' "$tmp/wf.jsonl" 2>/dev/null) == 14)) && break; sleep 0.1; done
+logged() { (($(grep -c "\"event\":\"$1\"" "$tmp/wf.jsonl" 2>/dev/null) == $2)); }
+wait_until 120 logged received 2 || true
+(($(grep -c '"event":"received"' "$tmp/wf.jsonl" 2>/dev/null) == 2)) || die "lanchat.exe did not log the peer's two offers"
+type_line "$tmux_files" "/get 1"
+type_line "$tmux_files" "/get 2"
+wait_until 120 logged fetched 14 || true
 (($(grep -c '"event":"fetched"' "$tmp/wf.jsonl" 2>/dev/null) == 14)) \
-    || fail "lanchat.exe fetched $(grep -c '"event":"fetched"' "$tmp/wf.jsonl") of 14 items: $(grep failed "$tmp/wf.jsonl" | head -3)"
-python3 - "$tmp/wdl" <<'PY' || fail "lanchat.exe's saved files"
+    || die "lanchat.exe fetched $(grep -c '"event":"fetched"' "$tmp/wf.jsonl") of 14 items: $(grep failed "$tmp/wf.jsonl" | head -3)"
+python3 - "$tmp/wdl" <<'PY' || die "lanchat.exe's saved files"
 import os, sys
 dl = sys.argv[1]
 data = lambda i, n: bytes((k * 7 + i) % 251 for k in range(n))
@@ -270,19 +258,19 @@ assert open(os.path.join(f, "一.txt"), "rb").read() == data(1, 5)
 assert open(os.path.join(f, "子", "二.bin"), "rb").read() == data(1, 6)
 assert open(os.path.join(f, "子", "孙", "三.bin"), "rb").read() == data(1, 7)
 PY
-[[ -e "$tmp/escaped.txt" || -e /tmp/escaped.txt ]] && fail "lanchat.exe wrote outside its download folder"
-wkeys "/to 127.0.0.4"
-wkeys "/send Z:$tmp/wsend.bin"
-wait_for "$tmp/peer.log" "cmd=0x200120 .*wsend.bin:493e0:"
+[[ -e "$tmp/escaped.txt" || -e /tmp/escaped.txt ]] && die "lanchat.exe wrote outside its download folder"
+type_line "$tmux_files" "/to 127.0.0.4"
+type_line "$tmux_files" "/send Z:$tmp/wsend.bin"
+until_line "$tmp/peer.log" "cmd=0x200120 .*wsend.bin:493e0:"
 no=$(grep "cmd=0x200120 .*wsend.bin" "$tmp/peer.log" | head -1 | sed 's/.* no=\([0-9]*\) .*/\1/')
 echo "fetch 127.0.0.4 $no 0 0 $tmp/wgot" >&8
-wait_for "$tmp/peer.log" "FETCHED bytes=300000"
-cmp -s "$tmp/wsend.bin" "$tmp/wgot" || fail "the file lanchat.exe served differs"
+until_line "$tmp/peer.log" "FETCHED bytes=300000"
+cmp -s "$tmp/wsend.bin" "$tmp/wgot" || die "the file lanchat.exe served differs"
 echo "fetch 127.0.0.5 $no 0 0 $tmp/wnot" >&8
-wait_for "$tmp/peer.log" "FETCHED bytes=0"
-wkeys "/quit"
-for ((i = 0; i < 600; i++)); do [ -f "$tmp/wf.code" ] && break; sleep 0.1; done
-[ "$(cat "$tmp/wf.code" 2>/dev/null)" = 0 ] || fail "lanchat.exe --ipmsg after /quit: exit $(cat "$tmp/wf.code" 2>/dev/null)"
+until_line "$tmp/peer.log" "FETCHED bytes=0"
+type_line "$tmux_files" "/quit"
+wait_until 120 test -f "$tmp/wf.code" || true
+[ "$(cat "$tmp/wf.code" 2>/dev/null)" = 0 ] || die "lanchat.exe --ipmsg after /quit: exit $(cat "$tmp/wf.code" 2>/dev/null)"
 exec 8>&-
 ok "lanchat.exe --ipmsg: hostile names saved as the same safe names as on Linux, a nested folder, a file served to its recipient only"
 
