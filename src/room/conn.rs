@@ -10,7 +10,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use tungstenite::WebSocket;
 
-use super::core::Room;
+use super::core::{Room, Took};
 use super::web::{PageCache, WebConfig};
 use super::{page, tcp};
 
@@ -67,6 +67,26 @@ pub enum Turn {
 
 /// The room as the poll loop drives it.
 pub type LinkedRoom = Room<Link>;
+
+/// Whether member `key` reads on with `budget` bytes of its share left:
+/// `None` to go on, else how its turn ends (it is leaving; or its share is
+/// used, or the room paused, and it is read again next round).
+pub fn turn_over(room: &LinkedRoom, key: usize, budget: usize) -> Option<Turn> {
+    if room.leaving(key) {
+        return Some(Turn::Done);
+    }
+    (budget == 0 || room.paused()).then_some(Turn::Again)
+}
+
+/// How a turn goes on once the room took what was read: on (`None`), or
+/// ended (throttled: its allowance wakes it; paused: the next round).
+pub fn after(took: Took) -> Option<Turn> {
+    match took {
+        Took::All => None,
+        Took::Throttled => Some(Turn::Done),
+        Took::Paused => Some(Turn::Again),
+    }
+}
 
 /// Reads what member `key` sent and hands it to the room, up to its
 /// share of this turn.

@@ -12,8 +12,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
-use super::conn::{Conn, LinkedRoom, Turn};
-use super::core::{Leave, Took, Wrote};
+use super::conn::{after, turn_over, Conn, LinkedRoom, Turn};
+use super::core::{Leave, Wrote};
 use super::entry::Entry;
 use super::feed::{Feed, Outbox};
 use super::tcp::READ_SHARE;
@@ -95,11 +95,8 @@ pub fn read(room: &mut LinkedRoom, key: usize, web: &WebConfig, now: Instant) ->
     let max_line = room.config().max_line;
     let mut budget = READ_SHARE;
     loop {
-        if room.leaving(key) {
-            return Turn::Done;
-        }
-        if budget == 0 || room.paused() {
-            return Turn::Again;
+        if let Some(end) = turn_over(room, key, budget) {
+            return end;
         }
         let Some(Conn::Page(ws)) = room.conn_mut(key).map(|l| &mut l.conn) else {
             return Turn::Done;
@@ -111,10 +108,8 @@ pub fn read(room: &mut LinkedRoom, key: usize, web: &WebConfig, now: Instant) ->
                     Err(why) => room.tell_page(key, Entry::page(web::refused(&why))),
                     Ok(lines) => {
                         room.tell_page(key, Entry::page(web::sent()));
-                        match room.take_lines(key, lines, now) {
-                            Took::All => {}
-                            Took::Throttled => return Turn::Done,
-                            Took::Paused => return Turn::Again,
+                        if let Some(end) = after(room.take_lines(key, lines, now)) {
+                            return end;
                         }
                     }
                 }

@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use thiserror::Error;
 
 use super::conn::{self, Link, LinkedRoom, Turn};
-use super::core::{Leave, Took};
+use super::core::Leave;
 use super::entry::Entry;
 use super::history::History;
 use super::web::http::{Bounded, HttpConn};
@@ -278,13 +278,12 @@ impl Server {
             return;
         }
         let now = Instant::now();
-        match self.room.take_held(key, now) {
-            Took::All => {}
-            Took::Throttled => return,
-            Took::Paused => return self.want_read(key),
-        }
         let web = self.web.as_ref().map(|w| &w.config);
-        if conn::read(&mut self.room, key, &mut self.read_buf, web, now) == Turn::Again {
+        let end = match conn::after(self.room.take_held(key, now)) {
+            Some(end) => end,
+            None => conn::read(&mut self.room, key, &mut self.read_buf, web, now),
+        };
+        if end == Turn::Again {
             self.want_read(key);
         }
     }

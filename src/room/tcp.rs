@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use super::conn::{Conn, LinkedRoom, Turn};
-use super::core::{Leave, Took, Wrote};
+use super::conn::{after, turn_over, Conn, LinkedRoom, Turn};
+use super::core::{Leave, Wrote};
 use super::feed::{Feed, Outbox};
 use crate::net;
 
@@ -22,11 +22,8 @@ const IOV_MAX: usize = 64;
 pub fn read(room: &mut LinkedRoom, key: usize, buf: &mut [u8], now: Instant) -> Turn {
     let mut budget = READ_SHARE;
     loop {
-        if room.leaving(key) {
-            return Turn::Done;
-        }
-        if budget == 0 || room.paused() {
-            return Turn::Again;
+        if let Some(end) = turn_over(room, key, budget) {
+            return end;
         }
         let Some(Conn::Tcp(stream)) = room.conn_mut(key).map(|l| &mut l.conn) else {
             return Turn::Done;
@@ -38,10 +35,8 @@ pub fn read(room: &mut LinkedRoom, key: usize, buf: &mut [u8], now: Instant) -> 
             }
             Ok(n) => {
                 budget = budget.saturating_sub(n);
-                match room.take_bytes(key, &buf[..n], now) {
-                    Took::All => {}
-                    Took::Throttled => return Turn::Done,
-                    Took::Paused => return Turn::Again,
+                if let Some(end) = after(room.take_bytes(key, &buf[..n], now)) {
+                    return end;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Done,
