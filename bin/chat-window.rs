@@ -74,7 +74,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
         Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     });
-    let bound = net::bind_udp(SocketAddr::new(ip, args.port), args.recv_buffer)?;
+    let shared = args.listen.multicast.is_some();
+    let bound = net::bind_udp(SocketAddr::new(ip, args.port), args.recv_buffer, shared)?;
     if let Some(group) = args.listen.multicast {
         net::join_multicast(&bound.socket, group, args.listen.interface.as_deref())?;
     }

@@ -214,7 +214,7 @@ fn start_ipmsg(
 ) -> anyhow::Result<Started> {
     let port = args.port.unwrap_or(lanchat::ipmsg::PORT);
     let bind = SocketAddr::new(args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
-    let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER)?;
+    let bound = net::bind_udp(bind, net::DEFAULT_RECV_BUFFER, false)?;
     let local = bound.socket.local_addr()?;
     status::say(&format!("listening on {local}"));
     let config = ipmsg_mode::Config {
@@ -248,7 +248,8 @@ fn start_udp(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Resul
         Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     });
-    let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER)?;
+    let shared = args.listen.multicast.is_some();
+    let bound = net::bind_udp(SocketAddr::new(ip, port), net::DEFAULT_RECV_BUFFER, shared)?;
     let local = bound.socket.local_addr()?;
     status::say(&format!("listening on {local}"));
     let max_bytes = if local.is_ipv6() {

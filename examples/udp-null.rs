@@ -23,7 +23,12 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let bound = net::bind_udp("127.0.0.1:0".parse().unwrap(), net::DEFAULT_RECV_BUFFER).unwrap();
+    let bound = net::bind_udp(
+        "127.0.0.1:0".parse().unwrap(),
+        net::DEFAULT_RECV_BUFFER,
+        false,
+    )
+    .unwrap();
     eprintln!("listening on {}", bound.socket.local_addr().unwrap());
     net::set_poll_timeout(&bound.socket, Duration::from_millis(50)).unwrap();
     let mut rx = BatchReceiver::new();

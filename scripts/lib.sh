@@ -209,6 +209,24 @@ iptux_window() {
     return 1
 }
 
+# iptux_chat_text WINDOW: what iptux's chat window WINDOW (its id) shows in
+# its history pane, as text: selected and copied (Ctrl+A, Ctrl+C) and read
+# from the clipboard (xclip). The window's layout is fixed by the config
+# (peer_window_width 900, peer_window_height 600, peer_main_paned_divide
+# 450), so the history pane is at the window's top left.
+iptux_chat_text() {
+    # (xclip -i stays behind to own the selection: nothing of ours open.)
+    x xclip -selection clipboard -i /dev/null </dev/null >/dev/null 2>&1
+    # Focused, then real key presses (XTEST): GTK may ignore keys sent to
+    # a window that is not focused (XSendEvent).
+    x xdotool windowfocus --sync "$1" 2>/dev/null || true
+    x xdotool mousemove --window "$1" 200 150 click 1 2>/dev/null
+    x xdotool key ctrl+a ctrl+c 2>/dev/null
+    clipboard() { [[ -n $(x xclip -selection clipboard -o 2>/dev/null) ]]; }
+    wait_until 10 clipboard || return 1
+    x xclip -selection clipboard -o
+}
+
 # ask_iptux_shared HOST FROM_IP IPTUX_IP: from FROM_IP:2425 in HOST's
 # namespace, asks iptux for its shared files (its private command 255,
 # IPTUX_ASKSHARED); iptux offers them to that address.

@@ -190,7 +190,8 @@ until_screen "$w_a2" "丙 ($ip_c) 磁盘满了" "丙 does not chat on after the 
 echo "smoke-files: a full disk is one clear error, the chat goes on"
 
 # --- 6, 7. iptux ---------------------------------------------------------------
-if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v xdotool >/dev/null; then
+if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v xdotool >/dev/null &&
+    command -v xclip >/dev/null; then
     home="$work/iptux-home"
     mkdir -p "$home/.iptux" "$work/iptux-recv" "$work/i"
     head -c 5000000 /dev/urandom >"$work/i/共享.bin"
@@ -233,11 +234,17 @@ JSON
         same "$work/a/给iptux.bin" "$work/iptux-recv/给iptux.bin" "lanchat → iptux"
         until_screen "$w_a2" "→ root  ✓" "甲's entry never showed ✓ for iptux"
         echo "smoke-files: lanchat → iptux: accepted in iptux's window, identical"
+        # What iptux shows of 甲's first line: its own words, not UTF-8 read
+        # as GB18030 (甲 started before iptux, its entry answered in GBK).
+        shown=$(iptux_chat_text "$win") || fail "iptux's chat window gave no text"
+        grep -qF "你好 iptux, 发你个文件" <<<"$shown" ||
+            fail "iptux shows 甲's first line as: $(grep -v '^(' <<<"$shown" | head -2)"
+        echo "smoke-files: iptux shows 甲's first line right"
     fi
 elif [[ ${CI:-} == true ]]; then
-    fail "iptux, xvfb-run and xdotool are required in CI (.ci/run installs them)"
+    fail "iptux, xvfb-run, xdotool and xclip are required in CI (.ci/run installs them)"
 else
-    echo "smoke-files: iptux: SKIPPED (needs iptux, xvfb-run and xdotool)"
+    echo "smoke-files: iptux: SKIPPED (needs iptux, xvfb-run, xdotool and xclip)"
 fi
 
 # Every window still answers and leaves with 0.

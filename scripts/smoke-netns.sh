@@ -182,13 +182,20 @@ else
 fi
 
 # --- 7. IP Messenger: iptux, lanchat --ipmsg and a FeiQ-like peer -------------
-if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v tmux >/dev/null; then
+if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v tmux >/dev/null &&
+    command -v xdotool >/dev/null && command -v xclip >/dev/null; then
     for t in "${tmuxes[@]}"; do tmux -L "$t" kill-server 2>/dev/null || true; done
     ipt="${tag}ip"
     tmuxes+=("$ipt")
     iptux_ip=$(addr4 1) lanchat_ip=$(addr4 2) peer_ip=$(addr4 3)
     mkdir -p "$work/iptux-home"
-    start_iptux 1 "$work/iptux-home" 1024x768x24
+    # A fresh iptux whose chat window opens by itself, laid out as
+    # iptux_chat_text expects.
+    mkdir -p "$work/iptux-home/.iptux"
+    cat >"$work/iptux-home/.iptux/config.json" <<JSON
+{"open_chat": true, "peer_window_width": 900, "peer_window_height": 600, "peer_main_paned_divide": 450}
+JSON
+    start_iptux 1 "$work/iptux-home" 1280x900x24
     mkfifo "$work/peer.in"
     ip netns exec "$(ns 3)" python3 scripts/ipmsg-peer.py "$work/peer.log" "$net3.255" "$lanchat_ip" <"$work/peer.in" &
     pids+=($!)
@@ -240,6 +247,16 @@ if command -v iptux >/dev/null && command -v xvfb-run >/dev/null && command -v t
     type_line "$ipt" "你好 iptux"
     until_screen "$ipt" "me 你好 iptux ✓" "iptux's RECVMSG did not turn the line ✓"
     grep -q "text=你好 iptux" "$work/peer.log" && fail "ipmsg: the line for iptux reached the peer too"
+    # What iptux shows: its own words from the first line on (iptux takes
+    # a peer's encoding from its entry; lanchat's, named 小王, came after
+    # iptux's BR_ENTRY).
+    if win=$(iptux_window "Talk with"); then
+        shown=$(iptux_chat_text "$win") || fail "ipmsg: iptux's chat window gave no text"
+        grep -qF "你好 iptux" <<<"$shown" ||
+            fail "ipmsg: iptux shows lanchat's first line as: $(grep -v '^(' <<<"$shown" | head -1)"
+    else
+        fail "ipmsg: iptux opened no chat window for lanchat's line"
+    fi
     # A hostile nick stays escaped.
     peer 'nick \x1b[31m坏\u202e人' # the peer turns \x1b and \u202e into the characters
     until_screen "$ipt" '\x1b[31m坏\u{202e}人' "the hostile nick is not shown escaped"
@@ -260,11 +277,11 @@ bad = [r for r in recs if r.get("text") == "没人回答"]
 assert len(bad) == 1 and bad[0]["delivered"] is False, bad
 PY
     exec 7>&-
-    echo "smoke-netns ipmsg: iptux $iptux_ip and the FeiQ-like peer $peer_ip listed; messages both ways confirmed (✓), retransmission shown once, unanswered ✗ after 4 sends, iptux alone got its line, hostile nick escaped, BR_EXIT sent"
+    echo "smoke-netns ipmsg: iptux $iptux_ip and the FeiQ-like peer $peer_ip listed; messages both ways confirmed (✓), retransmission shown once, unanswered ✗ after 4 sends, iptux alone got its line, hostile nick escaped, BR_EXIT sent, iptux showed the first line right"
 elif [[ ${CI:-} == true ]]; then
-    fail "ipmsg: iptux, xvfb-run and tmux are required in CI (.ci/run installs them)"
+    fail "ipmsg: iptux, xvfb-run, tmux, xdotool and xclip are required in CI (.ci/run installs them)"
 else
-    echo "smoke-netns ipmsg: SKIPPED (needs iptux, xvfb-run and tmux)"
+    echo "smoke-netns ipmsg: SKIPPED (needs iptux, xvfb-run, tmux, xdotool and xclip)"
 fi
 
 if ((failures)); then

@@ -354,7 +354,7 @@ mod tests {
     use std::time::Duration;
 
     fn pair() -> (UdpSocket, UdpSocket) {
-        let rx = net::bind_udp("127.0.0.1:0".parse().unwrap(), 4 << 20)
+        let rx = net::bind_udp("127.0.0.1:0".parse().unwrap(), 4 << 20, false)
             .unwrap()
             .socket;
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

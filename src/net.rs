@@ -234,18 +234,19 @@ pub struct BoundUdp {
     pub recv_buffer: usize,
 }
 
-/// Binds a UDP socket for receiving: SO_REUSEADDR on Unix (exclusive use
-/// on Windows, see [`crate::sys::prepare_listener`]), dual-stack when
-/// `addr` is the IPv6 unspecified address, SO_RCVBUF as asked (capped by
-/// the kernel).
+/// Binds a UDP socket for receiving: the port is this program's alone (a
+/// second program is refused with `address already in use`, on every OS),
+/// unless `shared` (several receivers of a multicast group, see
+/// [`crate::sys::prepare_listener`]); dual-stack when `addr` is the IPv6
+/// unspecified address; SO_RCVBUF as asked (capped by the kernel).
 ///
 /// # Errors
 /// [`NetError::Bind`] when the address cannot be bound.
-pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<BoundUdp, NetError> {
+pub fn bind_udp(addr: SocketAddr, recv_buffer: usize, shared: bool) -> Result<BoundUdp, NetError> {
     let bind_err = |error| NetError::Bind { addr, error };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(bind_err)?;
-    crate::sys::prepare_listener(&socket).map_err(bind_err)?;
+    crate::sys::prepare_listener(&socket, shared).map_err(bind_err)?;
     if let SocketAddr::V6(v6) = addr {
         if v6.ip().is_unspecified() {
             socket.set_only_v6(false).map_err(bind_err)?;
@@ -270,7 +271,7 @@ pub fn bind_tcp(addr: SocketAddr) -> Result<std::net::TcpListener, NetError> {
     let err = |error| NetError::Bind { addr, error };
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
-    crate::sys::prepare_listener(&socket).map_err(err)?;
+    crate::sys::prepare_listener(&socket, false).map_err(err)?;
     if let SocketAddr::V6(v6) = addr {
         if v6.ip().is_unspecified() {
             socket.set_only_v6(false).map_err(err)?;
@@ -502,7 +503,7 @@ mod tests {
 
     #[test]
     fn batch_receives_whole_large_datagrams_and_senders() {
-        let bound = bind_udp("127.0.0.1:0".parse().unwrap(), 1 << 20).unwrap();
+        let bound = bind_udp("127.0.0.1:0".parse().unwrap(), 1 << 20, false).unwrap();
         let dest = bound.socket.local_addr().unwrap();
         set_poll_timeout(&bound.socket, Duration::from_secs(5)).unwrap();
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -548,7 +549,7 @@ mod tests {
         let addr = first.local_addr().unwrap();
         // SO_REUSEADDR does not allow a second UDP bind while the first
         // socket lacks it.
-        let err = bind_udp(addr, 0).unwrap_err();
+        let err = bind_udp(addr, 0, false).unwrap_err();
         assert!(err.to_string().contains("address already in use"), "{err}");
     }
 

@@ -808,3 +808,33 @@ fn room_mode_lists_the_members_by_name_sends_msg_and_follows_a_name_change() {
     assert!(same);
     drop(srv);
 }
+
+#[test]
+fn a_port_another_window_holds_is_refused_and_that_window_keeps_its_lines() {
+    if !have("tmux") {
+        return;
+    }
+    let mut w = Proc::spawn(
+        "chat-window",
+        &["-b", "127.0.0.1", "-p", "0", "--count", "1"],
+    );
+    let port = w.listen_addr("listening on").port().to_string();
+    let lc = Lanchat::start(&["127.0.0.1:9", "-b", "127.0.0.1", "-p", &port]);
+    let (code, restored) = lc.exit();
+    assert_eq!(code, 1, "{}", lc.stderr());
+    assert!(restored, "the terminal is as it was");
+    assert_eq!(
+        lc.stderr().trim(),
+        format!("lanchat: cannot listen on 127.0.0.1:{port}: address already in use")
+    );
+    let (code, _, _) = crate::util::run(Command::new(bin("input-box")).args([
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "still mine",
+    ]));
+    assert_eq!(code, Some(0));
+    assert_eq!(w.lines(2)[1], "still mine");
+    w.expect_exit(0);
+}

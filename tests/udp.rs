@@ -609,6 +609,44 @@ fn port_in_use_is_one_line_in_lanchats_words() {
 }
 
 #[test]
+fn the_port_is_the_windows_alone_a_second_program_is_refused() {
+    // SO_REUSEADDR would let a second window take the port's datagrams
+    // silently on Linux; the port is the first window's alone.
+    let mut first = Proc::spawn(
+        "chat-window",
+        &["-b", "127.0.0.1", "-p", "0", "--count", "1"],
+    );
+    let port = first.listen_addr("listening on").port().to_string();
+    let (code, _, err) = run(Command::new(crate::util::bin("chat-window")).args([
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--timeout",
+        "5s",
+    ]));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("chat-window: cannot listen on 127.0.0.1:{port}: address already in use")
+    );
+    // Nor does a window on 0.0.0.0 take it: the first still gets the line.
+    let (code, _, err) =
+        run(Command::new(crate::util::bin("chat-window")).args(["-p", &port, "--timeout", "5s"]));
+    assert_eq!(code, Some(1), "0.0.0.0 beside 127.0.0.1: {err}");
+    let (code, _, _) = run(Command::new(crate::util::bin("input-box")).args([
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "one",
+    ]));
+    assert_eq!(code, Some(0));
+    assert_eq!(first.lines(2)[1], "one");
+    first.expect_exit(0);
+}
+
+#[test]
 fn broadcast_needs_the_flag_and_then_works_on_loopback() {
     // A window on 0.0.0.0 receives what is broadcast on lo (127.255.255.255).
     let mut w = Proc::spawn("chat-window", &["-p", "0", "--count", "1"]);
@@ -798,13 +836,19 @@ ip link set lo up
 ip link set lo multicast on
 ip route add 224.0.0.0/4 dev lo
 err=$(mktemp)
-"{cw}" -p 0 --multicast 239.1.2.3 --interface 127.0.0.1 --count 1 --timeout 10s 2>"$err" &
+err2=$(mktemp)
+"{cw}" -p 0 --multicast 239.1.2.3 --interface 127.0.0.1 --count 1 --timeout 60s 2>"$err" &
 pid=$!
-i=0; until grep -q 'listening on' "$err" 2>/dev/null; do i=$((i+1)); [ $i -lt 500 ] || exit 9; sleep 0.01; done
+i=0; until grep -q 'listening on .*:[0-9]*$' "$err" 2>/dev/null; do i=$((i+1)); [ $i -lt 6000 ] || exit 9; sleep 0.01; done
 port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$err")
+# A second receiver of the group shares the port (--multicast only).
+"{cw}" -p "$port" --multicast 239.1.2.3 --interface 127.0.0.1 --count 1 --timeout 60s 2>"$err2" >/dev/null &
+pid2=$!
+i=0; until grep -q 'listening on .*:[0-9]*$' "$err2" 2>/dev/null; do i=$((i+1)); [ $i -lt 6000 ] || exit 8; sleep 0.01; done
 "{ib}" 239.1.2.3 -p "$port" --ttl 1 -s 127.0.0.1 -m 组播
 wait $pid
-rm -f "$err"
+wait $pid2 || exit 7
+rm -f "$err" "$err2"
 "#,
         cw = crate::util::bin("chat-window"),
         ib = crate::util::bin("input-box")

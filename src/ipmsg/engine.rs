@@ -501,10 +501,20 @@ impl Engine {
                         happened.push(Happened::Online { nick, addr: from });
                     }
                 }
-                if p.mode() == cmd::BR_ENTRY && self.may_answer(from, now) {
+                // Our entry in the encoding the peer reads: iptux decides a
+                // peer's encoding from its entry (GBK names make it read
+                // that peer's UTF-8 messages as GB18030, garbled, until a
+                // packet happens not to convert), ignoring UTF8OPT. So a
+                // peer that reads UTF-8 is answered in UTF-8; and one first
+                // heard answering our broadcast (which was in GBK) is told
+                // our entry again in UTF-8, when our names are not ASCII.
+                let learnt = p.mode() == cmd::ANSENTRY
+                    && utf8
+                    && !before.as_ref().is_some_and(|b| b.utf8)
+                    && !(self.me.nick.is_ascii() && self.me.group.is_ascii());
+                if (p.mode() == cmd::BR_ENTRY || learnt) && self.may_answer(from, now) {
                     let (nick, group) = (self.me.nick.clone(), self.me.group.clone());
-                    let data =
-                        self.packet(cmd::ANSENTRY | opt::CAPUTF8OPT, &[&nick, &group], false);
+                    let data = self.packet(cmd::ANSENTRY | opt::CAPUTF8OPT, &[&nick, &group], utf8);
                     out.push(Out { to: from, data });
                 }
             }
@@ -743,6 +753,39 @@ mod tests {
         let p = parsed(&outs[0]);
         assert!(p.utf8 && p.has(opt::UTF8OPT | opt::SENDCHECKOPT));
         assert_eq!(p.part(0, gbk()), "你好 😀");
+    }
+
+    #[test]
+    fn a_peer_that_reads_utf8_is_told_our_entry_in_utf8_from_the_first_packet() {
+        // iptux 0.8.3 takes a peer's encoding from its entry and ignores
+        // UTF8OPT: a GBK entry made it read the first UTF-8 line as GB18030.
+        let mut e = me(); // nick 爱丽丝 (GBK on the broadcast)
+        let iptux = "1_iptux 0.8.3:1:root:vm:1:root\0\0icon-tux.png\0utf-8\0".as_bytes();
+        let (out, _) = e.receive(peer(4), iptux, Instant::now());
+        let a = parsed(&out[0]);
+        assert_eq!(a.mode(), cmd::ANSENTRY);
+        assert!(a.utf8 && a.has(opt::UTF8OPT));
+        assert!(
+            out[0].data.windows(9).any(|w| w == "爱丽丝".as_bytes()),
+            "UTF-8 on the wire"
+        );
+        // Heard first as an answer to our (GBK) broadcast: told again, in
+        // UTF-8, once.
+        let mut e = me();
+        let ans = "1_iptux 0.8.3:2:root:vm:3:root\0\0icon-tux.png\0utf-8\0".as_bytes();
+        let (out, _) = e.receive(peer(5), ans, Instant::now());
+        assert_eq!(out.len(), 1);
+        let a = parsed(&out[0]);
+        assert!(a.mode() == cmd::ANSENTRY && a.utf8);
+        let (out, _) = e.receive(peer(5), ans, Instant::now());
+        assert!(out.is_empty(), "once: it knows us now");
+        // A GBK peer (FeiQ) is answered in GBK, and an answer from it
+        // gets nothing back.
+        let mut e = me();
+        let (out, _) = e.receive(peer(6), &entry_from(7, "飞秋"), Instant::now());
+        let a = parsed(&out[0]);
+        assert!(!a.utf8 && !a.has(opt::UTF8OPT));
+        assert_eq!(a.part(0, gbk()), "爱丽丝");
     }
 
     #[test]

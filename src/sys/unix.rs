@@ -1,5 +1,7 @@
-//! Unix: the terminal mode (termios), and listeners that may rebind a port
-//! whose earlier sockets are closing (SO_REUSEADDR, as servers do there).
+//! Unix: the terminal mode (termios), and how a listener holds its port:
+//! a UDP port is the program's alone unless it is shared on purpose
+//! (multicast); a TCP listener may rebind a port whose earlier
+//! connections are closing (SO_REUSEADDR, as servers do there).
 
 use std::io;
 use std::net::UdpSocket;
@@ -9,13 +11,18 @@ pub fn ansi_encoding() -> Option<&'static encoding_rs::Encoding> {
     None
 }
 
-/// SO_REUSEADDR: a restarted server rebinds its port at once (TIME_WAIT),
-/// and UDP listeners share a port as the README says.
+/// How a listening socket holds its port. UDP: with SO_REUSEADDR, Linux
+/// lets a second program bind the same port and hands it the port's
+/// unicast datagrams silently, so the port is shared only when asked
+/// (`shared`: several receivers of one multicast group). TCP: SO_REUSEADDR
+/// only lets a restarted server rebind at once (TIME_WAIT); two listeners
+/// never share a port on Linux.
 ///
 /// # Errors
 /// The OS error of `setsockopt`.
-pub fn prepare_listener(socket: &socket2::Socket) -> io::Result<()> {
-    socket.set_reuse_address(true)
+pub fn prepare_listener(socket: &socket2::Socket, shared: bool) -> io::Result<()> {
+    let tcp = socket.r#type()? == socket2::Type::STREAM;
+    socket.set_reuse_address(tcp || shared)
 }
 
 /// Linux keeps an unreachable report in `SO_ERROR` (read by the caller);

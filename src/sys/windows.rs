@@ -8,7 +8,9 @@ use std::net::UdpSocket;
 use std::os::windows::io::AsRawSocket;
 
 use windows_sys::Win32::Globalization::GetACP;
-use windows_sys::Win32::Networking::WinSock::{setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE};
+use windows_sys::Win32::Networking::WinSock::{
+    setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, SO_REUSEADDR,
+};
 
 /// The encoding of the system's ANSI code page (GBK on Chinese Windows,
 /// code page 936), in which files and pipes are often written.
@@ -18,20 +20,27 @@ pub fn ansi_encoding() -> Option<&'static encoding_rs::Encoding> {
     codepage::to_encoding_no_replacement(u16::try_from(cp).ok()?)
 }
 
-/// SO_EXCLUSIVEADDRUSE: no other socket may bind this port while we hold
-/// it, so a second chat-window or room-server is told the port is in use.
+/// How a listening socket holds its port: SO_EXCLUSIVEADDRUSE, so no
+/// other socket may bind it while we hold it and a second chat-window or
+/// room-server is told the port is in use; or, `shared` (several receivers
+/// of one multicast group), SO_REUSEADDR.
 ///
 /// # Errors
 /// The OS error of `setsockopt`.
-pub fn prepare_listener(socket: &socket2::Socket) -> io::Result<()> {
+pub fn prepare_listener(socket: &socket2::Socket, shared: bool) -> io::Result<()> {
     let on: i32 = 1;
+    let option = if shared {
+        SO_REUSEADDR
+    } else {
+        SO_EXCLUSIVEADDRUSE
+    };
     // SAFETY: a valid socket handle, and an int option value that lives for
     // the call.
     let rc = unsafe {
         setsockopt(
             socket.as_raw_socket() as usize,
             SOL_SOCKET,
-            SO_EXCLUSIVEADDRUSE,
+            option,
             (&on as *const i32).cast(),
             std::mem::size_of::<i32>() as i32,
         )
