@@ -450,7 +450,7 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.proc.child.kill();
-        for n in ["a", "b"] {
+        for n in ["a", "b", "names", "sizes"] {
             let _ = std::fs::remove_dir_all(format!("{}-{n}", self.profile.display()));
         }
     }
@@ -822,5 +822,49 @@ async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium(
         "return document.getElementById('error').textContent === '! nick 老王 refused: in use'",
     )
     .await;
+    page.close().await.unwrap();
+}
+
+/// Whether every placeholder of the page shows whole in its box: the
+/// placeholder put in as the value does not overflow the box (a one-row
+/// textarea grows no taller, an input no wider), as the browser lays it out.
+const PLACEHOLDERS_FIT: &str = "return ['text', 'nick'].map((id) => {
+    const el = document.getElementById(id), keep = el.value;
+    el.value = el.placeholder;
+    const fits = el.scrollHeight <= el.clientHeight + 1 && el.scrollWidth <= el.clientWidth + 1;
+    el.value = keep;
+    return [id, el.placeholder, fits];
+  });";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_placeholders_show_whole_at_a_phones_width_and_a_desktops() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let (_srv, _, web) = server(&[]);
+    let driver = Driver::start();
+    let page = driver.browser("sizes").await;
+    for (w, h) in [(360, 740), (1000, 700)] {
+        page.set_window_size(w, h).await.unwrap();
+        page.goto(&format!("http://{web}/")).await.unwrap();
+        wait_for(
+            &page,
+            "connected",
+            "return document.getElementById('state').textContent === 'connected'",
+        )
+        .await;
+        let fits = page.execute(PLACEHOLDERS_FIT, vec![]).await.unwrap();
+
+        for f in fits.as_array().unwrap() {
+            assert_eq!(f[2], serde_json::Value::Bool(true), "{w}x{h}: {f}");
+        }
+        if w > 600 {
+            let text = &fits[0][1];
+            assert_eq!(
+                text, "输入消息 · Enter 发送 · /msg 名字 悄悄话",
+                "whole on a desktop"
+            );
+        }
+    }
     page.close().await.unwrap();
 }

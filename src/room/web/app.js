@@ -215,4 +215,27 @@ list.addEventListener("click", (ev) => {
   box.value = `/msg ${name || addr} `;
   box.focus();
 });
+// Placeholders that fit: the longest of each list that the box shows whole
+// (a phone's width cuts the long one off mid-word).
+const PLACEHOLDERS = [
+  [box, ["输入消息 · Enter 发送 · /msg 名字 悄悄话", "输入消息 · Enter 发送", "输入消息"]],
+  [nick, ["名字 / your name", "名字"]],
+];
+function fitPlaceholders() {
+  for (const [el, texts] of PLACEHOLDERS) {
+    // Measured as the browser lays text out in that box, in its font.
+    const cs = getComputedStyle(el), probe = document.createElement("span");
+    probe.style.cssText = "position:absolute;visibility:hidden;white-space:pre";
+    for (const p of ["fontFamily", "fontSize", "fontWeight", "letterSpacing"]) probe.style[p] = cs[p];
+    document.body.append(probe);
+    const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    el.placeholder = texts.find((t) => {
+      probe.textContent = t;
+      return probe.getBoundingClientRect().width <= room;
+    }) || texts[texts.length - 1];
+    probe.remove();
+  }
+}
+fitPlaceholders();
+window.addEventListener("resize", fitPlaceholders);
 connect();
