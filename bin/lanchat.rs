@@ -31,7 +31,13 @@ use lanchat::{cli, exit, net, room, status, ui};
 #[command(
     name = "lanchat",
     version,
-    after_help = "Keys: Enter sends, PgUp/PgDn scroll, /help lists keys and commands, 88 or /quit leaves.\n\
+    after_help = "In the window:\n  \
+                  Enter sends · PgUp/PgDn scroll · Tab chooses who (--ipmsg) or completes a name (/msg) · 88 or /quit leaves\n  \
+                  /help                     the keys and commands, in the window\n  \
+                  /to TARGET                where lines go (UDP: HOST[:PORT]; --ipmsg: a nick or address)\n  \
+                  /alias IP NAME            show a sender by name · /clear · /quit\n  \
+                  /nick NAME · /who · /msg NAME text      (--room)\n  \
+                  /send PATH... · /files · /get N · /drop N · /cancel N      files (--ipmsg)\n\n\
                   Exit status: 0 left, 1 failure (or the room went away), 2 usage, 130 SIGTERM/SIGHUP."
 )]
 struct Args {
@@ -64,8 +70,8 @@ struct Args {
     /// Be an IP Messenger / FeiQ / iptux user (UDP port 2425); TARGETs are hosts on other subnets to announce to
     #[arg(long)]
     ipmsg: bool,
-    /// IP Messenger nick [default: the login name]
-    #[arg(long, value_name = "NICK", requires = "ipmsg")]
+    /// Your name: with --room the nick taken on joining (as /nick NAME); with --ipmsg the IP Messenger nick [default: the login name]
+    #[arg(long, value_name = "NAME")]
     name: Option<String>,
     /// IP Messenger group
     #[arg(long, value_name = "GROUP", requires = "ipmsg")]
@@ -99,6 +105,14 @@ fn main() -> ExitCode {
             .error(
                 ErrorKind::TooManyValues,
                 "one TARGET at a time (several only with --ipmsg)",
+            )
+            .exit();
+    }
+    if args.name.is_some() && !args.ipmsg && args.room.is_none() {
+        Args::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "--name needs --room (a room nick) or --ipmsg (an IP Messenger nick)",
             )
             .exit();
     }
@@ -136,7 +150,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         Mode::Udp
     };
     let started = match mode {
-        Mode::Room => start_room(&args, journal, sink)?,
+        Mode::Room => start_room(&args, send, journal, sink)?,
         Mode::Ipmsg => start_ipmsg(&args, send, journal, sink)?,
         Mode::Udp => start_udp(&args, journal, sink)?,
     };
@@ -179,7 +193,12 @@ fn scrollback(args: &Args) -> usize {
     usize::try_from(args.scrollback).unwrap_or(usize::MAX)
 }
 
-fn start_room(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Result<Started> {
+fn start_room(
+    args: &Args,
+    send: Encoding,
+    journal: Option<Journal>,
+    sink: Sink,
+) -> anyhow::Result<Started> {
     let spec = args.room.as_deref().unwrap_or_default();
     let (host, port) = net::split_host_port(spec, 5000).map_err(anyhow::Error::msg)?;
     let stream = room::client::connect(host, port, room::client::CONNECT_TIMEOUT)?;
@@ -192,7 +211,14 @@ fn start_room(args: &Args, journal: Option<Journal>, sink: Sink) -> anyhow::Resu
         .map(|a| net::canonical(a).to_string())
         .unwrap_or_default();
     status::say(&format!("connected to {peer} as {local}"));
-    let room = Room::start(stream, peer.clone(), args.encoding, journal, sink)?;
+    let nick = match &args.name {
+        Some(name) => Some(
+            send.encode(&format!("/nick {name}"))
+                .map_err(|e| anyhow::anyhow!("--name {name}: {e}"))?,
+        ),
+        None => None,
+    };
+    let room = Room::start(stream, peer.clone(), args.encoding, journal, sink, nick)?;
     Ok(Started {
         info: Info {
             mode: Mode::Room,

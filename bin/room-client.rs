@@ -35,6 +35,9 @@ struct Args {
     encoding: Encoding,
     #[arg(long, value_name = "LABEL", value_parser = cli::stdin_encoding, help = cli::STDIN_ENCODING_HELP)]
     stdin_encoding: Option<StdinText>,
+    /// Take this name on joining (as typing /nick NAME first): your lines reach the others as <NAME@ip:port>
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
@@ -59,6 +62,9 @@ fn run(args: Args) -> anyhow::Result<u8> {
             .exit()
     });
     let stream = client::connect(host, port, client::CONNECT_TIMEOUT)?;
+    if let Some(name) = &args.name {
+        client::take_name(&stream, name, send)?;
+    }
     let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
     lanchat::status::say(client::CONNECTED);
     let source = if tty::stdin_is_terminal() {

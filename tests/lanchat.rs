@@ -209,6 +209,22 @@ fn without_a_terminal_it_says_what_to_use_and_exits_1() {
     let (code, out, _) = crate::util::run(Command::new(bin("lanchat")).arg("--help"));
     assert_eq!(code, Some(0));
     assert!(out.contains("Examples") && out.contains("--room"), "{out}");
+    // The window's commands, where a newcomer looks first.
+    for cmd in [
+        "/help",
+        "/to TARGET",
+        "/nick NAME",
+        "/msg NAME text",
+        "/send PATH",
+        "/get N",
+    ] {
+        assert!(out.contains(cmd), "--help does not list {cmd}: {out}");
+    }
+    // --name is a room's or IP Messenger's; alone it is a usage error.
+    let (code, _, err) =
+        crate::util::run(Command::new(bin("lanchat")).args(["--name", "bob", "127.0.0.1"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--name needs --room"), "{err}");
 }
 
 #[test]
@@ -837,4 +853,49 @@ fn a_port_another_window_holds_is_refused_and_that_window_keeps_its_lines() {
     assert_eq!(code, Some(0));
     assert_eq!(w.lines(2)[1], "still mine");
     w.expect_exit(0);
+}
+
+#[test]
+fn room_mode_takes_its_name_on_joining_shows_history_as_history_and_completes_others() {
+    if !have("tmux") {
+        return;
+    }
+    let mut srv = Proc::spawn(
+        "room-server",
+        &["-b", "127.0.0.1", "-p", "0", "--history", "5"],
+    );
+    let addr = srv.listen_addr("Chat server started on");
+    let mut zed = crate::room::Conn::open("127.0.0.2", addr);
+    zed.send(b"/nick zed\nsaid before\nand again\n");
+    zed.line(); // is now zed
+    let lc = Lanchat::start_sized(&["--room", &addr.to_string(), "--name", "aaa"], 120, 30);
+    let me = lc.addr().to_string();
+    // --name is taken on joining: the room hears it at once.
+    assert_eq!(zed.line(), format!("[{me}] entered room\n"));
+    assert_eq!(zed.line(), format!("[{me}] is now aaa\n"));
+    // The history: between dividers, without a time (said before).
+    let screen = lc.wait(|s| s.contains("end of history") && s.contains("在线用户 2"));
+    assert!(
+        screen.contains("the room's last 2 lines, said before you came"),
+        "{screen}"
+    );
+    let line = screen
+        .lines()
+        .find(|l| l.contains("said before") && l.contains("zed@"))
+        .expect("the history line");
+    // No time before the sender on a line said before.
+    assert!(
+        line.trim_start_matches('│')
+            .trim_start()
+            .starts_with("zed@"),
+        "{line}"
+    );
+    // Tab after /msg offers the others, not the user's own name first.
+    lc.term.type_text("/msg ");
+    lc.term.key("Tab");
+    lc.wait(|s| s.contains("/msg zed "));
+    lc.term.key("C-u");
+    lc.type_line("/quit");
+    assert_eq!(lc.exit().0, 0);
+    drop(srv);
 }

@@ -905,6 +905,47 @@ fn client_sends_encoded_lines_and_prints_sanitized_decoded_ones() {
     srv.wait_stderr(&format!("[{name}] left room"));
 }
 
+#[test]
+fn client_takes_its_name_on_joining() {
+    let (mut srv, addr) = server(&[]);
+    let mut peer = Conn::open("127.0.0.2", addr);
+    let mut cl = Proc::spawn(
+        "room-client",
+        &[
+            "127.0.0.1",
+            "-p",
+            &addr.port().to_string(),
+            "--name",
+            "小明",
+        ],
+    );
+    cl.wait_stderr("Connected to remote host. Start sending messages!");
+    let name = bracketed_name(&peer.line());
+    let mut want = format!("[{name}] is now ").into_bytes();
+    want.extend_from_slice(&[0xD0, 0xA1, 0xC3, 0xF7, b'\n']); // 小明, GB2312
+    assert_eq!(peer.line_bytes(), want);
+    cl.write(b"hello\n");
+    let mut want = vec![b'<', 0xD0, 0xA1, 0xC3, 0xF7];
+    want.extend(format!("@{name}> hello\n").as_bytes());
+    assert_eq!(peer.line_bytes(), want);
+    cl.close_stdin();
+    cl.expect_exit(0);
+    srv.wait_stderr("left room");
+    // A name the encoding cannot write: one clear line, exit 1.
+    let (code, _, err) = run(Command::new(crate::util::bin("room-client")).args([
+        "127.0.0.1",
+        "-p",
+        &addr.port().to_string(),
+        "--name",
+        "😀",
+    ]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--name 😀: '😀' (U+1F600) cannot be written in gb2312"),
+        "{err}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn client_says_disconnected_when_server_goes_away() {

@@ -6,6 +6,7 @@
 
 mod util;
 
+mod docs;
 mod files;
 mod lanchat;
 mod names;

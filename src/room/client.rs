@@ -48,6 +48,32 @@ pub enum ClientError {
     /// Reading stdin failed.
     #[error("cannot read input: {}", net::describe(.0))]
     Read(io::Error),
+    /// `--name` cannot be written in the encoding, or sent.
+    #[error("--name {name}: {reason}")]
+    Name {
+        /// The name as given.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Takes `name` in the room on joining (`--name`): sends `/nick NAME`,
+/// encoded with `send`; the room answers as it answers any `/nick`.
+///
+/// # Errors
+/// [`ClientError::Name`] when the name cannot be written in `send`, or
+/// the line cannot be sent.
+pub fn take_name(mut stream: &TcpStream, name: &str, send: Encoding) -> Result<(), ClientError> {
+    let fail = |reason: String| ClientError::Name {
+        name: name.to_string(),
+        reason,
+    };
+    let mut line = send
+        .encode(&format!("/nick {name}"))
+        .map_err(|e| fail(e.to_string()))?;
+    line.push(b'\n');
+    stream.write_all(&line).map_err(|e| fail(net::describe(&e)))
 }
 
 /// The port of a room when none is given.

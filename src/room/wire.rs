@@ -161,6 +161,10 @@ pub enum Line<'a, T: ?Sized> {
     Member(&'a T),
     /// `!   ... and K more` (the end of a `/who` answer cut at 200).
     More(usize),
+    /// `! last K lines:`: the history a joining member is told begins.
+    HistoryStart(usize),
+    /// `! end of history`.
+    HistoryEnd,
     /// Anything else: a notice of the room (`! slow down`, `! last 3 lines:`).
     Notice(&'a T),
 }
@@ -262,18 +266,23 @@ pub fn parse<T: Text + ?Sized>(line: &T) -> Line<'_, T> {
                 if !who.starts_with(b"... and ") && !who.is_empty() {
                     return Line::Member(line.part(4..b.len()));
                 }
-            } else if let Some(n) = b
-                .strip_prefix(b"! ")
-                .and_then(|r| r.strip_suffix(b" members:"))
-                .and_then(|n| std::str::from_utf8(n).ok())
-                .and_then(|n| n.parse().ok())
-            {
+            } else if let Some(n) = number_between(b, b"! ", b" members:") {
                 return Line::Members(n);
+            } else if let Some(k) = number_between(b, b"! last ", b" lines:") {
+                return Line::HistoryStart(k);
+            } else if b == HISTORY_END.trim_end().as_bytes() {
+                return Line::HistoryEnd;
             }
         }
         _ => {}
     }
     Line::Notice(line)
+}
+
+/// The number in `line` between `before` and `after` (`! 12 members:`).
+fn number_between(line: &[u8], before: &[u8], after: &[u8]) -> Option<usize> {
+    let n = line.strip_prefix(before)?.strip_suffix(after)?;
+    std::str::from_utf8(n).ok()?.parse().ok()
 }
 
 /// A WHO split into its name (if it has one) and its `ip:port`.
@@ -339,6 +348,8 @@ mod tests {
             members(12).into_bytes(),
             member(&bob),
             more(3).into_bytes(),
+            history_start(5).into_bytes(),
+            HISTORY_END.as_bytes().to_vec(),
         ];
         let parsed: Vec<Line<'_, [u8]>> = built.iter().map(|l| parse(&l[..l.len() - 1])).collect();
         let who: &[u8] = b"bob@[::1]:7";
@@ -362,6 +373,8 @@ mod tests {
                 Line::Members(12),
                 Line::Member(who),
                 Line::More(3),
+                Line::HistoryStart(5),
+                Line::HistoryEnd,
             ]
         );
         assert_eq!(split(who), (Some(&b"bob"[..]), &b"[::1]:7"[..]));

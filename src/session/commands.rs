@@ -35,6 +35,16 @@ impl Session {
     /// [`Refused`] when the text is not taken: an unknown or malformed
     /// command, a character the encoding cannot write, a line too long.
     pub fn submit(&mut self, text: &str) -> Result<Vec<Action>, Refused> {
+        let taken = self.take(text);
+        // A refusal is over once a line or command is taken: the status
+        // says how things stand now (a warning of the network stays).
+        if taken.is_ok() && self.status().is_some_and(|(l, _)| *l == Level::Error) {
+            self.clear_status();
+        }
+        taken
+    }
+
+    fn take(&mut self, text: &str) -> Result<Vec<Action>, Refused> {
         if let Some(rest) = text.strip_prefix('/') {
             if !rest.starts_with('/') {
                 return self.command(text, rest);

@@ -88,6 +88,8 @@ pub enum Level {
 struct OfferEntry {
     seq: u64,
     base: String,
+    /// Who offers it.
+    who: Who,
     incoming: bool,
     fetchable: bool,
 }
@@ -104,6 +106,9 @@ pub struct Session {
     senders: HashSet<Who>,
     drops: Drops,
     status: Option<(Level, String)>,
+    /// The offer the status speaks of (`fetching [N]`), to say how its
+    /// transfer ended when it does.
+    status_about: Option<u64>,
     /// Users online (IP Messenger, room), and which one `/to` or Tab chose.
     users: Option<Vec<User>>,
     selected: Option<SocketAddr>,
@@ -131,6 +136,7 @@ impl Session {
             senders: HashSet::new(),
             drops: Drops::default(),
             status: None,
+            status_about: None,
             users: None,
             selected: None,
             offers: HashMap::new(),
@@ -249,6 +255,39 @@ impl Session {
         }
     }
 
+    /// What an empty window says, so a newcomer finds the way: where a line
+    /// goes, how to find the commands, and the mode's own.
+    pub fn hints(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "Type a line and press Enter: it goes to {}.",
+                self.info.target
+            ),
+            "/help lists the keys and commands; 88 or /quit leaves.".to_string(),
+        ];
+        match self.info.mode {
+            Mode::Udp => lines.push(
+                "/to HOST chooses where lines go; /alias IP NAME shows a sender by name."
+                    .to_string(),
+            ),
+            Mode::Room => lines.push(
+                "/nick NAME takes a name; /who lists the room; /msg NAME text is for one member."
+                    .to_string(),
+            ),
+            Mode::Ipmsg => lines.push(
+                "Tab or /to NICK chooses who gets your lines; /send PATH offers files, /files lists offers."
+                    .to_string(),
+            ),
+        }
+        lines
+    }
+
+    /// Whether the status line should point to `/help`: nothing said yet,
+    /// nothing received or sent.
+    pub fn newcomer(&self) -> bool {
+        self.status.is_none() && self.received == 0 && self.sent == 0
+    }
+
     // ---- changes ----------------------------------------------------------
 
     /// The status line's target changed (`/to` succeeded).
@@ -269,6 +308,7 @@ impl Session {
 
     pub(crate) fn set_status(&mut self, level: Level, text: String) {
         self.status = Some((level, crate::sanitize::one_line(&text)));
+        self.status_about = None;
     }
 
     /// Sets an alias (as `--alias IP=NAME` does).
@@ -287,11 +327,19 @@ impl Session {
         self.drops.rate += drops.rate;
         self.drops.malformed += drops.malformed;
         for m in batch {
-            self.received += 1;
-            if self.senders.len() < SENDERS_MAX && m.who != Who::Notice {
-                self.senders.insert(m.who.clone());
+            // Messages and their senders; the room's notices are neither.
+            if m.who != Who::Notice {
+                self.count_from(&m.who);
             }
             self.log.push(m.time, m.who, m.text, None);
+        }
+    }
+
+    /// One more message, from `who`.
+    fn count_from(&mut self, who: &Who) {
+        self.received += 1;
+        if self.senders.len() < SENDERS_MAX && !self.senders.contains(who) {
+            self.senders.insert(who.clone());
         }
     }
 
@@ -348,38 +396,52 @@ impl Session {
     pub fn offer(&mut self, time: String, offer: Offer) {
         let base = crate::sanitize::one_line(&format!("📎 [{}] {}", offer.n, offer.text));
         if offer.who != Who::Me {
-            self.received += 1;
+            self.count_from(&offer.who);
         }
-        let seq = self.log.push(time, offer.who, base.clone(), None);
+        let seq = self.log.push(time, offer.who.clone(), base.clone(), None);
         self.offers.insert(
             offer.n,
             OfferEntry {
                 seq,
                 base,
+                who: offer.who,
                 incoming: offer.incoming,
                 fetchable: offer.incoming,
             },
         );
     }
 
-    /// How offer `n` stands: shown after its entry.
+    /// How offer `n` stands: shown after its entry. When the status line
+    /// speaks of this offer (`fetching [n]`) and its transfer has ended
+    /// (`✓ …`, `✗ …`), the status says how it ended instead.
     pub fn progress(&mut self, n: u64, text: &str, fetchable: bool) {
         let Some(o) = self.offers.get_mut(&n) else {
             return;
         };
         o.fetchable = fetchable;
-        let shown = format!("{}  {}", o.base, crate::sanitize::one_line(text));
+        let text = crate::sanitize::one_line(text);
+        let shown = format!("{}  {text}", o.base);
         let seq = o.seq;
         self.log.set_text(seq, shown);
+        let ended = text.starts_with('✓') || text.starts_with('✗');
+        if ended && self.status_about == Some(n) {
+            let level = if text.starts_with('✗') {
+                Level::Error
+            } else {
+                Level::Info
+            };
+            self.set_status(level, format!("[{n}] {text}"));
+        }
     }
 
-    /// The incoming offers not fetched yet, by number: their entries' text.
+    /// The incoming offers not fetched yet, by number: each entry's text and
+    /// who offers it (`📎 [1] 报告.docx 2.3 MB ← 小王 (10.0.0.2)`).
     pub(crate) fn waiting_offers(&self) -> Vec<(u64, String)> {
         let mut waiting: Vec<(u64, String)> = self
             .offers
             .iter()
             .filter(|(_, o)| o.incoming && o.fetchable)
-            .map(|(n, o)| (*n, o.base.clone()))
+            .map(|(n, o)| (*n, format!("{} ← {}", o.base, self.sender_label(&o.who))))
             .collect();
         waiting.sort();
         waiting
@@ -435,13 +497,17 @@ impl Session {
         self.users.as_ref()?.iter().find(|u| u.addr == addr)
     }
 
-    /// The names a member can be called by in `/msg` (room mode): its nick,
-    /// or its address when it has none; sorted, once each.
+    /// The names another member can be called by in `/msg` (room mode):
+    /// its nick, or its address when it has none; sorted, once each. The
+    /// user itself (the member at the address it is connected from) is not
+    /// among them.
     pub fn member_names(&self) -> Vec<String> {
+        let me = self.info.listen.as_str();
         let mut names: Vec<String> = self
             .users
             .iter()
             .flatten()
+            .filter(|u| u.addr.to_string() != me)
             .map(|u| {
                 if u.nick.is_empty() {
                     u.addr.to_string()
@@ -515,10 +581,19 @@ impl Session {
                     Err(e) => self.warn(Level::Error, format!("not sent: {}", e.0)),
                 }
             }
-            Action::Files(cmd) => match transport.files(cmd, self.selected) {
-                Ok(said) => self.warn(Level::Info, said),
-                Err(why) => self.warn(Level::Error, why),
-            },
+            Action::Files(cmd) => {
+                let about = match cmd {
+                    FileCommand::Get(n) => Some(n),
+                    _ => None,
+                };
+                match transport.files(cmd, self.selected) {
+                    Ok(said) => {
+                        self.warn(Level::Info, said);
+                        self.status_about = about;
+                    }
+                    Err(why) => self.warn(Level::Error, why),
+                }
+            }
             Action::SetTarget(spec) => match transport.set_target(&spec) {
                 Ok(label) => self.set_target(label),
                 Err(why) => self.warn(Level::Error, why),
@@ -564,6 +639,12 @@ mod tests {
         }
         fn target_label(&self) -> String {
             String::new()
+        }
+        fn files(&mut self, cmd: FileCommand, _to: Option<SocketAddr>) -> Result<String, String> {
+            match cmd {
+                FileCommand::Get(n) => Ok(format!("fetching [{n}]")),
+                other => Err(format!("not here: {other:?}")),
+            }
         }
     }
 
@@ -624,6 +705,132 @@ mod tests {
         assert_eq!(s.submit("/nope"), Err(Refused { at: None }));
         assert_eq!(s.submit("/quit"), Ok(vec![Action::Quit(0)]));
         assert_eq!(s.quit_code(), Some(0));
+    }
+
+    fn bob() -> Who {
+        Who::Nick {
+            nick: "bob".into(),
+            addr: "10.0.0.2:2425".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn messages_and_senders_are_counted_notices_are_not() {
+        let mut s = session(Mode::Ipmsg);
+        let msg = |who: Who| Incoming {
+            time: "12:00:00".into(),
+            who,
+            text: "x".into(),
+        };
+        s.receive(
+            vec![msg(bob()), msg(Who::Notice), msg(bob())],
+            Drops::default(),
+        );
+        assert_eq!(s.counts(), (2, 1, 0), "two messages from one sender");
+        s.offer(
+            "12:00:01".into(),
+            Offer {
+                n: 1,
+                who: bob(),
+                text: "a.txt 3 B".into(),
+                incoming: true,
+            },
+        );
+        assert_eq!(
+            s.counts(),
+            (3, 1, 0),
+            "an offer is a message from its sender"
+        );
+    }
+
+    #[test]
+    fn the_status_says_how_things_stand_now() {
+        let mut s = session(Mode::Ipmsg);
+        let mut t = Fake::default();
+        let now = SystemTime::now();
+        // An error is over once a command is taken.
+        assert!(s.submit("/nope").is_err());
+        assert_eq!(s.status().unwrap().0, Level::Error);
+        s.submit("/help").unwrap();
+        assert!(s.status().is_none(), "{:?}", s.status());
+        // "fetching [1]" until the transfer ends, then how it ended.
+        s.offer(
+            "12:00:00".into(),
+            Offer {
+                n: 1,
+                who: bob(),
+                text: "a.txt 3 B".into(),
+                incoming: true,
+            },
+        );
+        for action in s.submit("/get 1").unwrap() {
+            s.perform(action, &mut t, now);
+        }
+        assert_eq!(s.status().unwrap().1, "fetching [1]");
+        s.progress(1, "↓ 45% 1 B of 3 B, 1 B/s", false);
+        assert_eq!(s.status().unwrap().1, "fetching [1]");
+        s.progress(1, "✓ saved /dl/a.txt", false);
+        assert_eq!(
+            s.status().unwrap(),
+            &(Level::Info, "[1] ✓ saved /dl/a.txt".into())
+        );
+        // Another offer's end does not take the status over.
+        s.set_status(Level::Info, "now sending to bob".into());
+        s.progress(1, "✗ short", true);
+        assert_eq!(s.status().unwrap().1, "now sending to bob");
+    }
+
+    #[test]
+    fn files_lists_who_offers_each() {
+        let mut s = session(Mode::Ipmsg);
+        s.offer(
+            "12:00:00".into(),
+            Offer {
+                n: 3,
+                who: bob(),
+                text: "报告.docx 2.3 MB".into(),
+                incoming: true,
+            },
+        );
+        s.submit("/files").unwrap();
+        assert_eq!(
+            s.entries().back().unwrap().text,
+            "📎 [3] 报告.docx 2.3 MB ← bob (10.0.0.2)"
+        );
+    }
+
+    #[test]
+    fn the_user_is_not_among_the_names_to_complete() {
+        let mut s = session(Mode::Room);
+        s.info.listen = "10.0.0.9:4000".into();
+        let user = |nick: &str, addr: &str| User {
+            nick: nick.into(),
+            group: String::new(),
+            addr: addr.parse().unwrap(),
+            absent: false,
+        };
+        s.set_users(vec![
+            user("aaa", "10.0.0.9:4000"),
+            user("bob", "10.0.0.2:5"),
+            user("", "10.0.0.3:6"),
+        ]);
+        assert_eq!(s.member_names(), vec!["10.0.0.3:6", "bob"]);
+    }
+
+    #[test]
+    fn an_empty_window_says_how_to_begin() {
+        for mode in [Mode::Udp, Mode::Room, Mode::Ipmsg] {
+            let s = session(mode);
+            let hints = s.hints().join("\n");
+            assert!(hints.contains("/help"), "{hints}");
+            assert!(hints.contains("it goes to broadcast"), "{hints}");
+            assert!(s.newcomer());
+        }
+        assert!(session(Mode::Ipmsg)
+            .hints()
+            .join(" ")
+            .contains("/send PATH"));
+        assert!(session(Mode::Room).hints().join(" ").contains("/msg NAME"));
     }
 
     #[test]

@@ -172,6 +172,7 @@ impl Room {
         decode: Encoding,
         journal: Option<Journal>,
         sink: Sink,
+        nick: Option<Vec<u8>>,
     ) -> io::Result<Room> {
         let reader = stream.try_clone()?;
         let mut out = stream.try_clone()?;
@@ -188,8 +189,13 @@ impl Room {
                 }
             }
         });
-        // Who is here already, for the members pane (the answer is not
-        // shown in the messages).
+        // The name given with --name, taken on joining (the room answers
+        // like any /nick); then who is here already, for the members pane
+        // (the answer is not shown in the messages).
+        if let Some(mut nick) = nick {
+            nick.push(b'\n');
+            let _ = writer.try_send(nick);
+        }
         let _ = writer.try_send(b"/who\n".to_vec());
         let room_journal = journal.clone();
         thread::spawn(move || read_room(reader, decode, room_journal, sink));
@@ -211,6 +217,9 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
     let mut json = String::new();
     // The pane starts from the answer to the /who sent on connecting.
     let mut members = Members::asked();
+    // Lines of the history the room tells a member who joins: said before,
+    // so shown without a time (not as if said now), between dividers.
+    let mut in_history = false;
     loop {
         let mut batch = Vec::new();
         let mut changed = false;
@@ -238,10 +247,36 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
             let parsed = wire::parse(text.as_ref());
             let shown = members.take(&parsed);
             changed |= shown.changed;
+            let divider = match parsed {
+                Line::HistoryStart(k) => {
+                    in_history = true;
+                    Some(format!(
+                        "── the room's last {k} lines, said before you came ──"
+                    ))
+                }
+                Line::HistoryEnd if in_history => {
+                    in_history = false;
+                    Some("── end of history ──".to_string())
+                }
+                _ => None,
+            };
+            if let Some(text) = divider {
+                batch.push(Incoming {
+                    time: String::new(),
+                    who: Who::Notice,
+                    text,
+                });
+                return;
+            }
             let (who, body) = match parsed {
                 Line::Said { from, text } => (Who::Member(member(from)), text),
                 Line::Private { from, text } => (Who::Private(member(from)), text),
                 _ => (Who::Notice, text.as_ref()),
+            };
+            let time = if in_history {
+                String::new()
+            } else {
+                hms.clone()
             };
             if journal.is_some() {
                 let record = message::Record {
@@ -258,7 +293,7 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
             }
             if shown.show {
                 batch.push(Incoming {
-                    time: hms.clone(),
+                    time,
                     who,
                     text: sanitize::one_line(body),
                 });

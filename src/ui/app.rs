@@ -992,7 +992,7 @@ mod tests {
         assert_eq!(a.session().entries().len(), n + 1);
         assert_eq!(
             a.session().entries()[n].text,
-            "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB"
+            "📎 [1] 报告.docx 2.3 MB, 图片/ 12 MB ← bob (10.0.0.2)"
         );
         a.session_mut().progress(1, "✓ saved /tmp/x", false);
         type_str(&mut a, "/files");

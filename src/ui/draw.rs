@@ -206,8 +206,16 @@ fn draw_messages(app: &App, frame: &mut Frame, areas: &Areas) {
         }
     }
     rows.reverse();
-    // Bottom-aligned: fewer messages than rows leave the top empty.
+    // Bottom-aligned: fewer messages than rows leave the top empty. An
+    // empty window says how to begin (where lines go, where the commands
+    // are).
     let mut lines = vec![Line::default(); height.saturating_sub(rows.len())];
+    if app.session().entries().is_empty() {
+        let hints = app.session().hints();
+        for (line, hint) in lines.iter_mut().zip(hints) {
+            *line = Line::styled(hint, Style::new().add_modifier(Modifier::DIM));
+        }
+    }
     lines.extend(rows);
     let para = Paragraph::new(lines);
     if areas.bordered {
@@ -252,6 +260,13 @@ pub fn status_line(app: &App) -> Line<'static> {
     let (received, senders, evicted) = app.session().counts();
     let drops = app.session().drops();
     let mut spans = Vec::new();
+    if app.session().newcomer() {
+        spans.push(Span::styled(
+            "/help: keys and commands",
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+        spans.push(Span::raw(" "));
+    }
     if let Some((level, text)) = app.session().status() {
         let (mark, style) = match level {
             Level::Info => ("", Style::new().fg(Color::Black).bg(Color::Cyan)),
@@ -362,6 +377,36 @@ mod tests {
         );
         a.paste("正在输入中文");
         a
+    }
+
+    #[test]
+    fn an_empty_window_says_how_to_begin_and_points_to_help() {
+        let mut a = app();
+        let t = screen(&mut a, 80, 12);
+        let text: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(text.contains("/help lists the keys and commands"), "{text}");
+        assert!(
+            text.contains("it goes to broadcast (192.168.1.255)"),
+            "{text}"
+        );
+        let status = status_line(&a).to_string();
+        assert!(status.starts_with("/help: keys and commands "), "{status}");
+        // Once something came, the window is the messages', the status the facts'.
+        a.session_mut().receive(
+            vec![Incoming {
+                time: "12:00:00".into(),
+                who: Who::Peer("10.0.0.2:3456".parse().unwrap()),
+                text: "hi".into(),
+            }],
+            Drops::default(),
+        );
+        assert!(!status_line(&a).to_string().contains("/help"));
     }
 
     #[test]
