@@ -211,6 +211,17 @@ fn screen_has(lc: &Lanchat, needle: &str) -> String {
     lc.wait(|s| s.contains(needle))
 }
 
+/// How often `text` shows in the message pane (its rows start with the
+/// pane's border), not counting the status line, which may say it too
+/// (`[N] ✓ saved …`).
+fn in_pane(screen: &str, text: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.matches(text).count())
+        .sum()
+}
+
 #[test]
 fn lanchat_to_lanchat_a_file_and_a_nested_folder_both_ways_byte_for_byte() {
     if !have("tmux") {
@@ -258,7 +269,7 @@ fn lanchat_to_lanchat_a_file_and_a_nested_folder_both_ways_byte_for_byte() {
     b.type_line(&format!("/send {}", src.join("back.bin").display()));
     screen_has(&a, "乙 (127.0.0.3) 📎 [2] back.bin 12 KB");
     a.type_line("/files");
-    a.wait(|s| s.matches("📎 [2] back.bin 12 KB").count() == 2);
+    a.wait(|s| in_pane(s, "📎 [2] back.bin 12 KB") == 2);
     a.type_line("/get 2");
     screen_has(&a, "✓ saved");
     assert_eq!(
@@ -402,12 +413,12 @@ fn a_hostile_peer_s_names_and_folder_streams_write_nothing_outside_the_download_
     peer.cmd("offer 101 climb");
     screen_has(&lc, "📎 [2] climb ../climb/ 24 B");
     lc.type_line("/get 2");
-    lc.wait(|s| s.matches("✓ saved").count() == 2);
+    lc.wait(|s| in_pane(s, "✓ saved") == 2);
     // A right one, GBK names (一 in GBK is valid UTF-8: still read as GBK).
     peer.cmd("offer 104 folder");
     screen_has(&lc, "📎 [3] folder 正常/ 18 B");
     lc.type_line("/get 3");
-    lc.wait(|s| s.matches("✓ saved").count() == 3);
+    lc.wait(|s| in_pane(s, "✓ saved") == 3);
     assert_eq!(
         std::fs::read(dl.join("正常/一.txt")).unwrap(),
         peer_bytes(1, 0, 5)
@@ -526,7 +537,7 @@ fn broken_transfers_end_with_their_reason_and_a_short_one_resumes_from_its_part(
     );
     lc.type_line("/get 4");
     peer.wait_log("packet=203 id=1 offset=400000");
-    lc.wait(|s| s.matches("✓ saved").count() == 2);
+    lc.wait(|s| in_pane(s, "✓ saved") == 2);
     assert_eq!(
         std::fs::read(dl.join("resume (1).bin")).unwrap(),
         peer_bytes(1, 0, 1_000_000)
