@@ -227,15 +227,15 @@ iptux_chat_text() {
     x xclip -selection clipboard -o
 }
 
-# ask_iptux_shared HOST FROM_IP IPTUX_IP: from FROM_IP:2425 in HOST's
-# namespace, asks iptux for its shared files (its private command 255,
-# IPTUX_ASKSHARED); iptux offers them to that address.
+# ask_iptux_shared HOST FROM_IP IPTUX_IP: from FROM_IP in HOST's namespace
+# (a port of its own: lanchat holds 2425 there alone), asks iptux for its
+# shared files (its private command 255, IPTUX_ASKSHARED); iptux offers
+# them to the user it knows at that address (port 2425).
 ask_iptux_shared() {
     ip netns exec "$(ns "$1")" python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 2425))
+s.bind((sys.argv[1], 0))
 s.sendto(b"1_lbt:%d:root:h2:255:\0" % int(time.time() * 10), (sys.argv[2], 2425))
 s.close()' "$2" "$3"
 }

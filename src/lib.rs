@@ -27,6 +27,7 @@
 //! | [`journal`] | the `--log` file: opened once, whole lines per write |
 //! | [`net`] | sockets through socket2 (UDP and TCP listening, sending, connecting), addresses parsed and shown in one place, errors in words |
 //! | [`filter`] | the `--allow` list, the per-sender token bucket, and the two together ([`filter::Admission`]) |
+//! | [`page`] | the page (HTML, script, style) inside the binary: the room's page and the desktop window's |
 //! | [`window`], [`input`] | the `chat-window` and `input-box` loops |
 //! | [`stdin`] | stdin read on its own thread: blocks, edited lines, splitting |
 //! | [`room`] | the TCP room: an I/O-free core (`core`, `membership`, `pace`, `commands`, `names`, `history`, `feed`, `flow`), typed entries ([`room::entry`]), the poll loop ([`room::server`]) with `accept` and the connections (`conn`: `tcp`, `page`), [`room::wire`], [`room::web`], [`room::client`] |
@@ -55,6 +56,7 @@ pub mod ipmsg;
 pub mod journal;
 pub mod message;
 pub mod net;
+pub mod page;
 pub mod room;
 pub mod sanitize;
 pub mod session;

@@ -29,12 +29,7 @@ use crate::encoding::{EncodeError, Encoding};
 use crate::room::entry::{Entry, Label, View};
 use crate::sanitize;
 
-/// The page.
-pub const INDEX_HTML: &str = include_str!("index.html");
-/// Its script.
-pub const APP_JS: &str = include_str!("app.js");
-/// Its style.
-pub const APP_CSS: &str = include_str!("app.css");
+pub use crate::page::{APP_CSS, APP_JS, INDEX_HTML};
 
 /// Request headers larger than this are refused (431).
 pub const MAX_REQUEST: usize = 16 * 1024;
