@@ -10,13 +10,14 @@ use clap::{CommandFactory, Parser};
 use lanchat::chat::{Mode, Sink};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
+use lanchat::session::Session;
 use lanchat::stop::Stop;
 use lanchat::transport::ipmsg_mode::{self, Ipmsg};
 use lanchat::transport::room_mode::Room;
 use lanchat::transport::udp::{Udp, UdpConfig};
 use lanchat::transport::{Journal, Transport};
 use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
-use lanchat::{cli, exit, net, room, status, ui};
+use lanchat::{cli, exit, gui, net, room, status, ui};
 
 /// A LAN chat room in one terminal window: messages above, the input box
 /// below. With no TARGET every line goes to the local networks' broadcast
@@ -79,6 +80,15 @@ struct Args {
     /// Where /get saves files and folders offered over IP Messenger [default: your Downloads folder, else the current one]
     #[arg(long, value_name = "DIR", requires = "ipmsg")]
     download_dir: Option<PathBuf>,
+    /// The window in your browser instead of the terminal: served on 127.0.0.1 (with a token), and a browser opened on it
+    #[arg(long)]
+    gui: bool,
+    /// With --gui: where the window is served (a loopback address only) [default: 127.0.0.1 and a free port]
+    #[arg(long, value_name = "ADDR:PORT", requires = "gui")]
+    gui_addr: Option<SocketAddr>,
+    /// With --gui: do not open a browser (open the address printed yourself)
+    #[arg(long, requires = "gui")]
+    no_open: bool,
     /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
@@ -96,7 +106,13 @@ fn alias(text: &str) -> Result<(IpAddr, String), String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    // Started from Explorer (a double-click: no arguments, and the console
+    // is lanchat's alone): the desktop window.
+    let args = if std::env::args_os().len() == 1 && lanchat::sys::console_is_ours_alone() {
+        Args::parse_from(["lanchat", "--gui"])
+    } else {
+        Args::parse()
+    };
     if let Some(what) = args.generate {
         return exit::generated("lanchat", what, Args::command());
     }
@@ -116,7 +132,15 @@ fn main() -> ExitCode {
             )
             .exit();
     }
-    if !ui::term::is_terminal() {
+    if args.gui_addr.is_some_and(|a| !a.ip().is_loopback()) {
+        Args::command()
+            .error(
+                ErrorKind::ValueValidation,
+                "--gui-addr must be a loopback address (127.0.0.1, ::1): the window speaks for you",
+            )
+            .exit();
+    }
+    if !args.gui && !ui::term::is_terminal() {
         status::say("lanchat: needs a terminal; in scripts use chat-window and input-box");
         return ExitCode::from(exit::FAILURE);
     }
@@ -135,41 +159,83 @@ fn run(args: Args) -> anyhow::Result<u8> {
         )),
         None => None,
     };
+    if args.gui {
+        return run_gui(&args, send, journal);
+    }
     let (events_tx, events) = ui::channel();
     let signals = events_tx.clone();
     let _stop = Stop::install(move || {
         let _ = signals.try_send(ui::Input::Signal);
     })
     .context("cannot install the signal handler")?;
-    let sink = ui::sink(events_tx.clone());
-    let mode = if args.room.is_some() {
-        Mode::Room
-    } else if args.ipmsg {
-        Mode::Ipmsg
-    } else {
-        Mode::Udp
-    };
-    let started = match mode {
-        Mode::Room => start_room(&args, send, journal, sink)?,
-        Mode::Ipmsg => start_ipmsg(&args, send, journal, sink)?,
-        Mode::Udp => start_udp(&args, journal, sink)?,
-    };
-    let wire = started.wire(send);
-    let mut app = App::new(started.info, wire, scrollback(&args));
-    if mode != Mode::Udp {
-        app.session_mut().set_users(Vec::new()); // the 在线用户 pane
-    }
-    if mode == Mode::Ipmsg {
-        app.session_mut().select(None);
-    }
-    for (ip, name) in &args.alias {
-        app.session_mut().alias(*ip, name);
-    }
+    let started = start(&args, send, journal, ui::sink(events_tx.clone()))?;
+    let session = session(&args, &started, send);
     let mut transport = started.transport;
     ui::spawn_terminal_reader(events_tx);
-    let outcome = ui::run(app, transport.as_mut(), &events)?;
+    let outcome = ui::run(App::with_session(session), transport.as_mut(), &events)?;
     status::say(&format!("lanchat: {outcome}"));
     Ok(outcome.code)
+}
+
+/// The desktop window: the session served on loopback, a browser opened on it.
+fn run_gui(args: &Args, send: Encoding, journal: Option<Journal>) -> anyhow::Result<u8> {
+    let addr = args
+        .gui_addr
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    let listener = net::bind_tcp(addr)?;
+    listener.set_nonblocking(false)?;
+    let (events_tx, events) = gui::channel();
+    let signals = events_tx.clone();
+    let _stop = Stop::install(move || {
+        let _ = signals.try_send(gui::Input::Signal);
+    })
+    .context("cannot install the signal handler")?;
+    let started = start(args, send, journal, gui::sink(events_tx.clone()))?;
+    let session = session(args, &started, send);
+    let mut transport = started.transport;
+    let server = gui::server::start(listener, events_tx).context("cannot serve the window")?;
+    status::say(&format!("GUI on {}", server.url()));
+    if !args.no_open && gui::open::has_display() {
+        match gui::open::open(&server.url()) {
+            Ok(how) => status::say(&format!("lanchat: {how}")),
+            Err(why) => status::say(&format!("lanchat: {why}; open the address above yourself")),
+        }
+    }
+    let outcome = gui::run(session, transport.as_mut(), &events, &server);
+    status::say(&format!("lanchat: {outcome}"));
+    Ok(outcome.code)
+}
+
+/// Starts the mode's transport, its events going to `sink`.
+fn start(
+    args: &Args,
+    send: Encoding,
+    journal: Option<Journal>,
+    sink: Sink,
+) -> anyhow::Result<Started> {
+    if args.room.is_some() {
+        start_room(args, send, journal, sink)
+    } else if args.ipmsg {
+        start_ipmsg(args, send, journal, sink)
+    } else {
+        start_udp(args, journal, sink)
+    }
+}
+
+/// The window's state for either front end.
+fn session(args: &Args, started: &Started, send: Encoding) -> Session {
+    let mode = started.info.mode;
+    let mut session = Session::new(started.info.clone(), started.wire(send), scrollback(args));
+    if mode != Mode::Udp {
+        session.set_users(Vec::new()); // the 在线用户 pane
+    }
+    if mode == Mode::Ipmsg {
+        session.select(None);
+    }
+    for (ip, name) in &args.alias {
+        session.alias(*ip, name);
+    }
+    session
 }
 
 /// A transport started, and what the window needs to know of it.

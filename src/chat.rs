@@ -181,6 +181,10 @@ pub struct Offer {
 pub enum FileCommand {
     /// `/send PATH...`: offer these to the chosen user, or everyone.
     Send(Vec<PathBuf>),
+    /// Offer what a folder of lanchat's own holds (files and folders the
+    /// desktop window's page handed over), to the chosen user or everyone;
+    /// the folder goes when the offer ends.
+    SendSpool(Spool),
     /// `/get N`: fetch offer N into the download folder.
     Get(u64),
     /// `/drop N`: decline offer N.
@@ -188,6 +192,54 @@ pub enum FileCommand {
     /// `/cancel N`: end an own offer N.
     Cancel(u64),
 }
+
+/// A folder of lanchat's own that holds files to offer (what the desktop
+/// window's page handed over), removed when the last holder lets go: the
+/// offer made of it ending (every recipient done, or `/cancel`), or
+/// lanchat quitting. (The one thing here that touches the disk: on drop.)
+#[derive(Clone, Debug)]
+pub struct Spool(Arc<SpoolDir>);
+
+#[derive(Debug)]
+struct SpoolDir(PathBuf);
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Spool {
+    /// Holds `dir`, removing it once the last copy is dropped.
+    pub fn new(dir: PathBuf) -> Spool {
+        Spool(Arc::new(SpoolDir(dir)))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0 .0
+    }
+
+    /// What it holds (its top level), in name order: what is offered.
+    ///
+    /// # Errors
+    /// The folder cannot be read.
+    pub fn items(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut items: Vec<PathBuf> = std::fs::read_dir(self.path())?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        items.sort();
+        Ok(items)
+    }
+}
+
+impl PartialEq for Spool {
+    fn eq(&self, other: &Self) -> bool {
+        self.path() == other.path()
+    }
+}
+
+impl Eq for Spool {}
 
 /// Where a transport's threads hand their [`Event`]s: the window's event
 /// channel, or a test's. Cheap to clone, one per thread.

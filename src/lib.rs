@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //!
-//! Dependencies run one way: `bin/*` → [`ui`] → [`session`] → [`transport`]
+//! Dependencies run one way: `bin/*` → [`ui`] and [`gui`] → [`session`] → [`transport`]
 //! → [`chat`] and the protocol modules ([`room`], [`ipmsg`]) → the text,
 //! time and socket layers ([`encoding`], [`sanitize`], [`message`],
 //! [`clock`], [`journal`], [`net`]) → [`sys`]. Nothing below `ui` imports
@@ -36,6 +36,7 @@
 //! | [`transport`] | `lanchat`'s network sides behind one trait: `udp`, `room_mode`, `ipmsg_mode`, and `transfers` (IP Messenger's files: fetch, serve, slots, records) |
 //! | [`session`] | the window's state and commands for any front end: the scrollback, users, offers, status, what a typed line does, applying events and performing actions |
 //! | [`ui`] | `lanchat`'s terminal window: keys, the edit line, scrolling, drawing, the terminal guard |
+//! | [`gui`] | `lanchat --gui`: the same session as a page in the user's browser (loopback, token, Host and Origin checked), tabs, uploads |
 //! | [`cli`] | value parsers and option groups shared by the binaries |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
@@ -51,6 +52,7 @@ pub mod clock;
 pub mod encoding;
 pub mod exit;
 pub mod filter;
+pub mod gui;
 pub mod input;
 pub mod ipmsg;
 pub mod journal;

@@ -75,14 +75,14 @@ fn log_records(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The FeiQ-like peer, bound to `bind:port`, talking to `to:port`.
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
     stdin: ChildStdin,
     log: PathBuf,
 }
 
 impl Peer {
-    fn start(dir: &Path, bind: &str, port: u16, to: &str) -> Peer {
+    pub(crate) fn start(dir: &Path, bind: &str, port: u16, to: &str) -> Peer {
         let log = dir.join("peer.log");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ipmsg-peer.py");
         let mut child = Command::new("python3")
@@ -98,12 +98,12 @@ impl Peer {
         p
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits for a log line holding `needle`; returns that line.
-    fn wait_log(&self, needle: &str) -> String {
+    pub(crate) fn wait_log(&self, needle: &str) -> String {
         let mut found = String::new();
         until(&format!("the peer logs {needle:?}"), || {
             found = self
@@ -118,7 +118,7 @@ impl Peer {
     }
 
     /// Runs a command and waits until the peer has done it.
-    fn cmd(&mut self, line: &str) {
+    pub(crate) fn cmd(&mut self, line: &str) {
         let done = self.log().matches("DONE ").count();
         writeln!(self.stdin, "{line}").unwrap();
         until(&format!("the peer does {line:?}"), || {
@@ -127,7 +127,7 @@ impl Peer {
     }
 
     /// `fetch`/`fetchdir`: what the peer got.
-    fn fetch(&mut self, line: &str, out: &Path) -> Vec<u8> {
+    pub(crate) fn fetch(&mut self, line: &str, out: &Path) -> Vec<u8> {
         let before = self.log().matches("FETCHED").count();
         self.cmd(&format!("{line} {}", out.display()));
         until("FETCHED", || self.log().matches("FETCHED").count() > before);
@@ -188,7 +188,7 @@ fn with_peer(base: &Path) -> (Lanchat, Peer) {
 
 /// The packet numbers of the offers the peer got, in order, each once
 /// (an offer sent again keeps its number).
-fn offer_numbers(peer: &Peer) -> Vec<u64> {
+pub(crate) fn offer_numbers(peer: &Peer) -> Vec<u64> {
     let mut out = Vec::new();
     for line in peer.log().lines().filter(|l| l.contains("cmd=0x200120 ")) {
         let no: u64 = line

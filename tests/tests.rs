@@ -8,6 +8,7 @@ mod util;
 
 mod docs;
 mod files;
+mod gui;
 mod lanchat;
 mod names;
 mod properties;

@@ -400,14 +400,14 @@ fn page_members_count_with_tcp_members_against_max_per_host() {
 // ---- in a real browser ----------------------------------------------------------
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     proc: Proc,
     port: u16,
     profile: std::path::PathBuf,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let mut proc =
             Proc::spawn_cmd("chromedriver", Command::new("chromedriver").arg("--port=0"));
         let deadline = Instant::now() + WAIT;
@@ -418,7 +418,10 @@ impl Driver {
             }
             assert!(Instant::now() < deadline, "chromedriver did not start");
         };
-        let profile = std::env::temp_dir().join(format!("lanchat-chromium-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile =
+            std::env::temp_dir().join(format!("lanchat-chromium-{}-{n}", std::process::id()));
         Driver {
             proc,
             port,
@@ -426,7 +429,7 @@ impl Driver {
         }
     }
 
-    async fn browser(&self, name: &str) -> Client {
+    pub(crate) async fn browser(&self, name: &str) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -435,7 +438,7 @@ impl Driver {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
                          "--disable-sync", "--disable-quic", "--window-size=420,800",
-                         format!("--user-data-dir={}-{name}", self.profile.display())],
+                         format!("--user-data-dir={}", self.profile.join(name).display())],
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -450,14 +453,12 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.proc.child.kill();
-        for n in ["a", "b", "names", "sizes"] {
-            let _ = std::fs::remove_dir_all(format!("{}-{n}", self.profile.display()));
-        }
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
 /// Polls the page (bounded) until `script` returns true.
-async fn wait_for(page: &Client, what: &str, script: &str) {
+pub(crate) async fn wait_for(page: &Client, what: &str, script: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         let v = page.execute(script, vec![]).await.unwrap();
@@ -465,7 +466,7 @@ async fn wait_for(page: &Client, what: &str, script: &str) {
             return;
         }
         let rows = page
-            .execute("return [...document.querySelectorAll('#log .msg')].map(r => r.textContent).join('\\n')", vec![])
+            .execute("return [...document.querySelectorAll('#messages .msg')].map(r => r.textContent).join('\\n')", vec![])
             .await
             .unwrap();
         assert!(
@@ -481,7 +482,7 @@ async fn wait_for(page: &Client, what: &str, script: &str) {
 async fn rows(page: &Client) -> Vec<String> {
     let v = page
         .execute(
-            "return [...document.querySelectorAll('#log .msg .text')].map(r => r.textContent)",
+            "return [...document.querySelectorAll('#messages .msg .text')].map(r => r.textContent)",
             vec![],
         )
         .await
@@ -494,7 +495,7 @@ async fn rows(page: &Client) -> Vec<String> {
 }
 
 async fn type_and_send(page: &Client, text: &str) {
-    let box_ = page.find(Locator::Id("text")).await.unwrap();
+    let box_ = page.find(Locator::Id("input")).await.unwrap();
     box_.send_keys(text).await.unwrap();
     box_.send_keys("\u{E007}").await.unwrap(); // Enter
 }
@@ -564,7 +565,7 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
         "return document.body.textContent.includes('你好，来自浏览器')",
     )
     .await;
-    wait_for(&a, "A shows its own line as me, box cleared", "return document.querySelector('#log .msg.me .text')?.textContent === '你好，来自浏览器' && document.getElementById('text').value === ''").await;
+    wait_for(&a, "A shows its own line as me, box cleared", "return document.querySelector('#messages .msg.me .text')?.textContent === '你好，来自浏览器' && document.getElementById('input').value === ''").await;
 
     // A GB2312 line from nc shows as Chinese in both pages.
     let mut line = gb("nc 说：大家好");
@@ -598,7 +599,7 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
     }
     let from = a
         .execute(
-            "return [...document.querySelectorAll('#log .msg.line .from')].pop().textContent",
+            "return [...document.querySelectorAll('#messages .msg.line .from')].pop().textContent",
             vec![],
         )
         .await
@@ -608,10 +609,13 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
     // An emoji in page A (default encoding): refused on the page, reaches
     // nobody, stays in the box. (ChromeDriver cannot type characters
     // outside the BMP, so the box is filled by script and Enter typed.)
-    a.execute("document.getElementById('text').value = 'ok 😀 no'", vec![])
-        .await
-        .unwrap();
-    a.find(Locator::Id("text"))
+    a.execute(
+        "document.getElementById('input').value = 'ok 😀 no'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    a.find(Locator::Id("input"))
         .await
         .unwrap()
         .send_keys("\u{E007}")
@@ -619,12 +623,12 @@ async fn two_pages_and_nc_in_one_room_in_a_real_chromium() {
         .unwrap();
     wait_for(&a, "the refusal shown", "return document.getElementById('error').textContent === \"'😀' (U+1F600) cannot be written in gb2312\"").await;
     let kept = a
-        .execute("return document.getElementById('text').value", vec![])
+        .execute("return document.getElementById('input').value", vec![])
         .await
         .unwrap();
     assert_eq!(kept, serde_json::json!("ok 😀 no"));
     // The next line nc gets is a later one: the emoji line went nowhere.
-    a.execute("document.getElementById('text').value = ''", vec![])
+    a.execute("document.getElementById('input').value = ''", vec![])
         .await
         .unwrap();
     type_and_send(&a, "marker").await;
@@ -708,7 +712,7 @@ async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium(
     wait_for(
         &page,
         "the history",
-        "return [...document.querySelectorAll('#log .msg.history .text')].some(r => r.textContent === 'before the page came')",
+        "return [...document.querySelectorAll('#messages .msg.history .text')].some(r => r.textContent === 'before the page came')",
     )
     .await;
     // The member list, from /who at join: both TCP members and the page.
@@ -775,7 +779,7 @@ async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium(
     .await
     .unwrap();
     let started = page
-        .execute("return document.getElementById('text').value", vec![])
+        .execute("return document.getElementById('input').value", vec![])
         .await
         .unwrap();
     assert_eq!(started, serde_json::json!("/msg 老王 "));
@@ -808,7 +812,7 @@ async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium(
     wait_for(
         &page,
         "a private line shown as private",
-        "return [...document.querySelectorAll('#log .msg.private .text')].map(r => r.textContent).join('|') === '悄悄话|only you'",
+        "return [...document.querySelectorAll('#messages .msg.private .text')].map(r => r.textContent).join('|') === '悄悄话|only you'",
     )
     .await;
     // A refusal shows on the page.
@@ -828,7 +832,7 @@ async fn names_the_member_list_and_private_lines_on_the_page_in_a_real_chromium(
 /// Whether every placeholder of the page shows whole in its box: the
 /// placeholder put in as the value does not overflow the box (a one-row
 /// textarea grows no taller, an input no wider), as the browser lays it out.
-const PLACEHOLDERS_FIT: &str = "return ['text', 'nick'].map((id) => {
+const PLACEHOLDERS_FIT: &str = "return ['input', 'nick'].map((id) => {
     const el = document.getElementById(id), keep = el.value;
     el.value = el.placeholder;
     const fits = el.scrollHeight <= el.clientHeight + 1 && el.scrollWidth <= el.clientWidth + 1;

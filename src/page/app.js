@@ -1,4 +1,11 @@
 "use strict";
+// One page, served two ways: by room-server --web (the room's page) and by
+// lanchat --gui (the desktop window, whose page carries its token in a
+// <meta name="lanchat-token">). The parts below the helpers are the room's
+// (room()) and the desktop window's (desktop()); the helpers, the layout
+// and the ids (#messages, #input, #members, #status, #file, #quit) are
+// shared. Every text goes into the page with textContent, never as HTML.
+//
 // The room page: one WebSocket to /ws on the same address. The server sends
 // JSON objects: {kind:"you",addr,max_line}, {kind:"line",from,text},
 // {kind:"private",from,text} (a /msg to this page), {kind:"notice",text}
@@ -7,7 +14,7 @@
 // (the answer to each message this page sent, in the order they were sent).
 // Every text goes into the page with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
-const log = $("log"), box = $("text"), state = $("state"), me = $("me"), error = $("error"),
+const log = $("messages"), box = $("input"), state = $("state"), me = $("me"), error = $("error"),
   newer = $("newer"), nick = $("nick"), list = $("members"), count = $("count");
 const MAX_ROWS = 2000;
 const NICK_KEY = "lanchat-nick";
@@ -35,6 +42,7 @@ function add(kind, from, text) {
   const follow = atBottom();
   const row = document.createElement("div");
   row.className = "msg " + kind + (inHistory ? " history" : "");
+  if (from) row.dataset.from = split(from).addr;
   const time = document.createElement("time");
   time.textContent = inHistory ? "" : new Date().toLocaleTimeString("en-GB", { hour12: false });
   row.append(time);
@@ -74,6 +82,7 @@ function memberItem(who) {
   const li = document.createElement("li");
   li.dataset.who = who;
   const { name, addr } = split(who);
+  li.dataset.addr = addr;
   const n = document.createElement("b");
   n.textContent = name;
   const a = document.createElement("span");
@@ -197,24 +206,29 @@ function send() {
   sendRaw(text, false);
 }
 
-$("send").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
-box.addEventListener("keydown", (ev) => {
-  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); send(); }
-});
+// The room: the page is a member like a TCP client.
+function room() {
+  $("send").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
+  box.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); send(); }
+  });
+  nick.value = localStorage.getItem(NICK_KEY) || "";
+  nick.addEventListener("change", sendNick);
+  nick.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); nick.blur(); } });
+  list.addEventListener("click", (ev) => {
+    const li = ev.target.closest("li");
+    if (!li || li.dataset.who === myLabel) return;
+    const { name, addr } = split(li.dataset.who);
+    box.value = `/msg ${name || addr} `;
+    box.focus();
+  });
+  connect();
+}
+
 log.addEventListener("scroll", () => {
   if (atBottom()) { unseen = 0; newer.hidden = true; }
 });
 newer.addEventListener("click", () => { log.scrollTop = log.scrollHeight; });
-nick.value = localStorage.getItem(NICK_KEY) || "";
-nick.addEventListener("change", sendNick);
-nick.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); nick.blur(); } });
-list.addEventListener("click", (ev) => {
-  const li = ev.target.closest("li");
-  if (!li || li.dataset.who === myLabel) return;
-  const { name, addr } = split(li.dataset.who);
-  box.value = `/msg ${name || addr} `;
-  box.focus();
-});
 // Placeholders that fit: the longest of each list that the box shows whole
 // (a phone's width cuts the long one off mid-word).
 const PLACEHOLDERS = [
@@ -238,4 +252,283 @@ function fitPlaceholders() {
 }
 fitPlaceholders();
 window.addEventListener("resize", fitPlaceholders);
-connect();
+
+const TOKEN = document.querySelector('meta[name="lanchat-token"]')?.content;
+if (TOKEN) desktop(TOKEN); else room();
+
+// ---- the desktop window (lanchat --gui) --------------------------------------
+// One WebSocket to /ws?token=…: lanchat sends the window's state,
+// {kind:"state",reset,first,entries:[{seq,time,from,addr,kind,text,mark,
+// offer,fetchable}],meta:{mode,title,listen,target,encoding,status,
+// received,senders,evicted,dropped,transfers,members,hints,newcomer}}
+// (at most ~30 a second, only what changed; everything again after
+// reset), and {kind:"submitted",id,ok,why,at,text} for each line sent.
+// The page sends {kind:"submit",id,text}, {kind:"offer",batch} (after
+// uploading the files of that batch) and {kind:"quit"}.
+function desktop(token) {
+  const q = `token=${encodeURIComponent(token)}`;
+  const status = $("status"), quit = $("quit"), attach = $("attach"), file = $("file"),
+    drop = $("drop"), title = $("title");
+  nick.hidden = true;
+  quit.hidden = false;
+  status.hidden = false;
+  document.body.classList.add("desktop");
+  let sock = null, nextId = 1, leaving = false, meta = null, hintRows = [];
+  const sent = new Map(); // id → text as sent
+
+  function markText(mark) {
+    return { pending: " …", delivered: " ✓", "not-delivered": " ✗ not delivered" }[mark] || "";
+  }
+
+  function row(e) {
+    const r = document.createElement("div");
+    r.className = `msg ${e.kind}`;
+    r.dataset.seq = e.seq;
+    if (e.addr) r.dataset.from = e.addr;
+    if (e.kind === "me") r.classList.add("me");
+    const time = document.createElement("time");
+    time.textContent = e.time;
+    const who = document.createElement("span");
+    who.className = "from";
+    who.textContent = e.from;
+    if (e.addr) who.style.color = colour(e.addr);
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = e.text + markText(e.mark);
+    r.append(time, who, body);
+    if (e.offer !== undefined) {
+      const o = document.createElement("span");
+      o.className = "offer";
+      o.dataset.offer = e.offer;
+      if (e.fetchable) {
+        for (const [action, label] of [["get", "接收 Get"], ["drop", "拒绝 Drop"]]) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.dataset.action = action;
+          b.textContent = label;
+          o.append(b);
+        }
+      }
+      r.append(o);
+    }
+    return r;
+  }
+
+  function bySeq(seq) { return log.querySelector(`.msg[data-seq="${seq}"]`); }
+
+  function entries(u) {
+    const follow = atBottom();
+    if (u.reset) log.replaceChildren();
+    for (const e of u.entries) {
+      const old = bySeq(e.seq);
+      if (old) old.replaceWith(row(e)); else log.append(row(e));
+    }
+    while (log.firstElementChild && Number(log.firstElementChild.dataset.seq) < u.first) {
+      log.firstElementChild.remove();
+    }
+    if (follow) log.scrollTop = log.scrollHeight;
+    else if (u.entries.length) {
+      unseen += u.entries.length;
+      newer.textContent = `↓ ${unseen} new`;
+      newer.hidden = false;
+    }
+  }
+
+  function showMeta(m) {
+    meta = m;
+    title.textContent = m.title;
+    document.title = m.title;
+    me.textContent = m.listen;
+    attach.hidden = m.mode !== "IPMsg";
+    // The status: the latest message first, then the facts.
+    status.replaceChildren();
+    if (m.newcomer) {
+      const hint = document.createElement("span");
+      hint.className = "info";
+      hint.textContent = "/help: keys and commands";
+      status.append(hint);
+    }
+    if (m.status) {
+      const [level, text] = m.status;
+      const s = document.createElement("span");
+      s.className = level;
+      s.textContent = text;
+      status.append(s);
+    }
+    const facts = document.createElement("span");
+    facts.className = "facts";
+    let f = `${m.mode} ${m.listen} → ${m.target} │ ${m.encoding} │ ${m.received} msgs, ${m.senders} senders`;
+    if (m.dropped) f += ` │ dropped ${m.dropped}`;
+    if (m.evicted) f += ` │ ${m.evicted} scrolled out`;
+    if (m.transfers) f += ` │ ⇅ ${m.transfers} transfers`;
+    facts.textContent = f;
+    status.append(facts);
+    // The members: IP Messenger and room users, or the UDP senders heard.
+    $("members-title").textContent = m.mode === "UDP" ? "发送者" : "在线用户";
+    list.replaceChildren(...m.members.map((u) => {
+      const li = document.createElement("li");
+      li.dataset.addr = u.addr;
+      const n = document.createElement("b");
+      n.textContent = u.name;
+      const a = document.createElement("span");
+      a.textContent = u.addr;
+      li.append(n, a);
+      if (u.me) li.className = "you";
+      if (u.selected) li.classList.add("selected");
+      li.title = u.me ? "you" : "click: send to this one";
+      return li;
+    }));
+    count.textContent = m.members.length;
+    // An empty window says how to begin.
+    for (const h of hintRows) h.remove();
+    hintRows = [];
+    if (!log.querySelector(".msg")) {
+      hintRows = m.hints.map((t) => {
+        const h = document.createElement("div");
+        h.className = "hint";
+        h.textContent = t;
+        return h;
+      });
+      log.append(...hintRows);
+    }
+  }
+
+  function submit(text) {
+    if (!sock || sock.readyState !== WebSocket.OPEN) return;
+    const id = nextId++;
+    sent.set(id, text);
+    sock.send(JSON.stringify({ kind: "submit", id, text }));
+  }
+
+  function answered(m) {
+    const text = sent.get(m.id);
+    sent.delete(m.id);
+    if (m.ok) {
+      if (box.value === text) box.value = "";
+      showError("");
+      return;
+    }
+    // Refused: the text stays, the reason beside it, the cursor on the culprit.
+    if (m.text !== undefined && !box.value) box.value = m.text;
+    showError(m.why || "not sent");
+    if (m.at !== undefined && m.at !== null && box.value === text) {
+      const at = [...text].slice(0, m.at).join("").length;
+      box.focus();
+      box.setSelectionRange(at, at);
+    }
+  }
+
+  function open() {
+    setState("connecting", "connecting…");
+    sock = new WebSocket(`ws://${location.host}/ws?${q}`);
+    sock.onopen = () => { retry = 1000; setState("open", "connected"); };
+    sock.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      if (m.kind === "state") {
+        if (m.entries.length || m.reset) entries(m);
+        if (m.meta) showMeta(m.meta);
+      } else if (m.kind === "submitted") answered(m);
+      else if (m.kind === "error") showError(m.why);
+    };
+    sock.onclose = () => {
+      if (leaving) { setState("closed", "lanchat has left; this window can be closed"); return; }
+      setState("closed", `lanchat is not answering; trying again in ${retry / 1000} s`);
+      setTimeout(open, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  // Typing: Enter sends (lines of a message as lines), Shift+Enter a new line.
+  $("send").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (box.value.trim()) submit(box.value);
+  });
+  box.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      if (box.value.trim()) submit(box.value);
+    }
+  });
+  // A click on a member makes it the target.
+  list.addEventListener("click", (ev) => {
+    const li = ev.target.closest("li");
+    if (!li || li.classList.contains("you") || !meta) return;
+    const name = li.querySelector("b").textContent;
+    if (meta.mode === "room") {
+      box.value = `/msg ${name || li.dataset.addr} `;
+      box.focus();
+    } else if (meta.mode === "IPMsg") {
+      submit(`/to ${li.dataset.addr.replace(/:\d+$/, "")}`);
+    } else {
+      submit(`/to ${li.dataset.addr}`);
+    }
+  });
+  // An offer's buttons.
+  log.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-action]");
+    if (!b) return;
+    const n = b.closest(".offer").dataset.offer;
+    submit(`/${b.dataset.action} ${n}`);
+  });
+  quit.addEventListener("click", () => {
+    leaving = true;
+    if (sock && sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify({ kind: "quit" }));
+  });
+
+  // Files: uploaded into lanchat's spool as one batch, then offered.
+  async function upload(batch, path, body, dir) {
+    const url = `/upload?${q}&batch=${batch}&path=${encodeURIComponent(path)}${dir ? "&dir=1" : ""}`;
+    const r = await fetch(url, { method: "PUT", body: dir ? "" : body });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).why || r.statusText);
+  }
+  async function offer(items) {
+    const batch = `b${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      for (const [path, body, dir] of items) await upload(batch, path, body, dir);
+      sock.send(JSON.stringify({ kind: "offer", batch }));
+    } catch (e) {
+      showError(`not offered: ${e.message}`);
+    }
+  }
+  file.addEventListener("change", () => {
+    const items = [...file.files].map((f) => [f.name, f, false]);
+    file.value = "";
+    if (items.length) offer(items);
+  });
+  // A folder dropped on the window is walked (the browser hands its tree over).
+  function walk(entry, out) {
+    return new Promise((done) => {
+      if (entry.isFile) {
+        entry.file((f) => { out.push([entry.fullPath.replace(/^\//, ""), f, false]); done(); }, () => done());
+      } else if (entry.isDirectory) {
+        out.push([entry.fullPath.replace(/^\//, ""), null, true]);
+        const reader = entry.createReader();
+        const more = () => reader.readEntries(async (list) => {
+          if (!list.length) return done();
+          for (const e of list) await walk(e, out);
+          more();
+        }, () => done());
+        more();
+      } else done();
+    });
+  }
+  let dragging = 0;
+  window.addEventListener("dragenter", (ev) => { ev.preventDefault(); if (meta?.mode === "IPMsg") { dragging++; drop.hidden = false; } });
+  window.addEventListener("dragleave", () => { if (--dragging <= 0) { dragging = 0; drop.hidden = true; } });
+  window.addEventListener("dragover", (ev) => ev.preventDefault());
+  window.addEventListener("drop", async (ev) => {
+    ev.preventDefault();
+    dragging = 0;
+    drop.hidden = true;
+    if (meta?.mode !== "IPMsg") { showError("files go over IP Messenger: start lanchat with --ipmsg"); return; }
+    const out = [];
+    for (const it of [...ev.dataTransfer.items]) {
+      const entry = it.webkitGetAsEntry && it.webkitGetAsEntry();
+      if (entry) await walk(entry, out);
+      else if (it.kind === "file") { const f = it.getAsFile(); out.push([f.name, f, false]); }
+    }
+    if (out.length) offer(out);
+  });
+  open();
+}

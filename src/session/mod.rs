@@ -114,6 +114,8 @@ pub struct Session {
     selected: Option<SocketAddr>,
     /// Offers of files, by number (IP Messenger mode).
     offers: HashMap<u64, OfferEntry>,
+    /// Offers by the sequence number of their entry.
+    offer_seqs: HashMap<u64, u64>,
     /// Transfers running now.
     transfers: usize,
     /// Lines sent.
@@ -140,6 +142,7 @@ impl Session {
             users: None,
             selected: None,
             offers: HashMap::new(),
+            offer_seqs: HashMap::new(),
             transfers: 0,
             sent: 0,
             lost: false,
@@ -167,6 +170,11 @@ impl Session {
     /// The kept messages, with their bookkeeping.
     pub fn scrollback(&self) -> &Scrollback {
         &self.log
+    }
+
+    /// The kept messages, to take what changed ([`Scrollback::take_modified`]).
+    pub fn scrollback_mut(&mut self) -> &mut Scrollback {
+        &mut self.log
     }
 
     /// The latest status message.
@@ -399,6 +407,7 @@ impl Session {
             self.count_from(&offer.who);
         }
         let seq = self.log.push(time, offer.who.clone(), base.clone(), None);
+        self.offer_seqs.insert(seq, offer.n);
         self.offers.insert(
             offer.n,
             OfferEntry {
@@ -495,6 +504,29 @@ impl Session {
 
     fn user(&self, addr: SocketAddr) -> Option<&User> {
         self.users.as_ref()?.iter().find(|u| u.addr == addr)
+    }
+
+    /// The offer entry `seq` shows, if it is one: its number, and whether
+    /// `/get` may fetch it.
+    pub fn offer_of(&self, seq: u64) -> Option<(u64, bool)> {
+        let n = *self.offer_seqs.get(&seq)?;
+        let o = self.offers.get(&n)?;
+        Some((n, o.incoming && o.fetchable))
+    }
+
+    /// The UDP senders heard, by their alias if they have one, else their
+    /// address; in the order of their addresses.
+    pub fn peers_heard(&self) -> Vec<(String, SocketAddr)> {
+        let mut peers: Vec<(String, SocketAddr)> = self
+            .senders
+            .iter()
+            .filter_map(|w| match w {
+                Who::Peer(a) => Some((self.aliases.get(&a.ip()).cloned().unwrap_or_default(), *a)),
+                _ => None,
+            })
+            .collect();
+        peers.sort_by_key(|(_, a)| *a);
+        peers
     }
 
     /// The names another member can be called by in `/msg` (room mode):

@@ -37,6 +37,12 @@ pub struct Scrollback {
     text_bytes: usize,
     /// Messages that left.
     evicted: u64,
+    /// Counts the times entries were taken out of the middle or all at
+    /// once (`/clear`, a line that could not be sent after all): a front
+    /// end that copies the entries starts again when it changes.
+    epoch: u64,
+    /// Entries whose text or mark changed since [`Scrollback::take_modified`].
+    modified: Vec<u64>,
 }
 
 impl Scrollback {
@@ -48,6 +54,29 @@ impl Scrollback {
             max: max.max(1),
             text_bytes: 0,
             evicted: 0,
+            epoch: 0,
+            modified: Vec::new(),
+        }
+    }
+
+    /// See the field: changes when entries left other than from the front.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The entries changed since the last call (sequence numbers, in the
+    /// order they changed; one may be there twice).
+    pub fn take_modified(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.modified)
+    }
+
+    fn touched(&mut self, seq: u64) {
+        // Bounded: past this a front end would start again anyway.
+        if self.modified.len() < 2 * self.max {
+            self.modified.push(seq);
+        } else {
+            self.epoch += 1;
+            self.modified.clear();
         }
     }
 
@@ -111,6 +140,7 @@ impl Scrollback {
         if let Some(i) = self.index_of(seq) {
             self.text_bytes = self.text_bytes + text.len() - self.entries[i].text.len();
             self.entries[i].text = text;
+            self.touched(seq);
         }
     }
 
@@ -118,6 +148,7 @@ impl Scrollback {
     pub fn set_mark(&mut self, seq: u64, mark: Mark) {
         if let Some(i) = self.index_of(seq) {
             self.entries[i].mark = Some(mark);
+            self.touched(seq);
         }
     }
 
@@ -125,11 +156,13 @@ impl Scrollback {
     pub fn remove(&mut self, seqs: &[u64]) {
         self.entries.retain(|e| !seqs.contains(&e.seq));
         self.text_bytes = self.entries.iter().map(|e| e.text.len()).sum();
+        self.epoch += 1;
     }
 
     /// Forgets every entry (`/clear`).
     pub fn clear(&mut self) {
         self.entries.clear();
         self.text_bytes = 0;
+        self.epoch += 1;
     }
 }

@@ -34,7 +34,7 @@ pub mod udp;
 #[path = "udp_portable.rs"]
 pub mod udp;
 
-pub use os::{ansi_encoding, is_out_of_files, prepare_listener, TermMode};
+pub use os::{ansi_encoding, console_is_ours_alone, is_out_of_files, prepare_listener, TermMode};
 
 /// Datagrams received per system call (where batching exists).
 pub const BATCH: usize = 32;

@@ -6,6 +6,13 @@
 use std::io;
 use std::net::UdpSocket;
 
+/// Whether lanchat was started by a double-click, owning its console alone:
+/// a Windows matter (a Unix program started from a file manager has no
+/// terminal at all, and is told it needs one).
+pub fn console_is_ours_alone() -> bool {
+    false
+}
+
 /// Unix text on pipes is UTF-8; there is no ANSI code page.
 pub fn ansi_encoding() -> Option<&'static encoding_rs::Encoding> {
     None

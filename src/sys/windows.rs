@@ -11,6 +11,17 @@ use windows_sys::Win32::Globalization::GetACP;
 use windows_sys::Win32::Networking::WinSock::{
     setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, SO_REUSEADDR,
 };
+use windows_sys::Win32::System::Console::GetConsoleProcessList;
+
+/// Whether the console window is this program's alone: started from
+/// Explorer (a double-click), not from cmd.exe or PowerShell, whose
+/// console holds the shell too.
+pub fn console_is_ours_alone() -> bool {
+    let mut pids = [0u32; 2];
+    // SAFETY: a buffer of two process ids, its length given.
+    let n = unsafe { GetConsoleProcessList(pids.as_mut_ptr(), 2) };
+    n == 1
+}
 
 /// The encoding of the system's ANSI code page (GBK on Chinese Windows,
 /// code page 936), in which files and pipes are often written.

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::transfers::{self, Files, FilesConfig, InOffer, Offeree};
 use super::{Journal, Mode, SendError, Sink, Transport};
-use crate::chat::{Drops, Event, FileCommand, Incoming, Mark, Outgoing, User, Who};
+use crate::chat::{Drops, Event, FileCommand, Incoming, Mark, Outgoing, Spool, User, Who};
 use crate::clock::{local_hms, timestamp};
 use crate::encoding::Encoding;
 use crate::ipmsg::engine::{Engine, Happened, Me, Out};
@@ -162,7 +162,12 @@ impl Ipmsg {
             .ok_or_else(|| self.files.not_serving.clone().unwrap_or_default())
     }
 
-    fn offer(&mut self, paths: &[PathBuf], to: Option<SocketAddr>) -> Result<String, String> {
+    fn offer(
+        &mut self,
+        paths: &[PathBuf],
+        to: Option<SocketAddr>,
+        spool: Option<Spool>,
+    ) -> Result<String, String> {
         if paths.is_empty() {
             return Err("usage: /send PATH... (files and folders)".into());
         }
@@ -207,7 +212,7 @@ impl Ipmsg {
         };
         let n = self.offers.fetch_add(1, Ordering::Relaxed);
         let whom = offerees.len();
-        self.files.offered(n, items, offerees);
+        self.files.offered(n, items, offerees, spool);
         send_all(&self.socket, &outs);
         Ok(format!("offer [{n}] sent to {whom}"))
     }
@@ -252,7 +257,16 @@ impl Transport for Ipmsg {
 
     fn files(&mut self, cmd: FileCommand, to: Option<SocketAddr>) -> Result<String, String> {
         match cmd {
-            FileCommand::Send(paths) => self.offer(&paths, to),
+            FileCommand::Send(paths) => self.offer(&paths, to, None),
+            FileCommand::SendSpool(spool) => {
+                let paths = spool.items().map_err(|e| {
+                    format!(
+                        "cannot read what was handed over: {}",
+                        crate::net::describe(&e)
+                    )
+                })?;
+                self.offer(&paths, to, Some(spool))
+            }
             FileCommand::Get(n) => self.files.get(n).map(|()| format!("fetching [{n}]")),
             FileCommand::Drop(n) => {
                 let (from, packet) = self.files.drop_offer(n)?;

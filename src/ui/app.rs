@@ -53,8 +53,13 @@ impl App {
     /// A window with these facts and wire rules, keeping `scrollback`
     /// messages.
     pub fn new(info: Info, wire: Wire, scrollback: usize) -> Self {
+        Self::with_session(Session::new(info, wire, scrollback))
+    }
+
+    /// The terminal window around a session.
+    pub fn with_session(session: Session) -> Self {
         App {
-            session: Session::new(info, wire, scrollback),
+            session,
             editor: Editor::new(),
             scroll: Scroll::Follow,
             pane: (80, 20),

@@ -35,7 +35,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::{Journal, Sink};
-use crate::chat::{Event, Offer, Who};
+use crate::chat::{Event, Offer, Spool, Who};
 use crate::encoding::Encoding;
 use crate::ipmsg::files::Item;
 
@@ -111,6 +111,9 @@ struct OutOffer {
     total: u64,
     recipients: Vec<Recipient>,
     cancelled: Arc<AtomicBool>,
+    /// Lanchat's own folder the items are in (the desktop window's
+    /// uploads): let go once every recipient is done, so it is removed.
+    spool: Option<Spool>,
 }
 
 /// An offer to this user.
@@ -228,7 +231,13 @@ impl Files {
 
     /// Registers an own offer `n` of `items` to `recipients`; its entry is
     /// told the window.
-    pub fn offered(&self, n: u64, items: Vec<Offered>, recipients: Vec<Offeree>) {
+    pub fn offered(
+        &self,
+        n: u64,
+        items: Vec<Offered>,
+        recipients: Vec<Offeree>,
+        spool: Option<Spool>,
+    ) {
         let listed: Vec<Item> = items.iter().map(|o| o.item.clone()).collect();
         let names: Vec<&str> = recipients.iter().map(|r| r.nick.as_str()).collect();
         let text = format!("{} → {}", summary(&listed), names.join(", "));
@@ -258,6 +267,7 @@ impl Files {
                 })
                 .collect(),
             cancelled: Arc::new(AtomicBool::new(false)),
+            spool,
         };
         self.shared.out.lock().expect("offers").insert(n, offer);
         self.shared.sink.send(Event::Offer(Offer {
@@ -479,16 +489,20 @@ impl Shared {
     /// The progress of own offer `n`, per recipient.
     fn tell_out(&self, n: u64) {
         let text = {
-            let Ok(out) = self.out.lock() else {
+            let Ok(mut out) = self.out.lock() else {
                 return;
             };
-            let Some(o) = out.get(&n) else {
+            let Some(o) = out.get_mut(&n) else {
                 return;
             };
             let done = o
                 .recipients
                 .iter()
                 .all(|r| r.declined || r.whole == o.items.len());
+            if done {
+                // Every recipient is done: the offer has ended.
+                o.spool = None;
+            }
             if done && o.recipients.iter().any(|r| !r.declined) {
                 "✓".to_string()
             } else {

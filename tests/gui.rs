@@ -1,0 +1,494 @@
+//! `lanchat --gui`, as a user meets it: the real lanchat serving its window
+//! on loopback, the page in a real headless Chromium over WebDriver, and
+//! the real chat-window, input-box, a raw room member and the FeiQ-like
+//! peer on the other side; raw requests for what only a stranger would
+//! send (no token, another Host, another Origin).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
+
+use fantoccini::{Client, Locator};
+
+use crate::files::{offer_numbers, Peer};
+use crate::lanchat::scratch;
+use crate::util::{bin, have, recv_from, Proc, WAIT};
+use crate::web::{wait_for, Driver};
+
+/// lanchat --gui --no-open with `args`: the process, its window's address
+/// (with the token) and the address it listens on.
+pub(crate) struct Gui {
+    pub proc: Proc,
+    pub url: String,
+    pub listen: SocketAddr,
+}
+
+impl Gui {
+    pub(crate) fn start(args: &[&str]) -> Gui {
+        let mut all = vec!["--gui", "--no-open"];
+        all.extend_from_slice(args);
+        let mut proc = Proc::spawn("lanchat", &all);
+        // In the order lanchat says them.
+        let listen = if args.contains(&"--room") {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            proc.listen_addr("listening on")
+        };
+        let line = proc.wait_stderr("GUI on ");
+        let url = line.split("GUI on ").nth(1).unwrap().trim().to_string();
+        Gui { proc, url, listen }
+    }
+
+    fn port(&self) -> u16 {
+        self.url
+            .trim_start_matches("http://127.0.0.1:")
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn token(&self) -> &str {
+        self.url.split("token=").nth(1).unwrap()
+    }
+}
+
+/// One raw request; the status line and the whole answer.
+fn raw(port: u16, request: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    (out.lines().next().unwrap_or("").to_string(), out)
+}
+
+#[test]
+fn only_the_user_gets_in_the_token_host_and_origin_are_checked() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = rx.local_addr().unwrap().to_string();
+    let gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    let (port, t) = (gui.port(), gui.token().to_string());
+    assert!(
+        gui.url.starts_with("http://127.0.0.1:"),
+        "loopback: {}",
+        gui.url
+    );
+    assert_eq!(t.len(), 64, "256 random bits");
+    let get = |path: &str, host: &str| {
+        raw(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        )
+    };
+    let own = format!("127.0.0.1:{port}");
+    let (status, page) = get(&format!("/?token={t}"), &own);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{page}");
+    assert!(page.contains(&format!("<meta name=\"lanchat-token\" content=\"{t}\">")));
+    assert!(page.contains("Content-Security-Policy: default-src 'self'"));
+    assert!(
+        get(&format!("/app.js?token={t}"), &format!("localhost:{port}"))
+            .0
+            .contains("200")
+    );
+    for (path, host, why) in [
+        (
+            "/".to_string(),
+            own.clone(),
+            "open the address lanchat printed",
+        ),
+        (
+            "/?token=0000".to_string(),
+            own.clone(),
+            "open the address lanchat printed",
+        ),
+        (
+            format!("/app.js?token={}0", &t[1..]),
+            own.clone(),
+            "open the address lanchat printed",
+        ),
+        (
+            format!("/?token={t}"),
+            format!("evil.example:{port}"),
+            "answers to 127.0.0.1",
+        ),
+        (
+            format!("/?token={t}"),
+            format!("192.168.1.9:{port}"),
+            "answers to 127.0.0.1",
+        ),
+    ] {
+        let (status, body) = get(&path, &host);
+        assert_eq!(status, "HTTP/1.1 403 Forbidden", "{path} {host}");
+        assert!(body.contains(why), "{body}");
+    }
+    // A WebSocket from another page's origin, and an upload without one.
+    let ws = |origin: &str| {
+        raw(
+            port,
+            &format!(
+                "GET /ws?token={t} HTTP/1.1\r\nHost: {own}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
+            ),
+        )
+        .0
+    };
+    assert_eq!(ws("http://evil.example"), "HTTP/1.1 403 Forbidden");
+    assert_eq!(
+        ws(&format!("http://localhost:{port}")),
+        "HTTP/1.1 403 Forbidden"
+    );
+    let mut own_ws = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    own_ws.set_read_timeout(Some(WAIT)).unwrap();
+    own_ws
+        .write_all(
+            format!(
+                "GET /ws?token={t} HTTP/1.1\r\nHost: {own}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{own}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut head = [0u8; 64];
+    let n = own_ws.read(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 101"));
+    let (status, _) = raw(
+        port,
+        &format!("PUT /upload?token={t}&batch=b1&path=x HTTP/1.1\r\nHost: {own}\r\nContent-Length: 1\r\n\r\nx"),
+    );
+    assert_eq!(
+        status, "HTTP/1.1 403 Forbidden",
+        "an upload needs the page's origin"
+    );
+    // Nothing of it on another address of this machine.
+    assert!(TcpStream::connect(("127.0.0.2", port)).is_err() || gui.url.contains("127.0.0.1"));
+    #[cfg(unix)]
+    {
+        let mut gui = gui;
+        gui.proc.signal(libc::SIGTERM);
+        gui.proc.expect_exit(130);
+    }
+}
+
+#[test]
+fn gui_addr_must_be_loopback() {
+    let (code, _, err) = crate::util::run(Command::new(bin("lanchat")).args([
+        "--gui",
+        "--no-open",
+        "--gui-addr",
+        "0.0.0.0:8080",
+    ]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--gui-addr must be a loopback address"),
+        "{err}"
+    );
+}
+
+async fn open(driver: &Driver, name: &str, url: &str) -> Client {
+    let page = driver.browser(name).await;
+    page.goto(url).await.unwrap();
+    wait_for(
+        &page,
+        "connected",
+        "return document.getElementById('state').textContent === 'connected'",
+    )
+    .await;
+    page
+}
+
+async fn js(page: &Client, script: &str) -> serde_json::Value {
+    page.execute(script, vec![]).await.unwrap()
+}
+
+async fn type_enter(page: &Client, text: &str) {
+    let input = page.find(Locator::Id("input")).await.unwrap();
+    input.send_keys(text).await.unwrap();
+    input.send_keys("\u{E007}").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_window_chats_in_gb2312_shows_senders_and_keeps_a_refused_line() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(WAIT)).unwrap();
+    let target = rx.local_addr().unwrap().to_string();
+    let mut gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    let port = gui.listen.port().to_string();
+    let driver = Driver::start();
+    let a = open(&driver, "gui-a", &gui.url).await;
+    // The empty window says how to begin.
+    wait_for(
+        &a,
+        "hints",
+        "return document.querySelector('#messages .hint')?.textContent.includes('it goes to')",
+    )
+    .await;
+    assert!(
+        js(&a, "return document.getElementById('status').textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("/help")
+    );
+
+    // Lines from input-box show with their sender; HTML stays text.
+    let (code, _, _) = crate::util::run(Command::new(bin("input-box")).args([
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-s",
+        "127.0.0.2",
+        "-m",
+        "大家好",
+        "-m",
+        "<img src=x onerror=alert(1)>",
+    ]));
+    assert_eq!(code, Some(0));
+    wait_for(&a, "the lines", "return document.querySelectorAll('#messages .msg[data-from^=\"127.0.0.2:\"]').length === 2").await;
+    let texts = js(
+        &a,
+        "return [...document.querySelectorAll('#messages .msg .text')].map(t => t.textContent)",
+    )
+    .await;
+    assert_eq!(
+        texts,
+        serde_json::json!(["大家好", "<img src=x onerror=alert(1)>"])
+    );
+    assert_eq!(
+        js(
+            &a,
+            "return document.querySelectorAll('#messages img').length"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        js(
+            &a,
+            "return document.querySelectorAll('#members li[data-addr^=\"127.0.0.2:\"]').length"
+        )
+        .await,
+        1
+    );
+
+    // Chinese typed in the page leaves as GB2312 from lanchat's port.
+    type_enter(&a, "你好，来自桌面窗口").await;
+    let mut buf = [0u8; 256];
+    let (n, from) = recv_from(&rx, &mut buf).unwrap();
+    assert_eq!(
+        &buf[..n],
+        &encoding_rs::GBK.encode("你好，来自桌面窗口").0[..]
+    );
+    assert_eq!(from, gui.listen);
+    wait_for(&a, "own line, box cleared", "return document.querySelector('#messages .msg.me .text')?.textContent === '你好，来自桌面窗口' && document.getElementById('input').value === ''").await;
+
+    // A character gb2312 cannot write: the line stays, the reason beside it.
+    type_enter(&a, "ok 😀 no").await;
+    wait_for(&a, "refused", "return document.getElementById('error').textContent.includes(\"'😀' (U+1F600) cannot be written in gb2312\")").await;
+    assert_eq!(
+        js(&a, "return document.getElementById('input').value").await,
+        "ok 😀 no"
+    );
+    js(&a, "document.getElementById('input').value = ''").await;
+
+    // A second tab sees the same window, and sends too; a reload gets the
+    // kept messages back.
+    let b = open(&driver, "gui-b", &gui.url).await;
+    wait_for(&b, "the kept lines", "return [...document.querySelectorAll('#messages .msg .text')].some(t => t.textContent === '你好，来自桌面窗口')").await;
+    type_enter(&b, "第二个标签").await;
+    let (n, _) = recv_from(&rx, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &encoding_rs::GBK.encode("第二个标签").0[..]);
+    wait_for(&a, "tab A sees tab B's line", "return [...document.querySelectorAll('#messages .msg.me .text')].some(t => t.textContent === '第二个标签')").await;
+    a.refresh().await.unwrap();
+    wait_for(
+        &a,
+        "after a reload",
+        "return document.querySelectorAll('#messages .msg').length === 4",
+    )
+    .await;
+
+    // Quit: lanchat leaves with 0; the page says so.
+    a.find(Locator::Id("quit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    gui.proc.expect_exit(0);
+    wait_for(
+        &b,
+        "the other tab knows",
+        "return document.getElementById('state').className === 'closed'",
+    )
+    .await;
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_window_in_a_room_next_to_a_raw_member() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let mut srv = Proc::spawn("room-server", &["-b", "127.0.0.1", "-p", "0"]);
+    let addr = srv.listen_addr("Chat server started on");
+    let mut bob = crate::room::Conn::open("127.0.0.2", addr);
+    bob.send(b"/nick bob\n");
+    bob.line();
+    let gui = Gui::start(&["--room", &addr.to_string(), "--name", "desk"]);
+    let driver = Driver::start();
+    let page = open(&driver, "gui-room", &gui.url).await;
+    let me = crate::util::bracketed_name(&bob.line()); // entered
+    assert_eq!(bob.line(), format!("[{me}] is now desk\n"));
+    bob.send(&encoding_rs::GBK.encode("<b>你好</b>\n").0);
+    wait_for(&page, "bob's line", "return [...document.querySelectorAll('#messages .msg .text')].some(t => t.textContent === '<b>你好</b>')").await;
+    type_enter(&page, "来自桌面").await;
+    let mut want = format!("<desk@{me}> ").into_bytes();
+    want.extend(encoding_rs::GBK.encode("来自桌面").0.iter());
+    want.push(b'\n');
+    assert_eq!(bob.line_bytes(), want);
+    // A click on a member starts a private line to it.
+    wait_for(
+        &page,
+        "bob listed",
+        "return [...document.querySelectorAll('#members li b')].some(b => b.textContent === 'bob')",
+    )
+    .await;
+    js(&page, "[...document.querySelectorAll('#members li')].find(l => l.querySelector('b').textContent === 'bob').click()").await;
+    assert_eq!(
+        js(&page, "return document.getElementById('input').value").await,
+        "/msg bob "
+    );
+    drop(srv);
+    page.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_both_ways_between_the_desktop_window_and_a_feiq_like_peer() {
+    if !have("chromium") || !have("chromedriver") || !have("python3") {
+        return;
+    }
+    let base = scratch();
+    let dl = base.join("dl");
+    let mut gui = Gui::start(&[
+        "--ipmsg",
+        "-b",
+        "127.0.0.2",
+        "-p",
+        "0",
+        "--name",
+        "桌面",
+        "--download-dir",
+        dl.to_str().unwrap(),
+        "127.0.0.4",
+    ]);
+    let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
+    peer.cmd("entry");
+    let driver = Driver::start();
+    let page = open(&driver, "gui-files", &gui.url).await;
+    wait_for(&page, "the peer listed", "return [...document.querySelectorAll('#members li b')].some(b => b.textContent === '飞秋用户')").await;
+    // The peer offers a folder: an offer with Get and Drop; Get saves it.
+    peer.cmd("offer 104 folder");
+    wait_for(
+        &page,
+        "the offer",
+        "return !!document.querySelector('.offer[data-offer=\"1\"] [data-action=get]')",
+    )
+    .await;
+    js(
+        &page,
+        "document.querySelector('.offer[data-offer=\"1\"] [data-action=get]').click()",
+    )
+    .await;
+    wait_for(&page, "saved", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('✓ saved'))").await;
+    assert!(dl.join("正常/一.txt").exists());
+    // A file chosen with the file button is offered to the peer, who
+    // fetches it whole.
+    let src = base.join("给飞秋.bin");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&src, &bytes).unwrap();
+    js(&page, "document.getElementById('attach').hidden = false").await;
+    page.find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(src.to_str().unwrap())
+        .await
+        .unwrap();
+    peer.wait_log("给飞秋.bin");
+    let no = *offer_numbers(&peer).last().unwrap();
+    let got = peer.fetch(&format!("fetch 127.0.0.4 {no} 0 0"), &base.join("got.bin"));
+    assert_eq!(got, bytes, "byte-identical");
+    wait_for(&page, "delivered", "return [...document.querySelectorAll('#messages .msg.me .text')].some(t => t.textContent.includes('✓'))").await;
+    // Quit: BR_EXIT, exit 0, and the spool is gone.
+    let spool: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("lanchat-gui-{}-", gui.proc.child.id()))
+        })
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(spool.len(), 1, "{spool:?}");
+    page.find(Locator::Id("quit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    gui.proc.expect_exit(0);
+    peer.wait_log("cmd=0x2 ");
+    assert!(
+        !spool[0].exists(),
+        "the spool is removed when lanchat leaves"
+    );
+    page.close().await.unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_browser_is_opened_in_app_mode_where_chromium_is_installed() {
+    // A stand-in "chromium" first on PATH that writes down how it was
+    // started (no real browser is opened).
+    let dir = scratch();
+    let log = dir.join("args");
+    let fake = dir.join("chromium");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$@\" > {}\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut proc = Proc::spawn_cmd(
+        "lanchat",
+        Command::new(bin("lanchat"))
+            .args(["--gui", "127.0.0.1:9", "-b", "127.0.0.1", "-p", "0"])
+            .env("PATH", path)
+            .env("DISPLAY", ":99"),
+    );
+    let line = proc.wait_stderr("GUI on ");
+    let url = line.split("GUI on ").nth(1).unwrap().trim().to_string();
+    proc.wait_stderr("(app mode)");
+    let deadline = Instant::now() + WAIT;
+    while !log.exists() {
+        assert!(Instant::now() < deadline, "the browser was not started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(args.trim(), format!("--app={url}"));
+    proc.signal(libc::SIGTERM);
+    proc.expect_exit(130);
+}
