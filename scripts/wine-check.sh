@@ -7,7 +7,8 @@
 #   lanchat.exe in tmux, Ctrl-C → 130, usage errors → 2, and the errors a
 #   user meets (port in use, nobody listening, connection refused);
 #   lanchat.exe --ipmsg fetching hostile names and a folder from a FeiQ-like
-#   peer (on 127.0.0.4) and serving it a file.
+#   peer (on 127.0.0.4) and serving it a file; lanchat.exe --gui served to
+#   the Linux Chromium.
 # Then the library's unit tests for the Windows target, under Wine.
 #
 # Needs: wine, x86_64-w64-mingw32-gcc, the x86_64-pc-windows-gnu target,
@@ -189,7 +190,7 @@ ok "room-client.exe to a closed port: 'connection refused', exit 1; room-server.
 pids+=($!); cw=$!
 until_line "$tmp/lc-cw.err" "listening on"
 port=$(port_of "$tmp/lc-cw.err" "listening on")
-tmux -L "$tmux_sock" new-session -d -s main -x 100 -y 30 \
+tmux -L "$tmux_sock" new-session -d -s main -x 180 -y 30 \
     "LC_ALL=C.UTF-8 timeout --foreground 300 wine $EXE/lanchat.exe 127.0.0.1:$port -b 127.0.0.1 -p 0 2>$tmp/lc.err; echo \$? >$tmp/lc.code.part; mv $tmp/lc.code.part $tmp/lc.code; sleep 600"
 until_line "$tmp/lc.err" "listening on"
 lport=$(port_of "$tmp/lc.err" "listening on")
@@ -273,6 +274,18 @@ wait_until 120 test -f "$tmp/wf.code" || true
 [ "$(cat "$tmp/wf.code" 2>/dev/null)" = 0 ] || die "lanchat.exe --ipmsg after /quit: exit $(cat "$tmp/wf.code" 2>/dev/null)"
 exec 8>&-
 ok "lanchat.exe --ipmsg: hostile names saved as the same safe names as on Linux, a nested folder, a file served to its recipient only"
+
+# --- lanchat.exe --gui: its window in the Linux Chromium ----------------------------
+# (a cargo test run against the .exe: tests/gui.rs, the_windows_binary_…)
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    out=$(LANCHAT_WINE_EXE="$EXE/lanchat.exe" cargo test --quiet --test tests -- \
+        --exact gui::the_windows_binary_serves_its_window_under_wine 2>&1) ||
+        die "lanchat.exe --gui under Wine: $out"
+    grep -q "1 passed" <<<"$out" || die "lanchat.exe --gui under Wine did not run: $out"
+    ok "lanchat.exe --gui --no-open: its window in Chromium, a line each way (GB2312 on the wire), Quit exits 0"
+elif [[ ${CI:-} == true ]]; then
+    die "chromium and chromedriver are required in CI"
+fi
 
 checks=$(( $(date +%s) - start - boot ))
 

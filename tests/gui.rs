@@ -492,3 +492,52 @@ fn the_browser_is_opened_in_app_mode_where_chromium_is_installed() {
     proc.signal(libc::SIGTERM);
     proc.expect_exit(130);
 }
+
+/// The Windows build under Wine (`scripts/wine-check.sh` sets
+/// `LANCHAT_WINE_EXE` to lanchat.exe and runs this): its window served to
+/// the Linux Chromium, talking to a Linux UDP socket and input-box.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_binary_serves_its_window_under_wine() {
+    let Ok(exe) = std::env::var("LANCHAT_WINE_EXE") else {
+        return; // only from wine-check.sh
+    };
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(WAIT)).unwrap();
+    let target = rx.local_addr().unwrap().to_string();
+    let mut proc = Proc::spawn_cmd(
+        "lanchat.exe",
+        Command::new("wine").args([
+            exe.as_str(),
+            "--gui",
+            "--no-open",
+            &target,
+            "-b",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ]),
+    );
+    let listen = proc.listen_addr("listening on");
+    let line = proc.wait_stderr("GUI on ");
+    let url = line.split("GUI on ").nth(1).unwrap().trim().to_string();
+    let driver = Driver::start();
+    let page = open(&driver, "gui-wine", &url).await;
+    let (code, _, _) = crate::util::run(Command::new(bin("input-box")).args([
+        "127.0.0.1",
+        "-p",
+        &listen.port().to_string(),
+        "-s",
+        "127.0.0.2",
+        "-m",
+        "来自 Linux",
+    ]));
+    assert_eq!(code, Some(0));
+    wait_for(&page, "the Linux line", "return [...document.querySelectorAll('#messages .msg[data-from^=\"127.0.0.2:\"] .text')].some(t => t.textContent === '来自 Linux')").await;
+    type_enter(&page, "你好，来自 Windows").await;
+    let mut buf = [0u8; 256];
+    let (n, _) = recv_from(&rx, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &encoding_rs::GBK.encode("你好，来自 Windows").0[..]);
+    page.find(Locator::Id("quit")).await.unwrap().click().await.unwrap();
+    proc.expect_exit(0);
+    page.close().await.unwrap();
+}
