@@ -287,6 +287,30 @@ elif [[ ${CI:-} == true ]]; then
     die "chromium and chromedriver are required in CI"
 fi
 
+# --- a double-click: lanchat.exe with no arguments in a console of its own ---------
+# (as Explorer starts it: `wine start` gives it a new console, which is then
+# its alone) starts the window, served on 127.0.0.1. Wine's browser is made
+# to open nothing. Skipped when UDP port 3456, lanchat's default, is taken.
+if command -v xvfb-run >/dev/null && ! ss -Hlun 'sport = :3456' | grep -q .; then
+    wine reg add 'HKCU\Software\Wine\WineBrowser' /v Browsers /d none /f >/dev/null 2>&1 || true
+    loopback_listeners() { ss -Hltn | awk '{print $4}' | { grep '^127\.0\.0\.1:' || true; } | sort; }
+    before=$(loopback_listeners)
+    timeout 120 xvfb-run -a wine start /wait "$EXE/lanchat.exe" >/dev/null 2>&1 &
+    pids+=($!)
+    new_listener() {
+        comm -13 <(echo "$before") <(loopback_listeners) | head -1 | grep .
+    }
+    listening() { new_listener >/dev/null; }
+    wait_until 120 listening || die "a double-clicked lanchat.exe served no window"
+    gport=$(new_listener | sed 's/.*://')
+    body=$(curl -s "http://127.0.0.1:$gport/")
+    grep -q "open the address lanchat printed" <<<"$body" || die "127.0.0.1:$gport is not lanchat's window: $body"
+    wine_stop
+    ok "lanchat.exe double-clicked (no arguments, a console of its own): the window is served on 127.0.0.1:$gport (token required)"
+else
+    echo "wine-check: double-click: SKIPPED (no xvfb-run, or port 3456 in use)"
+fi
+
 checks=$(( $(date +%s) - start - boot ))
 
 # --- the library's unit tests, for Windows, under Wine --------------------------

@@ -453,6 +453,24 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.proc.child.kill();
+        // chromedriver killed leaves its browsers: stop those of this
+        // driver (their command line names its profile folder), by pid.
+        #[cfg(target_os = "linux")]
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            let mark = self.profile.to_string_lossy().into_owned();
+            for p in procs.flatten() {
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmd).contains(&mark) {
+                    // SAFETY: kill(2) on a browser this test's driver started.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
