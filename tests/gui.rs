@@ -541,3 +541,42 @@ async fn the_windows_binary_serves_its_window_under_wine() {
     proc.expect_exit(0);
     page.close().await.unwrap();
 }
+
+/// The README's pictures of the desktop window (`scripts/gui-screenshot.sh`
+/// runs this): an IP Messenger LAN with Chinese lines, an offer saved and
+/// one in progress, at a desktop's size and a phone's.
+#[ignore = "writes docs/gui-*.png; run by scripts/gui-screenshot.sh"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots() {
+    let base = scratch();
+    let dl = base.join("下载");
+    let gui = Gui::start(&[
+        "--ipmsg", "-b", "127.0.0.2", "-p", "0", "--name", "小王", "--group", "实验室",
+        "--download-dir", dl.to_str().unwrap(), "127.0.0.4",
+    ]);
+    let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
+    peer.cmd("entry");
+    let driver = Driver::start();
+    let page = open(&driver, "shots", &gui.url).await;
+    wait_for(&page, "the peer", "return document.querySelectorAll('#members li').length >= 1").await;
+    peer.cmd("msg 7001 下午三点在 302 开会，资料在附件里");
+    wait_for(&page, "its line", "return document.querySelectorAll('#messages .msg').length >= 2").await;
+    type_enter(&page, "收到，谢谢！马上下载").await;
+    peer.cmd("offer 7002 folder");
+    wait_for(&page, "offer 1", "return !!document.querySelector('.offer[data-offer=\"1\"] [data-action=get]')").await;
+    js(&page, "document.querySelector('.offer[data-offer=\"1\"] [data-action=get]').click()").await;
+    wait_for(&page, "saved", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('✓ saved'))").await;
+    peer.cmd("offer 7003 stall");
+    wait_for(&page, "offer 2", "return !!document.querySelector('.offer[data-offer=\"2\"] [data-action=get]')").await;
+    js(&page, "document.querySelector('.offer[data-offer=\"2\"] [data-action=get]').click()").await;
+    wait_for(&page, "in progress", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('↓'))").await;
+    type_enter(&page, "<b>这不是粗体</b>：窗口只显示文字").await;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for (name, w, h) in [("gui-desktop", 1000, 620), ("gui-phone", 390, 760)] {
+        page.set_window_size(w, h).await.unwrap();
+        wait_for(&page, "laid out", "return document.readyState === 'complete'").await;
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(docs.join(format!("{name}.png")), png).unwrap();
+    }
+    page.close().await.unwrap();
+}

@@ -136,7 +136,9 @@ impl Shared {
         out.set_len(offset).map_err(|e| disk(&e))?;
         out.seek(SeekFrom::Start(offset)).map_err(|e| disk(&e))?;
         let mut buf = vec![0u8; CHUNK];
-        let mut told = Instant::now();
+        // The first bytes are told at once (a slow or stalled transfer
+        // shows what came), then every TELL_EVERY.
+        let mut told = Instant::now().checked_sub(TELL_EVERY).unwrap_or_else(Instant::now);
         let mut got = 0u64;
         while offset < item.size {
             let k = match stream.read(&mut buf) {
@@ -252,7 +254,9 @@ impl Shared {
         let mut file: Option<(File, PathBuf, PathBuf)> = None;
         let mut failure: Option<String> = None;
         let mut bytes = 0u64;
-        let mut told = Instant::now();
+        // The first bytes are told at once (a slow or stalled transfer
+        // shows what came), then every TELL_EVERY.
+        let mut told = Instant::now().checked_sub(TELL_EVERY).unwrap_or_else(Instant::now);
         let mut buf = vec![0u8; CHUNK];
         loop {
             let k = match stream.read(&mut buf) {
