@@ -138,7 +138,9 @@ impl Shared {
         let mut buf = vec![0u8; CHUNK];
         // The first bytes are told at once (a slow or stalled transfer
         // shows what came), then every TELL_EVERY.
-        let mut told = Instant::now().checked_sub(TELL_EVERY).unwrap_or_else(Instant::now);
+        let mut told = Instant::now()
+            .checked_sub(TELL_EVERY)
+            .unwrap_or_else(Instant::now);
         let mut got = 0u64;
         while offset < item.size {
             let k = match stream.read(&mut buf) {
@@ -256,7 +258,9 @@ impl Shared {
         let mut bytes = 0u64;
         // The first bytes are told at once (a slow or stalled transfer
         // shows what came), then every TELL_EVERY.
-        let mut told = Instant::now().checked_sub(TELL_EVERY).unwrap_or_else(Instant::now);
+        let mut told = Instant::now()
+            .checked_sub(TELL_EVERY)
+            .unwrap_or_else(Instant::now);
         let mut buf = vec![0u8; CHUNK];
         loop {
             let k = match stream.read(&mut buf) {
