@@ -172,6 +172,50 @@ fn only_the_user_gets_in_the_token_host_and_origin_are_checked() {
     }
 }
 
+/// The spool folder of the lanchat with this pid.
+fn spool_of(pid: u32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("lanchat-gui-{pid}-"))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn a_spool_left_by_a_lanchat_killed_outright_goes_when_the_next_starts() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = rx.local_addr().unwrap().to_string();
+    let gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    let port = gui.port();
+    let own = format!("127.0.0.1:{port}");
+    let (status, _) = raw(
+        port,
+        &format!(
+            "PUT /upload?token={}&batch=b1&path=a.txt HTTP/1.1\r\nHost: {own}\r\nOrigin: http://{own}\r\nContent-Length: 5\r\n\r\nhello",
+            gui.token()
+        ),
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let spool = spool_of(gui.proc.child.id());
+    assert_eq!(spool.len(), 1, "{spool:?}");
+    let left = spool[0].clone();
+    assert_eq!(std::fs::read(left.join("b1/a.txt")).unwrap(), b"hello");
+    drop(gui); // killed outright: it cannot clean up
+    assert!(left.join("b1/a.txt").exists());
+    let next = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    assert!(!left.exists(), "the dead lanchat's spool is swept");
+    assert_eq!(
+        spool_of(next.proc.child.id()).len(),
+        1,
+        "the new one has its own"
+    );
+}
+
 #[test]
 fn gui_addr_must_be_loopback() {
     let (code, _, err) = crate::util::run(Command::new(bin("lanchat")).args([
@@ -387,10 +431,42 @@ async fn files_both_ways_between_the_desktop_window_and_a_feiq_like_peer() {
         dl.to_str().unwrap(),
         "127.0.0.4",
     ]);
-    let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
-    peer.cmd("entry");
     let driver = Driver::start();
     let page = open(&driver, "gui-files", &gui.url).await;
+    // A file chosen while nobody is online: told so, and nothing is kept.
+    let lonely = base.join("没人.txt");
+    std::fs::write(&lonely, "x").unwrap();
+    wait_for(
+        &page,
+        "the file button",
+        "return !document.getElementById('attach').hidden",
+    )
+    .await;
+    page.find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(lonely.to_str().unwrap())
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "told nobody is online",
+        "return document.getElementById('status').textContent.includes('nobody is online')",
+    )
+    .await;
+    let spool = spool_of(gui.proc.child.id());
+    assert_eq!(spool.len(), 1, "{spool:?}");
+    assert_eq!(
+        std::fs::read_dir(&spool[0])
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != ".lock")
+            .count(),
+        0,
+        "what was handed over is gone"
+    );
+    let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
+    peer.cmd("entry");
     wait_for(&page, "the peer listed", "return [...document.querySelectorAll('#members li b')].some(b => b.textContent === '飞秋用户')").await;
     // The peer offers a folder: an offer with Get and Drop; Get saves it.
     peer.cmd("offer 104 folder");
@@ -412,7 +488,6 @@ async fn files_both_ways_between_the_desktop_window_and_a_feiq_like_peer() {
     let src = base.join("给飞秋.bin");
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
     std::fs::write(&src, &bytes).unwrap();
-    js(&page, "document.getElementById('attach').hidden = false").await;
     page.find(Locator::Id("file"))
         .await
         .unwrap()
@@ -425,16 +500,7 @@ async fn files_both_ways_between_the_desktop_window_and_a_feiq_like_peer() {
     assert_eq!(got, bytes, "byte-identical");
     wait_for(&page, "delivered", "return [...document.querySelectorAll('#messages .msg.me .text')].some(t => t.textContent.includes('✓'))").await;
     // Quit: BR_EXIT, exit 0, and the spool is gone.
-    let spool: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("lanchat-gui-{}-", gui.proc.child.id()))
-        })
-        .map(|e| e.path())
-        .collect();
+    let spool = spool_of(gui.proc.child.id());
     assert_eq!(spool.len(), 1, "{spool:?}");
     page.find(Locator::Id("quit"))
         .await
@@ -536,8 +602,16 @@ async fn the_windows_binary_serves_its_window_under_wine() {
     type_enter(&page, "你好，来自 Windows").await;
     let mut buf = [0u8; 256];
     let (n, _) = recv_from(&rx, &mut buf).unwrap();
-    assert_eq!(&buf[..n], &encoding_rs::GBK.encode("你好，来自 Windows").0[..]);
-    page.find(Locator::Id("quit")).await.unwrap().click().await.unwrap();
+    assert_eq!(
+        &buf[..n],
+        &encoding_rs::GBK.encode("你好，来自 Windows").0[..]
+    );
+    page.find(Locator::Id("quit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     proc.expect_exit(0);
     page.close().await.unwrap();
 }
@@ -551,32 +625,335 @@ async fn screenshots() {
     let base = scratch();
     let dl = base.join("下载");
     let gui = Gui::start(&[
-        "--ipmsg", "-b", "127.0.0.2", "-p", "0", "--name", "小王", "--group", "实验室",
-        "--download-dir", dl.to_str().unwrap(), "127.0.0.4",
+        "--ipmsg",
+        "-b",
+        "127.0.0.2",
+        "-p",
+        "0",
+        "--name",
+        "小王",
+        "--group",
+        "实验室",
+        "--download-dir",
+        dl.to_str().unwrap(),
+        "127.0.0.4",
     ]);
     let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
     peer.cmd("entry");
     let driver = Driver::start();
     let page = open(&driver, "shots", &gui.url).await;
-    wait_for(&page, "the peer", "return document.querySelectorAll('#members li').length >= 1").await;
+    wait_for(
+        &page,
+        "the peer",
+        "return document.querySelectorAll('#members li').length >= 1",
+    )
+    .await;
     peer.cmd("msg 7001 下午三点在 302 开会，资料在附件里");
-    wait_for(&page, "its line", "return document.querySelectorAll('#messages .msg').length >= 2").await;
+    wait_for(
+        &page,
+        "its line",
+        "return document.querySelectorAll('#messages .msg').length >= 2",
+    )
+    .await;
     type_enter(&page, "收到，谢谢！马上下载").await;
     peer.cmd("offer 7002 folder");
-    wait_for(&page, "offer 1", "return !!document.querySelector('.offer[data-offer=\"1\"] [data-action=get]')").await;
-    js(&page, "document.querySelector('.offer[data-offer=\"1\"] [data-action=get]').click()").await;
+    wait_for(
+        &page,
+        "offer 1",
+        "return !!document.querySelector('.offer[data-offer=\"1\"] [data-action=get]')",
+    )
+    .await;
+    js(
+        &page,
+        "document.querySelector('.offer[data-offer=\"1\"] [data-action=get]').click()",
+    )
+    .await;
     wait_for(&page, "saved", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('✓ saved'))").await;
     peer.cmd("offer 7003 stall");
-    wait_for(&page, "offer 2", "return !!document.querySelector('.offer[data-offer=\"2\"] [data-action=get]')").await;
-    js(&page, "document.querySelector('.offer[data-offer=\"2\"] [data-action=get]').click()").await;
+    wait_for(
+        &page,
+        "offer 2",
+        "return !!document.querySelector('.offer[data-offer=\"2\"] [data-action=get]')",
+    )
+    .await;
+    js(
+        &page,
+        "document.querySelector('.offer[data-offer=\"2\"] [data-action=get]').click()",
+    )
+    .await;
     wait_for(&page, "in progress", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('↓'))").await;
     type_enter(&page, "<b>这不是粗体</b>：窗口只显示文字").await;
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     for (name, w, h) in [("gui-desktop", 1000, 620), ("gui-phone", 390, 760)] {
         page.set_window_size(w, h).await.unwrap();
-        wait_for(&page, "laid out", "return document.readyState === 'complete'").await;
+        wait_for(
+            &page,
+            "laid out",
+            "return document.readyState === 'complete'",
+        )
+        .await;
         let png = page.screenshot().await.unwrap();
         std::fs::write(docs.join(format!("{name}.png")), png).unwrap();
     }
     page.close().await.unwrap();
+}
+
+#[cfg(target_os = "linux")]
+/// Sends `rate` datagrams a second of 64 bytes to `to` from 127.0.0.3
+/// until `stop`, at most `seconds` (bounded in count and time).
+fn flood(
+    to: SocketAddr,
+    rate: u64,
+    seconds: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let s = UdpSocket::bind("127.0.0.3:0").unwrap();
+        let data = encoding_rs::GBK
+            .encode("洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水洪水")
+            .0
+            .into_owned();
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < std::time::Duration::from_secs(seconds)
+        {
+            let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+            while sent < due {
+                let _ = s.send_to(&data, to);
+                sent += 1;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+        sent
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// /proc/PID/stat: user + system CPU seconds.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(target_os = "linux")]
+/// Waits for the datagram `want` on `rx`: when it came.
+fn arrival(rx: &UdpSocket, want: &str) -> (std::time::Instant, std::time::SystemTime) {
+    let mut buf = [0u8; 256];
+    loop {
+        let (n, _) = recv_from(rx, &mut buf).expect("the typed line");
+        if &buf[..n] == want.as_bytes() {
+            return (std::time::Instant::now(), std::time::SystemTime::now());
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Types `n` lines into the page, each with Enter: for each, the time from
+/// the keys sent to its datagram (ms, sorted), and from the page's
+/// WebSocket send to the datagram.
+async fn gui_keys(page: &Client, rx: &UdpSocket, prefix: &str, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let input = page.find(Locator::Id("input")).await.unwrap();
+    let (mut total, mut inner) = (Vec::new(), Vec::new());
+    for k in 0..n {
+        let text = format!("{prefix}{k}");
+        let start = std::time::Instant::now();
+        input.send_keys(&format!("{text}\u{E007}")).await.unwrap();
+        let (at, wall) = arrival(rx, &text);
+        total.push(at.duration_since(start).as_secs_f64() * 1000.0);
+        let sent = js(page, "return window.benchSent")
+            .await
+            .as_f64()
+            .expect("the page sent");
+        let came = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            * 1000.0;
+        inner.push(came - sent);
+    }
+    total.sort_by(f64::total_cmp);
+    inner.sort_by(f64::total_cmp);
+    (total, inner)
+}
+
+/// The benchmark of the desktop window next to the terminal window
+/// (`scripts/bench.sh` runs it, release build): the time from a line typed
+/// (Enter) to its datagram leaving lanchat's socket, on a quiet machine
+/// and under a flood of 100,000 datagrams a second; under the flood the
+/// page's updates a second, lanchat's CPU and peak RSS; then a 1 GiB file
+/// handed over by the page and offered to a peer, next to `cp`. Prints
+/// `key=value` lines.
+#[cfg(target_os = "linux")]
+#[ignore = "a benchmark; scripts/bench.sh runs it in release"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_front_ends() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Instant;
+    const RATE: u64 = 100_000;
+    const KEYS: usize = 20;
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(WAIT)).unwrap();
+    let target = rx.local_addr().unwrap().to_string();
+    // The desktop window: first on a quiet machine, then under the flood.
+    let gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    let driver = Driver::start();
+    let page = open(&driver, "bench", &gui.url).await;
+    // When the page hands a line to its WebSocket (measured here, not by
+    // the page): the part of a key's time that is lanchat's and the page's,
+    // WebDriver's typing aside.
+    js(&page, "const send = WebSocket.prototype.send; WebSocket.prototype.send = function (d) { window.benchSent = Date.now(); return send.call(this, d); }").await;
+    let (quiet, quiet_page) = gui_keys(&page, &rx, "quiet", KEYS).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let cpu0 = cpu_seconds(gui.proc.child.id());
+    let flood_start = Instant::now();
+    let load = flood(gui.listen, RATE, 60, stop.clone());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let updates = |v: serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let u0 = updates(js(&page, "return document.body.dataset.updates").await);
+    let t0 = Instant::now();
+    let (lat, lat_page) = gui_keys(&page, &rx, "gui", KEYS).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let u1 = updates(js(&page, "return document.body.dataset.updates").await);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = load.join().unwrap();
+    let flood_secs = flood_start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(gui.proc.child.id()) - cpu0;
+    let rss = peak_rss_kib(gui.proc.child.id());
+    println!(
+        "gui quiet key_p50_ms={:.1} key_p99_ms={:.1} page_p50_ms={:.1} page_p99_ms={:.1}",
+        percentile(&quiet, 0.5),
+        percentile(&quiet, 0.99),
+        percentile(&quiet_page, 0.5),
+        percentile(&quiet_page, 0.99),
+    );
+    println!(
+        "gui flood key_p50_ms={:.1} key_p99_ms={:.1} page_p50_ms={:.1} page_p99_ms={:.1} updates_per_s={:.1} cpu_s={cpu:.2} seconds={flood_secs:.1} cpu_pct={:.0} rss_kib={rss} flood_sent={sent}",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        percentile(&lat_page, 0.5),
+        percentile(&lat_page, 0.99),
+        (u1 - u0) / secs,
+        100.0 * cpu / flood_secs,
+    );
+    page.close().await.unwrap();
+    drop(gui);
+
+    // The terminal window, the same way.
+    if have("tmux") {
+        let lc = crate::lanchat::Lanchat::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+        let listen = lc.addr();
+        let pid = lc.pid();
+        let keys = |prefix: &str| -> Vec<f64> {
+            let mut lat: Vec<f64> = (0..KEYS)
+                .map(|k| {
+                    let text = format!("{prefix}{k}");
+                    let start = Instant::now();
+                    lc.type_line(&text);
+                    arrival(&rx, &text).0.duration_since(start).as_secs_f64() * 1000.0
+                })
+                .collect();
+            lat.sort_by(f64::total_cmp);
+            lat
+        };
+        let quiet = keys("quiet-tui");
+        let stop = Arc::new(AtomicBool::new(false));
+        let cpu0 = cpu_seconds(pid);
+        let t0 = Instant::now();
+        let load = flood(listen, RATE, 60, stop.clone());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let lat = keys("tui");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = load.join().unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid) - cpu0;
+        let rss = peak_rss_kib(pid);
+        println!(
+            "tui quiet key_p50_ms={:.1} key_p99_ms={:.1}",
+            percentile(&quiet, 0.5),
+            percentile(&quiet, 0.99),
+        );
+        println!(
+            "tui flood key_p50_ms={:.1} key_p99_ms={:.1} cpu_s={cpu:.2} seconds={secs:.1} cpu_pct={:.0} rss_kib={rss} flood_sent={sent}",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            100.0 * cpu / secs,
+        );
+    }
+
+    // A 1 GiB file handed over by the page, next to cp.
+    let mib: u64 = std::env::var("GUI_UPLOAD_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let base = scratch();
+    let big = base.join("big.bin");
+    {
+        let mut f = std::fs::File::create(&big).unwrap();
+        let block: Vec<u8> = (0..1u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+        for _ in 0..mib {
+            f.write_all(&block).unwrap();
+        }
+    }
+    let gui = Gui::start(&["--ipmsg", "-b", "127.0.0.2", "-p", "0", "127.0.0.4"]);
+    let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
+    peer.cmd("entry");
+    let page = open(&driver, "upload", &gui.url).await;
+    wait_for(
+        &page,
+        "the peer listed",
+        "return document.querySelectorAll('#members li').length >= 1",
+    )
+    .await;
+    let start = Instant::now();
+    page.find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(big.to_str().unwrap())
+        .await
+        .unwrap();
+    // Handed over (streamed into the spool) and offered: the peer has the offer.
+    peer.wait_log("big.bin");
+    let upload = start.elapsed().as_secs_f64();
+    let size = mib << 20;
+    let copy = base.join("copy.bin");
+    let start = Instant::now();
+    let st = Command::new("cp").arg(&big).arg(&copy).status().unwrap();
+    assert!(st.success());
+    let cp = start.elapsed().as_secs_f64();
+    println!(
+        "upload mib={mib} page_s={upload:.2} page_mb_s={:.0} cp_s={cp:.2} cp_mb_s={:.0}",
+        size as f64 / 1e6 / upload,
+        size as f64 / 1e6 / cp
+    );
+    page.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&base);
 }

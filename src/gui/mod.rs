@@ -14,11 +14,14 @@
 //! * [`view`]: what the tabs are sent (pure);
 //! * [`http`]: a request, and who may make it (the token, `Host`, `Origin`);
 //! * [`server`]: the page, the tabs' WebSockets, uploads into the spool;
+//! * [`spool`]: the spool folder, locked while lanchat lives, swept when
+//!   one was killed;
 //! * [`open`]: opening the browser on the window.
 
 pub mod http;
 pub mod open;
 pub mod server;
+pub mod spool;
 pub mod view;
 
 use std::sync::atomic::Ordering;
@@ -37,6 +40,8 @@ pub enum Input {
     Chat(chat::Event),
     /// A tab's message (the tab's number).
     Page(u64, PageMsg),
+    /// A tab said something: it waits in the server's inbox.
+    Wake,
     /// Ctrl-C, SIGTERM or SIGHUP.
     Signal,
 }
@@ -117,6 +122,10 @@ pub fn run(
             Ok(ev) => {
                 signal |= handle(&mut session, transport, server, ev);
                 for _ in 0..EVENTS_PER_FRAME {
+                    // What the user typed first, whatever the network brings.
+                    for (tab, msg) in server.shared.take_inbox() {
+                        page(&mut session, transport, server, tab, msg);
+                    }
                     match events.try_recv() {
                         Ok(ev) => signal |= handle(&mut session, transport, server, ev),
                         Err(_) => break,
@@ -126,6 +135,10 @@ pub fn run(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        for (tab, msg) in server.shared.take_inbox() {
+            page(&mut session, transport, server, tab, msg);
+            dirty = true;
         }
         if signal || session.quit_code().is_some() {
             break;
@@ -163,6 +176,7 @@ fn handle(
     match ev {
         Input::Chat(ev) => session.apply(ev, SystemTime::now()),
         Input::Page(tab, msg) => page(session, transport, server, tab, msg),
+        Input::Wake => {}
         Input::Signal => return true,
     }
     false

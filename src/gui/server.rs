@@ -26,6 +26,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::http::{self, Request};
+use super::spool::{self, SpoolDir};
 use super::view::View;
 use super::Input;
 
@@ -41,6 +42,9 @@ const CHUNK: usize = 256 * 1024;
 const MAX_DEPTH: usize = 32;
 /// The longest message a page sends (a line typed, a command).
 const MAX_MESSAGE: usize = 1 << 20;
+/// Messages of the tabs waiting for the loop at most; past it a tab is
+/// told lanchat is busy.
+const MAX_INBOX: usize = 1024;
 
 /// What a page says.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -71,6 +75,10 @@ pub struct Shared {
     pub quit: AtomicBool,
     /// Each tab's mailbox for the loop's answers.
     tabs: Mutex<HashMap<u64, SyncSender<String>>>,
+    /// What the tabs said, not yet taken by the loop. Beside the loop's
+    /// channel, not in it: under a flood the channel is full of what the
+    /// network brings, and a line typed must not wait behind it.
+    inbox: Mutex<std::collections::VecDeque<(u64, PageMsg)>>,
     next_tab: AtomicU64,
 }
 
@@ -80,6 +88,14 @@ impl Shared {
         if let Some(tx) = self.tabs.lock().ok().and_then(|t| t.get(&tab).cloned()) {
             let _ = tx.try_send(answer);
         }
+    }
+
+    /// What the tabs said since the last call, in order.
+    pub fn take_inbox(&self) -> Vec<(u64, PageMsg)> {
+        self.inbox
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// Tabs open now.
@@ -98,6 +114,7 @@ pub struct Server {
     pub shared: Arc<Shared>,
     /// Uploads wait here to be offered (removed on drop).
     pub spool: PathBuf,
+    _spool: SpoolDir,
 }
 
 impl Server {
@@ -110,7 +127,6 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shared.quit.store(true, Ordering::SeqCst);
-        let _ = fs::remove_dir_all(&self.spool);
     }
 }
 
@@ -128,20 +144,20 @@ pub fn token() -> io::Result<String> {
 /// go to `events`.
 ///
 /// # Errors
-/// No token could be made, or the spool folder cannot be created.
+/// No token could be made, or the spool folder cannot be created or
+/// locked.
 pub fn start(listener: TcpListener, events: SyncSender<Input>) -> io::Result<Server> {
     let addr = listener.local_addr()?;
     let token = token()?;
-    let spool = std::env::temp_dir().join(format!(
-        "lanchat-gui-{}-{}",
-        std::process::id(),
-        &token[..12]
-    ));
-    fs::create_dir_all(&spool)?;
+    // Spools left by a lanchat killed outright go; ours is made.
+    spool::sweep(&std::env::temp_dir());
+    let spool_dir = SpoolDir::create(&std::env::temp_dir(), &token[..12])?;
+    let spool = spool_dir.path().to_path_buf();
     let shared = Arc::new(Shared {
         view: Mutex::new(View::new()),
         quit: AtomicBool::new(false),
         tabs: Mutex::new(HashMap::new()),
+        inbox: Mutex::new(std::collections::VecDeque::new()),
         next_tab: AtomicU64::new(1),
     });
     let ctx = Arc::new(Context {
@@ -168,6 +184,7 @@ pub fn start(listener: TcpListener, events: SyncSender<Input>) -> io::Result<Ser
         token,
         shared,
         spool,
+        _spool: spool_dir,
     })
 }
 
@@ -287,9 +304,23 @@ impl Context {
             match ws.read() {
                 Ok(Message::Text(text)) => match serde_json::from_str::<PageMsg>(&text) {
                     Ok(msg) => {
-                        if self.events.send(Input::Page(id, msg)).is_err() {
-                            return;
+                        let queued = self.shared.inbox.lock().is_ok_and(|mut q| {
+                            q.len() < MAX_INBOX && {
+                                q.push_back((id, msg));
+                                true
+                            }
+                        });
+                        if !queued {
+                            self.shared.answer(
+                                id,
+                                r#"{"kind":"error","why":"lanchat is busy: too much at once"}"#
+                                    .into(),
+                            );
+                            continue;
                         }
+                        // Wakes the loop if it waits; a full channel means
+                        // it is busy and takes the inbox at its next event.
+                        let _ = self.events.try_send(Input::Wake);
                     }
                     Err(_) => self.shared.answer(
                         id,

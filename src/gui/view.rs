@@ -22,7 +22,10 @@ use crate::session::{Entry, Level, Session};
 
 /// Entries sent in one update at most: past it a tab is sent the newest
 /// (a flood is not read row by row; the page stays usable).
-pub const MAX_PER_UPDATE: usize = 1000;
+pub const MAX_PER_UPDATE: usize = 200;
+/// Entries the view keeps, the newest (what a tab opened or reloaded gets;
+/// the page draws no more than this either).
+pub const VIEW_MAX: usize = 2000;
 
 /// One entry as the page draws it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,18 +173,27 @@ impl View {
             // Entries left from the middle (or it is the first time):
             // everything again.
             self.epoch = Some(epoch);
-            self.entries = s.entries().iter().map(|e| self.entry(s, e, next)).collect();
+            let from = s.entries().len().saturating_sub(VIEW_MAX);
+            self.entries = s
+                .entries()
+                .range(from..)
+                .map(|e| self.entry(s, e, next))
+                .collect();
             self.reset_rev = next;
             self.rev = next;
         } else {
             let last = self.entries.back().map_or(0, |e| e.seq);
-            let start = s.entries().partition_point(|e| e.seq <= last);
+            let mut start = s.entries().partition_point(|e| e.seq <= last);
+            // A flood: only the newest are made into views.
+            start = start.max(s.entries().len().saturating_sub(VIEW_MAX));
             let grew = start < s.entries().len();
             for e in s.entries().range(start..) {
                 self.entries.push_back(self.entry(s, e, next));
             }
             let first = s.entries().front().map_or(u64::MAX, |e| e.seq);
-            while self.entries.front().is_some_and(|e| e.seq < first) {
+            while self.entries.front().is_some_and(|e| e.seq < first)
+                || self.entries.len() > VIEW_MAX
+            {
                 self.entries.pop_front();
             }
             let mut changed = grew;

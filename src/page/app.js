@@ -315,17 +315,27 @@ function desktop(token) {
   }
 
   function bySeq(seq) { return log.querySelector(`.msg[data-seq="${seq}"]`); }
+  let lastSeq = 0;
 
   function entries(u) {
     const follow = atBottom();
-    if (u.reset) log.replaceChildren();
+    if (u.reset) { log.replaceChildren(); lastSeq = 0; }
+    const added = document.createDocumentFragment();
     for (const e of u.entries) {
-      const old = bySeq(e.seq);
-      if (old) old.replaceWith(row(e)); else log.append(row(e));
+      if (e.seq > lastSeq) {
+        added.append(row(e)); // new: appended (the usual case, and a flood's)
+        lastSeq = e.seq;
+      } else {
+        const old = bySeq(e.seq); // changed: an offer's progress, a ✓
+        if (old) old.replaceWith(row(e));
+      }
     }
+    log.append(added);
     while (log.firstElementChild && Number(log.firstElementChild.dataset.seq) < u.first) {
       log.firstElementChild.remove();
     }
+    // A page of a flood keeps the newest rows it can draw at ease.
+    while (log.childElementCount > MAX_ROWS) log.firstElementChild.remove();
     if (follow) log.scrollTop = log.scrollHeight;
     else if (u.entries.length) {
       unseen += u.entries.length;
@@ -393,10 +403,13 @@ function desktop(token) {
     }
   }
 
-  function submit(text) {
+  // What is typed goes at once (the box is free for the next line, as in
+  // the terminal); a line lanchat refuses comes back into the box.
+  function submit(text, fromBox) {
     if (!sock || sock.readyState !== WebSocket.OPEN) return;
     const id = nextId++;
     sent.set(id, text);
+    if (fromBox) box.value = "";
     sock.send(JSON.stringify({ kind: "submit", id, text }));
   }
 
@@ -404,15 +417,16 @@ function desktop(token) {
     const text = sent.get(m.id);
     sent.delete(m.id);
     if (m.ok) {
-      if (box.value === text) box.value = "";
       showError("");
       return;
     }
-    // Refused: the text stays, the reason beside it, the cursor on the culprit.
-    if (m.text !== undefined && !box.value) box.value = m.text;
+    // Refused: the text back in the box (unless something else is typed
+    // there now), the reason beside it, the cursor on the culprit.
+    const back = m.text !== undefined ? m.text : text;
+    if (back !== undefined && !box.value) box.value = back;
     showError(m.why || "not sent");
-    if (m.at !== undefined && m.at !== null && box.value === text) {
-      const at = [...text].slice(0, m.at).join("").length;
+    if (m.at !== undefined && m.at !== null && box.value === back) {
+      const at = [...back].slice(0, m.at).join("").length;
       box.focus();
       box.setSelectionRange(at, at);
     }
@@ -426,6 +440,8 @@ function desktop(token) {
       let m;
       try { m = JSON.parse(ev.data); } catch { return; }
       if (m.kind === "state") {
+        // Counted, for whoever measures how often the page is updated.
+        document.body.dataset.updates = Number(document.body.dataset.updates || 0) + 1;
         if (m.entries.length || m.reset) entries(m);
         if (m.meta) showMeta(m.meta);
       } else if (m.kind === "submitted") answered(m);
@@ -442,12 +458,12 @@ function desktop(token) {
   // Typing: Enter sends (lines of a message as lines), Shift+Enter a new line.
   $("send").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    if (box.value.trim()) submit(box.value);
+    if (box.value.trim()) submit(box.value, true);
   });
   box.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
-      if (box.value.trim()) submit(box.value);
+      if (box.value.trim()) submit(box.value, true);
     }
   });
   // A click on a member makes it the target.
