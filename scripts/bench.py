@@ -30,7 +30,7 @@ LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
 # ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
-# names, web, lanchat, render, startup, files) runs those parts and prints them; BENCHMARKS.md is written only
+# names, web, lanchat, render, startup, files, gui) runs those parts and prints them; BENCHMARKS.md is written only
 # by a full run, so every figure in it comes from one run. ROOMS=room-server
 # limits the room parts to those servers.
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
@@ -631,6 +631,31 @@ def lanchat_flood(rate, seconds=5, keys=20):
         os.unlink(err.name)
 
 
+# ---- the desktop window (lanchat --gui) next to the terminal window ---------
+
+GUI_MIB = int(os.environ.get("GUI_MIB", "1024"))  # the file handed over by the page
+
+
+def gui_bench():
+    """tests/gui.rs bench_front_ends in release (Chromium over WebDriver,
+    tmux): one run's key=value lines, as {"gui quiet": {...}, ...}."""
+    env = dict(os.environ, GUI_UPLOAD_MIB=str(GUI_MIB))
+    if os.path.isdir("/dev/shm"):
+        env["TMPDIR"] = "/dev/shm"  # the file, the spool and cp's copy: not the disk
+    out = subprocess.run(["cargo", "test", "--release", "--quiet", "--test", "tests", "--",
+                          "--ignored", "--exact", "gui::bench_front_ends", "--nocapture"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    rows = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"^(gui quiet|gui flood|tui quiet|tui flood|upload) (.*)$", line)
+        if m:
+            rows[m.group(1)] = {k: float(v) for k, v in (kv.split("=") for kv in m.group(2).split())}
+    if len(rows) != 5:
+        print("gui: no result\n%s\n%s" % (out.stdout[-2000:], out.stderr[-2000:]), file=sys.stderr)
+        return None
+    return rows
+
+
 # ---- files over IP Messenger: lanchat → lanchat, next to nc and tar | nc ----
 
 FILE_MIB = int(os.environ.get("FILE_MIB", "1024"))  # the big file
@@ -999,6 +1024,23 @@ def main():
                   % (rate, lc[rate]["p50"], lc[rate]["p99"], lc[rate]["max"], lc[rate]["draws"],
                      lc[rate]["rss"] / 1024, lc[rate]["received"]))
 
+    gui = None
+    if part("gui") and shutil.which("chromium") and shutil.which("chromedriver") and shutil.which("tmux"):
+        runs = [r for r in (gui_bench() for _ in range(RUNS)) if r]
+        if runs:
+            gui = {row: {k: statistics.median(r[row][k] for r in runs) for k in runs[0][row]}
+                   for row in runs[0]}
+            gui["runs"] = len(runs)
+            for row in ("gui quiet", "gui flood", "tui quiet", "tui flood"):
+                r = gui[row]
+                print("%-9s line typed to datagram p50 %6.1f ms  p99 %6.1f ms%s" % (
+                    row, r["key_p50_ms"], r["key_p99_ms"],
+                    ("  (page to datagram p50 %.1f ms, p99 %.1f ms)" % (r["page_p50_ms"], r["page_p99_ms"]))
+                    if "page_p50_ms" in r else ""))
+            u = gui["upload"]
+            print("gui upload %d MiB: page %.2f s (%.0f MB/s), cp %.2f s (%.0f MB/s)"
+                  % (u["mib"], u["page_s"], u["page_mb_s"], u["cp_s"], u["cp_mb_s"]))
+
     rc = None
     if part("render"):
         rc = render_cost()
@@ -1233,6 +1275,43 @@ def main():
             md.append("| a %d MiB file | %s | %.2f | %.0f | %.2f× | %.2f | %.1f MiB | %s |"
                       % (FILE_MIB, how, r["seconds"], r["mb_s"], r["mb_s"] / mid["nc"]["mb_s"], r["cpu"],
                          r["rss"] / 1024, "identical" if r["same"] else "DIFFERENT"))
+    if gui:
+        md.append("\n## 9. The desktop window (lanchat --gui) next to the terminal window\n")
+        md.append("`tests/gui.rs` `bench_front_ends` in release (`ONLY=gui`): lanchat sends to a "
+                  "UDP socket of the test; 20 lines typed per case, each timed from the keys sent "
+                  "until the line's datagram arrives. The desktop window is the page in headless "
+                  "Chromium, typed into over WebDriver (`send_keys` of the line and Enter), so its "
+                  "figure holds WebDriver's typing; *page to datagram* is timed from the page "
+                  "handing the line to its WebSocket (`WebSocket.prototype.send` wrapped by the "
+                  "test) to the datagram, which is lanchat's and the page's part. The terminal "
+                  "window is lanchat in tmux (`send-keys` of the line and Enter). The flood: "
+                  "100,000 64-byte GB2312 datagrams a second from 127.0.0.3 while the lines are "
+                  "typed; lanchat's CPU (user + system, `/proc/PID/stat`) over the flood's "
+                  "time, its peak RSS (VmHWM), and the page's updates a second (counted by the "
+                  "page). Median of %d runs.\n" % gui["runs"])
+        md.append("| window | flood | line typed → datagram p50 | p99 | page → datagram p50 | p99 "
+                  "| updates/s | lanchat CPU | peak RSS |")
+        md.append("|---|---|---|---|---|---|---|---|---|")
+        for row, window, flood in (("gui quiet", "desktop (Chromium)", "none"),
+                                   ("gui flood", "desktop (Chromium)", "100,000/s"),
+                                   ("tui quiet", "terminal (tmux)", "none"),
+                                   ("tui flood", "terminal (tmux)", "100,000/s")):
+            r = gui[row]
+            page = ("%.1f ms | %.1f ms" % (r["page_p50_ms"], r["page_p99_ms"])) if "page_p50_ms" in r else "| "
+            md.append("| %s | %s | %.1f ms | %.1f ms | %s | %s | %s | %s |" % (
+                window, flood, r["key_p50_ms"], r["key_p99_ms"], page,
+                ("%.1f" % r["updates_per_s"]) if "updates_per_s" in r else "",
+                ("%.0f %% of a core" % r["cpu_pct"]) if "cpu_pct" in r else "",
+                ("%.1f MiB" % (r["rss_kib"] / 1024)) if "rss_kib" in r else ""))
+        u = gui["upload"]
+        md.append("\nA %d MiB file chosen with the page's file button (WebDriver `send_keys` of its "
+                  "path), streamed by Chromium into lanchat's spool and offered to the FeiQ-like "
+                  "peer (`scripts/ipmsg-peer.py`): timed until the peer has the offer. Next to `cp` "
+                  "of the same file; all in /dev/shm.\n" % u["mib"])
+        md.append("| how | seconds | MB/s |")
+        md.append("|---|---|---|")
+        md.append("| the page → lanchat's spool → offered | %.2f | %.0f |" % (u["page_s"], u["page_mb_s"]))
+        md.append("| cp | %.2f | %.0f |" % (u["cp_s"], u["cp_mb_s"]))
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md))
         f.write(open(os.path.join(ROOT, "scripts", "bench-notes.md")).read()

@@ -54,6 +54,23 @@ impl Gui {
     }
 }
 
+impl Drop for Gui {
+    /// Asked to leave (SIGTERM) as a user would, so that it removes its
+    /// spool; killed if it has not left in a while.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Ok(None) = self.proc.child.try_wait() {
+            self.proc.signal(libc::SIGTERM);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while matches!(self.proc.child.try_wait(), Ok(None))
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 /// One raw request; the status line and the whole answer.
 fn raw(port: u16, request: &str) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -190,7 +207,7 @@ fn spool_of(pid: u32) -> Vec<std::path::PathBuf> {
 fn a_spool_left_by_a_lanchat_killed_outright_goes_when_the_next_starts() {
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let target = rx.local_addr().unwrap().to_string();
-    let gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
+    let mut gui = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
     let port = gui.port();
     let own = format!("127.0.0.1:{port}");
     let (status, _) = raw(
@@ -205,7 +222,8 @@ fn a_spool_left_by_a_lanchat_killed_outright_goes_when_the_next_starts() {
     assert_eq!(spool.len(), 1, "{spool:?}");
     let left = spool[0].clone();
     assert_eq!(std::fs::read(left.join("b1/a.txt")).unwrap(), b"hello");
-    drop(gui); // killed outright: it cannot clean up
+    gui.proc.child.kill().unwrap(); // killed outright: it cannot clean up
+    gui.proc.child.wait().unwrap();
     assert!(left.join("b1/a.txt").exists());
     let next = Gui::start(&[&target, "-b", "127.0.0.1", "-p", "0"]);
     assert!(!left.exists(), "the dead lanchat's spool is swept");
