@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
+use rust_i18n::t;
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::message::{Format, Renderer};
@@ -14,57 +15,45 @@ use lanchat::stop::Stop;
 use lanchat::window::{self, Config, Ended};
 use lanchat::{cli, exit, net};
 
-/// Show every message that reaches a UDP port: the sender's ip:port, then the
-/// decoded text (GB2312 by default), one safe line each.
-///
-/// Example: `chat-window` on one machine, `input-box 192.168.1.10` on others.
-/// Scripts: `chat-window -p 0 --count 3 --timeout 5s` (reads the real port
-/// from the `listening on` line on stderr).
+rust_i18n::i18n!("locales", fallback = "en");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "chat-window",
     version,
-    after_help = "Exit status: 0 done, 1 failure (or --count not reached in --timeout), 2 usage, 130 Ctrl-C/SIGTERM."
+    about = t!("help.chat_window.about").to_string(),
+    long_about = t!("help.chat_window.long_about").to_string(),
+    after_help = t!("help.chat_window.after").to_string()
 )]
 struct Args {
-    /// Address to listen on (`::` listens on IPv6 and IPv4) [default: 0.0.0.0]
-    #[arg(short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
+    #[arg(help = t!("help.chat_window.bind").to_string(), short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
     bind: Option<IpAddr>,
-    /// UDP port to listen on (0 picks a free one)
-    #[arg(short, long, default_value_t = 3456)]
+    #[arg(help = t!("help.chat_window.port").to_string(), short, long, default_value_t = 3456)]
     port: u16,
-    /// Encoding of incoming text: a WHATWG label (gb2312, gbk, gb18030, utf-8, big5, …) or auto (UTF-8 if valid, else GB18030)
-    #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
+    #[arg(help = t!("help.chat_window.encoding").to_string(), short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
     encoding: Encoding,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(help = t!("help.chat_window.format").to_string(), long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Put the arrival time (UTC, RFC 3339) before each sender
-    #[arg(long)]
+    #[arg(help = t!("help.chat_window.timestamps").to_string(), long)]
     timestamps: bool,
     #[command(flatten)]
     listen: cli::Listen,
-    /// Exit 0 after N shown messages
-    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    #[arg(help = t!("help.chat_window.count").to_string(), long, value_name = "N", value_parser = cli::positive)]
     count: Option<u64>,
-    /// Stop after this long (5s, 500ms); with --count, exit 1 if not all arrived
-    #[arg(long, value_name = "DURATION", value_parser = cli::duration)]
+    #[arg(help = t!("help.chat_window.timeout").to_string(), long, value_name = "DURATION", value_parser = cli::duration)]
     timeout: Option<Duration>,
-    /// Also append every shown message as a JSON line to FILE
-    #[arg(long, value_name = "FILE")]
+    #[arg(help = t!("help.chat_window.log").to_string(), long, value_name = "FILE")]
     log: Option<PathBuf>,
-    /// Socket receive buffer to ask for, in bytes (the kernel may cap it)
-    #[arg(long, value_name = "BYTES", default_value_t = net::DEFAULT_RECV_BUFFER)]
+    #[arg(help = t!("help.chat_window.recv_buffer").to_string(), long, value_name = "BYTES", default_value_t = net::DEFAULT_RECV_BUFFER)]
     recv_buffer: usize,
-    /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lanchat::i18n::parse::<Args>();
     if let Some(what) = args.generate {
-        return exit::generated("chat-window", what, Args::command());
+        return exit::generated("chat-window", what, Args::command);
     }
     exit::report("chat-window", run(args))
 }
@@ -82,11 +71,11 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let log = match &args.log {
         Some(path) => Some(
             lanchat::journal::open_log(path)
-                .with_context(|| format!("cannot open log {}", path.display()))?,
+                .with_context(|| t!("log.open", path = path.display()))?,
         ),
         None => None,
     };
-    let stop = Stop::install(|| {}).context("cannot install the Ctrl-C handler")?;
+    let stop = Stop::install(|| {}).context(t!("stop.install"))?;
     args.encoding.prepare();
     window::announce(bound.socket.local_addr()?, bound.recv_buffer);
     let config = Config {
@@ -108,12 +97,15 @@ fn run(args: Args) -> anyhow::Result<u8> {
         Ended::Count | Ended::Timeout | Ended::OutputClosed => exit::SUCCESS,
         Ended::Stopped => exit::INTERRUPTED,
         Ended::CountNotReached { after } => {
-            eprintln!(
-                "chat-window: timed out after {}: {} of {} messages arrived",
-                humantime::format_duration(after),
-                report.summary.shown,
-                args.count.unwrap_or_default()
-            );
+            lanchat::status::say(&format!(
+                "chat-window: {}",
+                t!(
+                    "chat_window.count_not_reached",
+                    after = humantime::format_duration(after),
+                    shown = report.summary.shown,
+                    count = args.count.unwrap_or_default()
+                )
+            ));
             exit::FAILURE
         }
     })

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use rust_i18n::t;
 use lanchat::chat::{Mode, Sink};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
@@ -19,77 +19,49 @@ use lanchat::transport::{Journal, Transport};
 use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
 use lanchat::{cli, exit, gui, net, room, status, ui};
 
-/// A LAN chat room in one terminal window: messages above, the input box
-/// below. With no TARGET every line goes to the local networks' broadcast
-/// addresses, so every lanchat and chat-window on the LAN sees it (no
-/// server); it talks to chat-window, input-box and the classic programs
-/// unchanged (GB2312 on UDP port 3456).
-///
-/// Examples: `lanchat` (the whole LAN), `lanchat 192.168.1.10` (one chat
-/// window), `lanchat --room 192.168.1.10` (a room-server),
-/// `lanchat --ipmsg --name 小王` (IP Messenger / FeiQ / iptux users).
+rust_i18n::i18n!("locales", fallback = "en");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "lanchat",
     version,
-    after_help = "In the window:\n  \
-                  Enter sends · PgUp/PgDn scroll · Tab chooses who (--ipmsg) or completes a name (/msg) · 88 or /quit leaves\n  \
-                  /help                     the keys and commands, in the window\n  \
-                  /to TARGET                where lines go (UDP: HOST[:PORT]; --ipmsg: a nick or address)\n  \
-                  /alias IP NAME            show a sender by name · /clear · /quit\n  \
-                  /nick NAME · /who · /msg NAME text      (--room)\n  \
-                  /send PATH... · /files · /get N · /drop N · /cancel N      files (--ipmsg)\n\n\
-                  Exit status: 0 left, 1 failure (or the room went away), 2 usage, 130 SIGTERM/SIGHUP."
+    about = t!("help.lanchat.about").to_string(),
+    long_about = t!("help.lanchat.long_about").to_string(),
+    after_help = t!("help.lanchat.after").to_string()
 )]
 struct Args {
-    /// Where lines go: HOST[:PORT], a broadcast address or a multicast group [default: the local networks' broadcast addresses]
-    #[arg(value_name = "TARGET")]
+    #[arg(help = t!("help.lanchat.targets").to_string(), value_name = "TARGET")]
     targets: Vec<String>,
-    /// Address to listen on (`::` listens on IPv6 and IPv4) [default: 0.0.0.0]
-    #[arg(short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
+    #[arg(help = t!("help.lanchat.bind").to_string(), short, long, value_name = "ADDR", value_parser = cli::bind_addr)]
     bind: Option<IpAddr>,
-    /// UDP port to listen on and send from (0 picks a free one) [default: 3456, 2425 with --ipmsg]
-    #[arg(short, long)]
+    #[arg(help = t!("help.lanchat.port").to_string(), short, long)]
     port: Option<u16>,
-    /// Encoding: a WHATWG label (gb2312, gbk, gb18030, utf-8, …); `auto` reads UTF-8 or GB18030 and sends GB2312
-    #[arg(short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
+    #[arg(help = t!("help.lanchat.encoding").to_string(), short, long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding)]
     encoding: Encoding,
-    /// Join a room-server instead (default port 5000)
-    #[arg(long, value_name = "HOST[:PORT]", conflicts_with_all = ["targets", "multicast", "ipmsg"])]
+    #[arg(help = t!("help.lanchat.room").to_string(), long, value_name = "HOST[:PORT]", conflicts_with_all = ["targets", "multicast", "ipmsg"])]
     room: Option<String>,
-    /// Show a sender by name (repeatable): 192.168.1.21=老王
-    #[arg(long, value_name = "IP=NAME", value_parser = alias)]
+    #[arg(help = t!("help.lanchat.alias").to_string(), long, value_name = "IP=NAME", value_parser = alias)]
     alias: Vec<(IpAddr, String)>,
     #[command(flatten)]
     listen: cli::Listen,
-    /// Messages kept for scrolling back
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_SCROLLBACK as u64, value_parser = cli::positive)]
+    #[arg(help = t!("help.lanchat.scrollback").to_string(), long, value_name = "N", default_value_t = DEFAULT_SCROLLBACK as u64, value_parser = cli::positive)]
     scrollback: u64,
-    /// Append every message received and sent to FILE as JSON lines
-    #[arg(long, value_name = "FILE")]
+    #[arg(help = t!("help.lanchat.log").to_string(), long, value_name = "FILE")]
     log: Option<PathBuf>,
-    /// Be an IP Messenger / FeiQ / iptux user (UDP port 2425); TARGETs are hosts on other subnets to announce to
-    #[arg(long)]
+    #[arg(help = t!("help.lanchat.ipmsg").to_string(), long)]
     ipmsg: bool,
-    /// Your name: with --room the nick taken on joining (as /nick NAME); with --ipmsg the IP Messenger nick [default: the login name]
-    #[arg(long, value_name = "NAME")]
+    #[arg(help = t!("help.lanchat.name").to_string(), long, value_name = "NAME")]
     name: Option<String>,
-    /// IP Messenger group
-    #[arg(long, value_name = "GROUP", requires = "ipmsg")]
+    #[arg(help = t!("help.lanchat.group").to_string(), long, value_name = "GROUP", requires = "ipmsg")]
     group: Option<String>,
-    /// Where /get saves files and folders offered over IP Messenger [default: your Downloads folder, else the current one]
-    #[arg(long, value_name = "DIR", requires = "ipmsg")]
+    #[arg(help = t!("help.lanchat.download_dir").to_string(), long, value_name = "DIR", requires = "ipmsg")]
     download_dir: Option<PathBuf>,
-    /// The window in your browser instead of the terminal: served on 127.0.0.1 (with a token), and a browser opened on it
-    #[arg(long)]
+    #[arg(help = t!("help.lanchat.gui").to_string(), long)]
     gui: bool,
-    /// With --gui: where the window is served (a loopback address only) [default: 127.0.0.1 and a free port]
-    #[arg(long, value_name = "ADDR:PORT", requires = "gui")]
+    #[arg(help = t!("help.lanchat.gui_addr").to_string(), long, value_name = "ADDR:PORT", requires = "gui")]
     gui_addr: Option<SocketAddr>,
-    /// With --gui: do not open a browser (open the address printed yourself)
-    #[arg(long, requires = "gui")]
+    #[arg(help = t!("help.lanchat.no_open").to_string(), long, requires = "gui")]
     no_open: bool,
-    /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
 }
@@ -97,10 +69,10 @@ struct Args {
 fn alias(text: &str) -> Result<(IpAddr, String), String> {
     let (ip, name) = text
         .split_once('=')
-        .ok_or_else(|| format!("'{text}' is not IP=NAME; e.g. 192.168.1.21=老王"))?;
+        .ok_or_else(|| t!("usage.lanchat.alias", text = text).into_owned())?;
     let ip = cli::bind_addr(ip)?;
     if name.trim().is_empty() {
-        return Err(format!("'{text}' has no name after '='"));
+        return Err(t!("usage.lanchat.alias_name", text = text).into_owned());
     }
     Ok((ip, name.trim().to_string()))
 }
@@ -109,39 +81,24 @@ fn main() -> ExitCode {
     // Started from Explorer (a double-click: no arguments, and the console
     // is lanchat's alone): the desktop window.
     let args = if std::env::args_os().len() == 1 && lanchat::sys::console_is_ours_alone() {
-        Args::parse_from(["lanchat", "--gui"])
+        lanchat::i18n::parse_from::<Args, _, _>(["lanchat", "--gui"])
     } else {
-        Args::parse()
+        lanchat::i18n::parse::<Args>()
     };
     if let Some(what) = args.generate {
-        return exit::generated("lanchat", what, Args::command());
+        return exit::generated("lanchat", what, Args::command);
     }
     if args.targets.len() > 1 && !args.ipmsg {
-        Args::command()
-            .error(
-                ErrorKind::TooManyValues,
-                "one TARGET at a time (several only with --ipmsg)",
-            )
-            .exit();
+        lanchat::i18n::refuse(Args::command(), &t!("usage.lanchat.one_target"));
     }
     if args.name.is_some() && !args.ipmsg && args.room.is_none() {
-        Args::command()
-            .error(
-                ErrorKind::MissingRequiredArgument,
-                "--name needs --room (a room nick) or --ipmsg (an IP Messenger nick)",
-            )
-            .exit();
+        lanchat::i18n::refuse(Args::command(), &t!("usage.lanchat.name"));
     }
     if args.gui_addr.is_some_and(|a| !a.ip().is_loopback()) {
-        Args::command()
-            .error(
-                ErrorKind::ValueValidation,
-                "--gui-addr must be a loopback address (127.0.0.1, ::1): the window speaks for you",
-            )
-            .exit();
+        lanchat::i18n::refuse(Args::command(), &t!("usage.lanchat.gui_addr"));
     }
     if !args.gui && !ui::term::is_terminal() {
-        status::say("lanchat: needs a terminal; in scripts use chat-window and input-box");
+        status::say(&format!("lanchat: {}", t!("lanchat.needs_terminal")));
         return ExitCode::from(exit::FAILURE);
     }
     exit::report("lanchat", run(args))
@@ -155,7 +112,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let journal = match &args.log {
         Some(path) => Some(Journal::new(
             lanchat::journal::open_log(path)
-                .with_context(|| format!("cannot open log {}", path.display()))?,
+                .with_context(|| t!("log.open", path = path.display()))?,
         )),
         None => None,
     };
@@ -167,7 +124,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let _stop = Stop::install(move || {
         let _ = signals.try_send(ui::Input::Signal);
     })
-    .context("cannot install the signal handler")?;
+    .context(t!("stop.install_signals"))?;
     let started = start(&args, send, journal, ui::sink(events_tx.clone()))?;
     let session = session(&args, &started, send);
     let mut transport = started.transport;
@@ -189,16 +146,21 @@ fn run_gui(args: &Args, send: Encoding, journal: Option<Journal>) -> anyhow::Res
     let _stop = Stop::install(move || {
         let _ = signals.try_send(gui::Input::Signal);
     })
-    .context("cannot install the signal handler")?;
+    .context(t!("stop.install_signals"))?;
     let started = start(args, send, journal, gui::sink(events_tx.clone()))?;
     let session = session(args, &started, send);
     let mut transport = started.transport;
-    let server = gui::server::start(listener, events_tx).context("cannot serve the window")?;
+    let server =
+        gui::server::start(listener, events_tx).context(t!("gui.cannot_serve"))?;
+    // Scripts wait for this line: the same words in every language.
     status::say(&format!("GUI on {}", server.url()));
     if !args.no_open && gui::open::has_display() {
         match gui::open::open(&server.url()) {
             Ok(how) => status::say(&format!("lanchat: {how}")),
-            Err(why) => status::say(&format!("lanchat: {why}; open the address above yourself")),
+            Err(why) => status::say(&format!(
+                "lanchat: {}",
+                t!("gui.open_yourself", why = why)
+            )),
         }
     }
     let outcome = gui::run(session, transport.as_mut(), &events, &server);
@@ -276,7 +238,7 @@ fn start_room(
         .local_addr()
         .map(|a| net::canonical(a).to_string())
         .unwrap_or_default();
-    status::say(&format!("connected to {peer} as {local}"));
+    status::say(&t!("room.connected", peer = peer, local = local));
     let nick = match &args.name {
         Some(name) => Some(
             send.encode(&format!("/nick {name}"))
@@ -324,7 +286,7 @@ fn start_ipmsg(
     Ok(Started {
         info: Info {
             mode: Mode::Ipmsg,
-            title: "IP Messenger".into(),
+            title: t!("title.ipmsg").into_owned(),
             listen: local.to_string(),
             target: ipmsg.target_label(),
             encoding: send.label().to_string(),

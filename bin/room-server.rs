@@ -4,78 +4,59 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use rust_i18n::t;
 use lanchat::encoding::Encoding;
 use lanchat::room::server::{Config, Server};
 use lanchat::room::web::WebConfig;
 use lanchat::stop::Stop;
 use lanchat::{cli, exit, status};
 
-/// A TCP chat room: every line a client sends reaches every other client as
-/// `<ip:port> line`, with `[ip:port] entered room` / `left room` notices.
-/// Plain nc, ncat and telnet work as clients; bytes pass through undecoded.
-/// Members may take a name (`/nick 小明`), list who is there (`/who`) and
-/// say something to one member (`/msg 小明 text`).
-///
-/// Example: `room-server -p 5000`, then `room-client 192.168.1.10` (or
-/// `nc 192.168.1.10 5000`) on each machine; `room-server --web 0.0.0.0:8080`
-/// also lets anyone open http://192.168.1.10:8080/ in a browser to join.
+rust_i18n::i18n!("locales", fallback = "en");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "room-server",
     version,
-    after_help = "Exit status: 0 done, 1 failure, 2 usage, 130 Ctrl-C/SIGTERM."
+    about = t!("help.room_server.about").to_string(),
+    long_about = t!("help.room_server.long_about").to_string(),
+    after_help = t!("help.room_server.after").to_string()
 )]
 struct Args {
-    /// Address to listen on (`::` listens on IPv6 and IPv4)
-    #[arg(short, long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = cli::bind_addr)]
+    #[arg(help = t!("help.room_server.bind").to_string(), short, long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = cli::bind_addr)]
     bind: IpAddr,
-    /// TCP port (0 picks a free one)
-    #[arg(short, long, default_value_t = 5000)]
+    #[arg(help = t!("help.room_server.port").to_string(), short, long, default_value_t = 5000)]
     port: u16,
-    /// Clients at most; the next is told `! room full` and closed
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = cli::positive)]
+    #[arg(help = t!("help.room_server.max_clients").to_string(), long, value_name = "N", default_value_t = 10_000, value_parser = cli::positive)]
     max_clients: u64,
-    /// Longest line relayed, in bytes; a longer one is dropped and its sender told
-    #[arg(long, value_name = "BYTES", default_value_t = 65_536, value_parser = cli::positive)]
+    #[arg(help = t!("help.room_server.max_line").to_string(), long, value_name = "BYTES", default_value_t = 65_536, value_parser = cli::positive)]
     max_line: u64,
-    /// Lines per second per client; past it the client is read more slowly (nothing is lost) and told `! slow down` once
-    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = cli::positive)]
+    #[arg(help = t!("help.room_server.max_rate").to_string(), long, value_name = "N", default_value_t = 1_000, value_parser = cli::positive)]
     max_rate: u64,
-    /// Bytes held for one client that does not read before it is dropped as too slow (e.g. 4MiB)
-    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = cli::bytes)]
+    #[arg(help = t!("help.room_server.max_queue").to_string(), long, value_name = "BYTES", default_value = "4MiB", value_parser = cli::bytes)]
     max_queue: u64,
-    /// Bytes all clients' queues may hold together; past it the clients furthest behind are dropped (e.g. 256MiB)
-    #[arg(long, value_name = "BYTES", default_value = "256MiB", value_parser = cli::bytes)]
+    #[arg(help = t!("help.room_server.max_memory").to_string(), long, value_name = "BYTES", default_value = "256MiB", value_parser = cli::bytes)]
     max_memory: u64,
-    /// Clients from one IP address at most, TCP and web page together (0: no limit; load tests that open thousands from one address need it); the next is told `! too many connections` and closed
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(help = t!("help.room_server.max_per_host").to_string(), long, value_name = "N", default_value_t = 64)]
     max_per_host: u64,
-    /// Tell a member who joins the last N lines relayed, between `! last K lines:` and `! end of history` (private lines never) [default: off]
-    #[arg(long, value_name = "N")]
+    #[arg(help = t!("help.room_server.history").to_string(), long, value_name = "N")]
     history: Option<usize>,
-    /// Also append every relayed line to FILE (`2026-12-02T01:02:03Z <NAME@ip:port> line`), and read the last N back at start
-    #[arg(long, value_name = "FILE", requires = "history")]
+    #[arg(help = t!("help.room_server.history_file").to_string(), long, value_name = "FILE", requires = "history")]
     history_file: Option<std::path::PathBuf>,
-    /// Also serve the room as a web page on ADDR:PORT (e.g. 0.0.0.0:8080): browsers join the same room
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(help = t!("help.room_server.web").to_string(), long, value_name = "ADDR:PORT")]
     web: Option<SocketAddr>,
-    /// Encoding between the room's bytes and the page's text: a WHATWG label, or auto (reads UTF-8 or GB18030, writes GB2312)
-    #[arg(long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding, requires = "web")]
+    #[arg(help = t!("help.room_server.web_encoding").to_string(), long, value_name = "LABEL", default_value = "gb2312", value_parser = cli::decoding, requires = "web")]
     web_encoding: Encoding,
-    /// Another origin whose pages may join, besides the server's own address (repeatable; e.g. `http://chat.lan:8080`)
-    #[arg(long, value_name = "ORIGIN", requires = "web")]
+    #[arg(help = t!("help.room_server.web_origin").to_string(), long, value_name = "ORIGIN", requires = "web")]
     web_origin: Vec<String>,
-    /// Write the man page or a shell completion to stdout (for packagers)
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lanchat::i18n::parse::<Args>();
     if let Some(what) = args.generate {
-        return exit::generated("room-server", what, Args::command());
+        return exit::generated("room-server", what, Args::command);
     }
     exit::report("room-server", run(args))
 }
@@ -94,9 +75,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         verbose: true,
     };
     if let Err(why) = config.check() {
-        Args::command()
-            .error(ErrorKind::ValueValidation, why)
-            .exit();
+        lanchat::i18n::refuse(Args::command(), &why);
     }
     let listener = lanchat::net::bind_tcp(SocketAddr::new(args.bind, args.port))?;
     let files = lanchat::sys::raise_open_file_limit();
@@ -128,7 +107,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let stop = Stop::install(move || {
         let _ = waker.wake();
     })
-    .context("cannot install the Ctrl-C handler")?;
+    .context(t!("stop.install"))?;
     status::say(&format!("Chat server started on {}", server.local_addr()?));
     if let Some(addr) = server.web_addr() {
         status::say(&format!("Web page on http://{addr}/"));

@@ -9,23 +9,21 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use rust_i18n::t;
+
 use crate::encoding::Encoding;
 
 /// Who a UDP listener shows and which group it joins: the options
 /// `chat-window` and `lanchat` share (flattened into both).
 #[derive(clap::Args, Debug, Clone)]
 pub struct Listen {
-    /// Only show senders in this network (repeatable; e.g. 192.168.1.0/24, fd00::/8)
-    #[arg(long, value_name = "CIDR", value_parser = network)]
+    #[arg(help = t!("help.listen.allow").to_string(), long, value_name = "CIDR", value_parser = network)]
     pub allow: Vec<IpNet>,
-    /// At most N messages per second from one sender address; the excess is dropped and counted
-    #[arg(long, value_name = "N", value_parser = positive)]
+    #[arg(help = t!("help.listen.max_rate").to_string(), long, value_name = "N", value_parser = positive)]
     pub max_rate: Option<u64>,
-    /// Join this multicast group to listen on (IPv4 or IPv6)
-    #[arg(long, value_name = "GROUP")]
+    #[arg(help = t!("help.listen.multicast").to_string(), long, value_name = "GROUP")]
     pub multicast: Option<IpAddr>,
-    /// Interface for --multicast: its IPv4 address, or for IPv6 its name or index
-    #[arg(long, value_name = "ADDR", requires = "multicast")]
+    #[arg(help = t!("help.listen.interface").to_string(), long, value_name = "ADDR", requires = "multicast")]
     pub interface: Option<String>,
 }
 
@@ -99,8 +97,6 @@ pub fn stdin_encoding(label: &str) -> Result<crate::stdin::StdinText, String> {
     crate::stdin::StdinText::for_label(label)
 }
 
-/// The help of `--stdin-encoding` (input-box and room-client say the same).
-pub const STDIN_ENCODING_HELP: &str = "How piped or redirected input is read: utf-8, auto (each line UTF-8 if valid, else the ANSI code page on Windows, GB18030 elsewhere) or a WHATWG label [default: utf-8; on Windows auto]";
 
 /// `--timeout`: `5s`, `500ms`, `2m`, or plain seconds (`5`).
 ///
@@ -113,7 +109,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         }
     }
     humantime::parse_duration(text)
-        .map_err(|e| format!("'{text}' is not a duration ({e}); e.g. 5s, 500ms, 2m"))
+        .map_err(|_| t!("cli.duration", text = text).into_owned())
 }
 
 /// `--allow`: a network (`10.0.0.0/8`, `fd00::/8`) or one address.
@@ -125,7 +121,7 @@ pub fn network(text: &str) -> Result<IpNet, String> {
         return Ok(net.trunc());
     }
     text.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
-        format!("'{text}' is not an IP network; e.g. 192.168.1.0/24, 127.0.0.2, fd00::/8")
+        t!("cli.network", text = text).into_owned()
     })
 }
 
@@ -144,11 +140,9 @@ pub fn bind_addr(text: &str) -> Result<IpAddr, String> {
 /// A message with examples.
 pub fn bytes(text: &str) -> Result<u64, String> {
     match parse_size::parse_size(text) {
-        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(0) => Err(t!("cli.at_least_one_byte").into_owned()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!(
-            "'{text}' is not a size in bytes; e.g. 65536, 64KiB, 4MiB, 256MiB, 1GiB"
-        )),
+        Err(_) => Err(t!("cli.bytes", text = text).into_owned()),
     }
 }
 
@@ -158,9 +152,9 @@ pub fn bytes(text: &str) -> Result<u64, String> {
 /// A message when the value is 0 or not a number.
 pub fn positive(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
+        Ok(0) => Err(t!("cli.at_least_one").into_owned()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("'{text}' is not a positive whole number")),
+        Err(_) => Err(t!("cli.positive", text = text).into_owned()),
     }
 }
 

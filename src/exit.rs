@@ -21,12 +21,16 @@ pub fn report(program: &str, result: anyhow::Result<u8>) -> std::process::ExitCo
     })
 }
 
-/// `--generate`: writes the man page or a completion for `cmd` to stdout.
+/// `--generate`: writes the man page or a completion for the command
+/// `cmd` builds to stdout, in English (man pages and completions are not
+/// translated).
 pub fn generated(
     program: &str,
     what: crate::cli::Generate,
-    cmd: clap::Command,
+    cmd: impl FnOnce() -> clap::Command,
 ) -> std::process::ExitCode {
+    rust_i18n::set_locale("en");
+    let cmd = cmd();
     let result = crate::cli::generate(what, cmd, &mut std::io::stdout().lock());
     report(
         program,

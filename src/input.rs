@@ -10,6 +10,7 @@
 //! read is blocked. A bad line is reported on stderr with its number and not
 //! sent; the rest go on, and the report says how many were refused.
 
+use rust_i18n::t;
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 
@@ -27,7 +28,7 @@ pub const BANNER: &str = "----输入框----";
 #[derive(Debug, Error)]
 pub enum InputError {
     /// The host name did not resolve.
-    #[error("cannot resolve '{host}': {reason}")]
+    #[error("{}", t!("net.resolve", host = .host, why = .reason))]
     Resolve {
         /// The name typed.
         host: String,
@@ -35,7 +36,7 @@ pub enum InputError {
         reason: String,
     },
     /// The source address is not usable here.
-    #[error("cannot use source address {addr}: {reason}")]
+    #[error("{}", t!("input.source", addr = .addr, why = .reason))]
     Source {
         /// The address typed.
         addr: String,
@@ -43,7 +44,7 @@ pub enum InputError {
         reason: String,
     },
     /// The destination cannot be sent to at all.
-    #[error("cannot send to {dest}: {reason}")]
+    #[error("{}", t!("input.destination", dest = .dest, why = .reason))]
     Destination {
         /// `HOST:PORT` as typed.
         dest: String,
@@ -51,7 +52,7 @@ pub enum InputError {
         reason: String,
     },
     /// Reading stdin failed.
-    #[error("cannot read input: {}", net::describe(.0))]
+    #[error("{}", t!("input.read", why = net::describe(.0)))]
     Read(io::Error),
 }
 
@@ -89,7 +90,7 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
         None => None,
         Some(s) => Some(net::parse_source(s).ok_or_else(|| InputError::Source {
             addr: s.clone(),
-            reason: "not an IP address (expected ADDR or ADDR:PORT)".into(),
+            reason: t!("input.source_not_ip").into_owned(),
         })?),
     };
     let candidates =
@@ -104,19 +105,19 @@ pub fn open(target: &Target) -> Result<UdpSocket, InputError> {
             .copied()
             .ok_or_else(|| InputError::Source {
                 addr: src.to_string(),
-                reason: format!(
-                    "it is {} but {} has no {} address",
-                    if src.is_ipv4() { "IPv4" } else { "IPv6" },
-                    target.host,
-                    if src.is_ipv4() { "IPv4" } else { "IPv6" }
-                ),
+                reason: t!(
+                    "input.source_family",
+                    family = if src.is_ipv4() { "IPv4" } else { "IPv6" },
+                    host = target.host
+                )
+                .into_owned(),
             })?,
         None => candidates[0],
     };
     let dest_err = |e: io::Error| {
         let mut reason = net::describe(&e);
         if e.kind() == io::ErrorKind::PermissionDenied && !target.broadcast {
-            reason.push_str(" (a broadcast address needs --broadcast)");
+            reason.push_str(&t!("input.needs_broadcast"));
         }
         InputError::Destination {
             dest: target.label(),
@@ -195,7 +196,11 @@ struct Sender<'a, E: Write> {
 
 impl<E: Write> Sender<'_, E> {
     fn refuse(&mut self, line_no: u64, why: &str) {
-        let _ = writeln!(self.err, "input-box: line {line_no}: {why}; not sent");
+        let _ = writeln!(
+            self.err,
+            "input-box: {}",
+            t!("input.not_sent", line = line_no, why = why)
+        );
         self.report.refused += 1;
     }
 
@@ -204,8 +209,8 @@ impl<E: Write> Sender<'_, E> {
             self.warned = true;
             let _ = writeln!(
                 self.err,
-                "input-box: warning: no chat window is listening at {} (port unreachable); still sending",
-                self.config.dest_label
+                "input-box: {}",
+                t!("input.unreachable", dest = self.config.dest_label)
             );
         }
     }
@@ -241,7 +246,7 @@ impl<E: Write> Sender<'_, E> {
                 }
                 Err(e) => {
                     let line_no = ends[first].1;
-                    let why = format!("cannot send: {}", net::describe(&e));
+                    let why = t!("input.cannot_send", why = net::describe(&e)).into_owned();
                     self.refuse(line_no, &why);
                     first += 1;
                     self.refusals = 0;
@@ -277,11 +282,12 @@ impl<E: Write> LineSink for Sender<'_, E> {
         match self.config.encoding.encode_into(&text, &mut self.data) {
             Err(e) => self.refuse(line_no, &e.to_string()),
             Ok(()) if self.data.len() - start > self.max_payload => {
-                let why = format!(
-                    "{} bytes after encoding, over the {}-byte datagram limit",
-                    self.data.len() - start,
-                    self.max_payload
-                );
+                let why = t!(
+                    "input.too_long",
+                    bytes = self.data.len() - start,
+                    max = self.max_payload
+                )
+                .into_owned();
                 self.data.truncate(start);
                 self.refuse(line_no, &why);
             }

@@ -37,6 +37,7 @@
 //! | [`session`] | the window's state and commands for any front end: the scrollback, users, offers, status, what a typed line does, applying events and performing actions |
 //! | [`ui`] | `lanchat`'s terminal window: keys, the edit line, scrolling, drawing, the terminal guard |
 //! | [`gui`] | `lanchat --gui`: the same session as a page in the user's browser (loopback, token, Host and Origin checked), tabs, uploads |
+//! | [`i18n`] | the language of everything a person reads: the catalogs (`locales/`), the choice from the locale, clap's own words |
 //! | [`cli`] | value parsers and option groups shared by the binaries |
 //! | [`status`] | status lines on stderr, one write each (scripts read them) |
 //! | [`stop`] | the Ctrl-C / SIGTERM flag every loop polls |
@@ -46,6 +47,8 @@
 //! Every loop takes an already bound socket and a [`stop::Stop`], so tests can
 //! drive the real loop in-process and the binaries stay thin.
 
+rust_i18n::i18n!("locales", fallback = "en");
+
 pub mod chat;
 pub mod cli;
 pub mod clock;
@@ -53,6 +56,7 @@ pub mod encoding;
 pub mod exit;
 pub mod filter;
 pub mod gui;
+pub mod i18n;
 pub mod input;
 pub mod ipmsg;
 pub mod journal;

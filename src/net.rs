@@ -17,6 +17,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
+use rust_i18n::t;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use thiserror::Error;
 
@@ -36,7 +37,7 @@ pub const MAX_PAYLOAD_V6: usize = 65_527;
 #[derive(Debug, Error)]
 pub enum NetError {
     /// The listening address could not be bound.
-    #[error("cannot listen on {addr}: {}", describe(.error))]
+    #[error("{}", t!("net.bind", addr = .addr, why = describe(.error)))]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -44,7 +45,7 @@ pub enum NetError {
         error: io::Error,
     },
     /// The multicast group could not be joined.
-    #[error("cannot join multicast group {group}: {}", describe(.error))]
+    #[error("{}", t!("net.multicast", group = .group, why = describe(.error)))]
     Multicast {
         /// The group asked for.
         group: IpAddr,
@@ -52,7 +53,7 @@ pub enum NetError {
         error: io::Error,
     },
     /// A socket option or another set-up step failed.
-    #[error("cannot set up the socket: {}", describe(.0))]
+    #[error("{}", t!("net.setup", why = describe(.0)))]
     Setup(io::Error),
 }
 
@@ -62,21 +63,21 @@ pub enum NetError {
 pub fn describe(err: &io::Error) -> String {
     use io::ErrorKind::*;
     let words = match err.kind() {
-        AddrInUse => "address already in use",
-        AddrNotAvailable => "address not available on this machine",
-        PermissionDenied => "permission denied",
-        ConnectionRefused => "connection refused",
-        NetworkUnreachable => "network unreachable",
-        HostUnreachable => "host unreachable",
-        NetworkDown => "network is down",
-        ConnectionReset => "connection reset by peer",
-        ConnectionAborted => "connection aborted",
-        BrokenPipe => "broken pipe",
-        NotConnected => "not connected",
-        TimedOut | WouldBlock => "timed out",
+        AddrInUse => t!("net.addr_in_use"),
+        AddrNotAvailable => t!("net.addr_not_available"),
+        PermissionDenied => t!("net.permission_denied"),
+        ConnectionRefused => t!("net.connection_refused"),
+        NetworkUnreachable => t!("net.network_unreachable"),
+        HostUnreachable => t!("net.host_unreachable"),
+        NetworkDown => t!("net.network_down"),
+        ConnectionReset => t!("net.connection_reset"),
+        ConnectionAborted => t!("net.connection_aborted"),
+        BrokenPipe => t!("net.broken_pipe"),
+        NotConnected => t!("net.not_connected"),
+        TimedOut | WouldBlock => t!("net.timed_out"),
         _ => return os_words(err),
     };
-    words.into()
+    words.into_owned()
 }
 
 /// The OS's own text, lowercased and without `(os error N)`, when it has
@@ -95,7 +96,7 @@ fn os_words(err: &io::Error) -> String {
         .trim_end_matches('.');
     if text.is_empty() || text.contains("FormatMessage") {
         // No message table (Wine): the kind at least, and the number.
-        return format!("{} (os error {code})", err.kind());
+        return t!("net.os_error", kind = err.kind(), code = code).into_owned();
     }
     lower_first(text)
 }
@@ -132,7 +133,7 @@ pub fn host_port(host: &str, port: u16) -> String {
 pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
     unbracket(text)
         .parse()
-        .map_err(|_| format!("'{text}' is not an IP address; e.g. 0.0.0.0, 127.0.0.1, ::"))
+        .map_err(|_| t!("net.not_ip", text = text).into_owned())
 }
 
 /// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6` (port 0 when none is given).
@@ -152,15 +153,15 @@ pub fn parse_source(text: &str) -> Option<SocketAddr> {
 /// # Errors
 /// A message for a port that is not a number.
 pub fn split_host_port(spec: &str, default_port: u16) -> Result<(&str, u16), String> {
-    let bad_port = |p: &str| format!("'{p}' is not a port number (in {spec})");
+    let bad_port = |p: &str| t!("net.bad_port", port = p, spec = spec).into_owned();
     if let Some(rest) = spec.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("'{spec}': missing ']'"))?;
+            .ok_or_else(|| t!("net.missing_bracket", spec = spec).into_owned())?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().map_err(|_| bad_port(p))?,
             None if after.is_empty() => default_port,
-            None => return Err(format!("'{spec}': expected [ADDR]:PORT")),
+            None => return Err(t!("net.expected_v6_port", spec = spec).into_owned()),
         };
         return Ok((host, port));
     }
@@ -182,7 +183,7 @@ pub fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
             if addrs.is_empty() {
-                Err("no address found".into())
+                Err(t!("net.no_address").into_owned())
             } else {
                 Ok(addrs)
             }
@@ -192,10 +193,14 @@ pub fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
             // "failed to lookup address information: Name or service not known"
             if text.contains("failed to lookup address information") {
                 let last = text.rsplit(": ").next().unwrap_or(&text);
-                Err(lower_first(last))
+                if last == "Name or service not known" {
+                    Err(t!("net.no_such_host").into_owned())
+                } else {
+                    Err(lower_first(last))
+                }
             } else if text.contains("FormatMessage") {
                 // Windows without message tables (Wine): WSAHOST_NOT_FOUND.
-                Err("no such host is known".into())
+                Err(t!("net.no_such_host").into_owned())
             } else {
                 Err(describe(&e))
             }
@@ -216,13 +221,14 @@ pub fn resolve(
 ) -> Result<SocketAddr, String> {
     let spec = spec.trim();
     let (host, port) = split_host_port(spec, default_port)?;
-    let addrs = lookup(host, port).map_err(|why| format!("cannot resolve '{host}': {why}"))?;
+    let addrs =
+        lookup(host, port).map_err(|why| t!("net.resolve", host = host, why = why).into_owned())?;
     let v6_socket = matches!(local, Some(SocketAddr::V6(_)));
     addrs
         .iter()
         .find(|a| a.is_ipv4() || v6_socket)
         .copied()
-        .ok_or_else(|| format!("{spec} is IPv6 only; start with -b :: to send to IPv6"))
+        .ok_or_else(|| t!("net.v6_only", spec = spec).into_owned())
 }
 
 /// A bound UDP socket and the receive buffer the kernel granted.
@@ -382,7 +388,7 @@ pub fn join_multicast(
                 None => Ipv4Addr::UNSPECIFIED,
                 Some(s) => s
                     .parse()
-                    .map_err(|_| invalid(format!("--interface '{s}' is not an IPv4 address")))?,
+                    .map_err(|_| invalid(t!("net.interface_v4", name = s).into_owned()))?,
             };
             socket.join_multicast_v4(&g, &iface).map_err(err)
         }
@@ -390,9 +396,7 @@ pub fn join_multicast(
             let index = match interface {
                 None => 0,
                 Some(s) => crate::sys::interface_index(s).ok_or_else(|| {
-                    invalid(format!(
-                        "--interface '{s}' is not an interface name or index"
-                    ))
+                    invalid(t!("net.interface_v6", name = s).into_owned())
                 })?,
             };
             socket.join_multicast_v6(&g, index).map_err(err)

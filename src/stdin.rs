@@ -7,6 +7,7 @@
 //! lines from a terminal (rustyline, with history). The consumer waits with a
 //! timeout and polls its stop flag.
 
+use rust_i18n::t;
 use std::borrow::Cow;
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -189,9 +190,7 @@ impl StdinText {
             Encoding::Label { encoding, .. }
                 if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE =>
             {
-                Err(format!(
-                    "'{label}' cannot be read line by line; save the file as UTF-8 or GBK"
-                ))
+                Err(t!("stdin.utf16", label = label).into_owned())
             }
             enc => Ok(StdinText::Legacy(enc)),
         }
@@ -209,17 +208,17 @@ impl StdinText {
         };
         let strict = |enc: &Encoding| match enc.decode(raw) {
             (text, false) => Ok(text),
-            (_, true) => Err(format!("not valid {}", enc.label())),
+            (_, true) => Err(t!("stdin.not_valid", label = enc.label()).into_owned()),
         };
         match self {
             StdinText::Utf8 => std::str::from_utf8(raw)
                 .map(Cow::Borrowed)
-                .map_err(|_| "not valid UTF-8".to_string()),
+                .map_err(|_| t!("stdin.not_valid", label = "UTF-8").into_owned()),
             StdinText::Legacy(enc) => strict(enc),
             StdinText::Auto(enc) => match std::str::from_utf8(raw) {
                 Ok(text) => Ok(Cow::Borrowed(text)),
                 Err(_) => {
-                    strict(enc).map_err(|_| format!("neither UTF-8 nor valid {}", enc.label()))
+                    strict(enc).map_err(|_| t!("stdin.neither", label = enc.label()).into_owned())
                 }
             },
         }

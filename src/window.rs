@@ -11,6 +11,7 @@
 //! interactive message appears at once. The log is written before stdout, so
 //! nothing shown is ever missing from it.
 
+use rust_i18n::t;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
@@ -69,8 +70,15 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} messages shown from {} senders; {} malformed; {} dropped by --allow; {} dropped by --max-rate",
-            self.shown, self.senders, self.malformed, self.dropped_allow, self.dropped_rate
+            "{}",
+            t!(
+                "window.summary",
+                shown = self.shown,
+                senders = self.senders,
+                malformed = self.malformed,
+                allow = self.dropped_allow,
+                rate = self.dropped_rate
+            )
         )?;
         if !self.dropped_rate_by_sender.is_empty() {
             let top: Vec<String> = self
@@ -79,11 +87,11 @@ impl fmt::Display for Summary {
                 .take(5)
                 .map(|(ip, n)| format!("{ip} {n}"))
                 .collect();
-            write!(f, " ({}", top.join(", "))?;
+            let mut list = top.join(", ");
             if self.dropped_rate_by_sender.len() > 5 {
-                write!(f, ", …")?;
+                list.push_str(", …");
             }
-            write!(f, ")")?;
+            write!(f, "{}", t!("window.summary_top", list = list))?;
         }
         Ok(())
     }
@@ -120,13 +128,13 @@ pub struct Report {
 #[derive(Debug, Error)]
 pub enum WindowError {
     /// Receiving failed for a reason other than a timeout.
-    #[error("receiving failed: {}", net::describe(.0))]
+    #[error("{}", t!("window.recv", why = net::describe(.0)))]
     Recv(io::Error),
     /// Writing stdout failed (not a closed pipe).
-    #[error("cannot write output: {}", net::describe(.0))]
+    #[error("{}", t!("window.output", why = net::describe(.0)))]
     Output(io::Error),
     /// Writing the log failed.
-    #[error("cannot write the log: {}", net::describe(.0))]
+    #[error("{}", t!("window.log", why = net::describe(.0)))]
     Log(io::Error),
     /// Setting the socket's poll timeout failed.
     #[error(transparent)]
@@ -136,8 +144,9 @@ pub enum WindowError {
 /// Prints the banner and where the window listens (stderr).
 pub fn announce(addr: SocketAddr, recv_buffer: usize) {
     crate::status::say(BANNER);
+    // Scripts wait for this line: the same words in every language.
     crate::status::say(&format!("listening on {addr}"));
-    crate::status::say(&format!("receive buffer: {recv_buffer} bytes"));
+    crate::status::say(&t!("window.recv_buffer", bytes = recv_buffer));
 }
 
 struct Output<'a, W: Write> {

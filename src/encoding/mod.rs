@@ -12,6 +12,7 @@
 //! Note that the WHATWG label `gb2312` (like `gbk`) means GBK, the superset of
 //! GB2312 that Windows machines in China actually send.
 
+use rust_i18n::t;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -65,13 +66,13 @@ pub const EXAMPLE_LABELS: &str = "gb2312, gbk, gb18030, utf-8, big5, shift_jis, 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LabelError {
     /// Not a WHATWG label at all.
-    #[error("unknown encoding '{0}' (try one of: {labels})", labels = EXAMPLE_LABELS)]
+    #[error("{}", t!("encoding.unknown", label = .0, labels = EXAMPLE_LABELS))]
     Unknown(String),
     /// `auto` where text is encoded.
-    #[error("'auto' only works for reading; choose an encoding to send with (e.g. gb2312, utf-8)")]
+    #[error("{}", t!("encoding.auto_not_for_sending"))]
     AutoNotForEncoding,
     /// A WHATWG label that names no real encoding (`replacement`).
-    #[error("'{0}' is not an encoding that text can be written in (try one of: {labels})", labels = EXAMPLE_LABELS)]
+    #[error("{}", t!("encoding.not_encodable", label = .0, labels = EXAMPLE_LABELS))]
     NotEncodable(String),
 }
 
@@ -79,7 +80,7 @@ pub enum LabelError {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum EncodeError {
     /// A character outside the encoding's repertoire.
-    #[error("'{ch}' (U+{code:04X}) cannot be written in {label}; try --encoding gb18030 or --encoding utf-8", code = *ch as u32)]
+    #[error("{}", t!("encoding.unmappable", ch = .ch, code = format!("{:04X}", *.ch as u32), label = .label))]
     Unmappable {
         /// The first character that cannot be represented.
         ch: char,

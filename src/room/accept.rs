@@ -3,6 +3,7 @@
 //! member), and admission: a connection the room refuses (`! room full`,
 //! `! too many connections from ADDR`) is told why and closed.
 
+use rust_i18n::t;
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -169,9 +170,12 @@ impl Server {
                 // and try again shortly.
                 if !self.accept_paused && self.room.config().verbose {
                     crate::status::say(&format!(
-                        "room-server: cannot accept: {} ({} clients)",
-                        net::describe(&e),
-                        self.room.len()
+                        "room-server: {}",
+                        t!(
+                            "room.cannot_accept",
+                            why = net::describe(&e),
+                            clients = self.room.len()
+                        )
                     ));
                 }
                 self.accept_paused = true;

@@ -10,6 +10,7 @@
 //! printer, which puts the message above the input line and redraws what the
 //! user was typing, intact.
 
+use rust_i18n::t;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, SyncSender};
@@ -25,10 +26,14 @@ use crate::sanitize;
 use crate::stdin::{self, Finish, Flow, Got, Input, Printer, Source, StdinText};
 use crate::stop::Stop;
 
-/// Shown on stderr once connected.
-pub const CONNECTED: &str = "Connected to remote host. Start sending messages!";
+/// Shown on stderr once connected (the classic client's words, translated).
+pub fn connected() -> String {
+    t!("room.client_connected").into_owned()
+}
 /// The prompt on a terminal.
-pub const PROMPT: &str = "<You> ";
+pub fn prompt() -> String {
+    t!("room.prompt").into_owned()
+}
 /// How long to wait for a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest line accepted from the server before it is cut.
@@ -38,7 +43,7 @@ const MAX_INCOMING_LINE: usize = 1024 * 1024;
 #[derive(Debug, Error)]
 pub enum ClientError {
     /// No connection could be made.
-    #[error("Unable to connect to {target}: {reason}")]
+    #[error("{}", t!("room.unable_to_connect", target = .target, why = .reason))]
     Connect {
         /// `HOST:PORT` as typed.
         target: String,
@@ -46,7 +51,7 @@ pub enum ClientError {
         reason: String,
     },
     /// Reading stdin failed.
-    #[error("cannot read input: {}", net::describe(.0))]
+    #[error("{}", t!("input.read", why = net::describe(.0)))]
     Read(io::Error),
     /// `--name` cannot be written in the encoding, or sent.
     #[error("--name {name}: {reason}")]
@@ -88,7 +93,8 @@ pub const DEFAULT_PORT: u16 = 5000;
 pub fn target(host: &str, port: Option<u16>) -> Result<(&str, u16), String> {
     match (net::split_host_port(host, 0), port) {
         (Ok((_, given)), Some(p)) if given != 0 && given != p => Err(format!(
-            "{host} names port {given} and -p names {p}: give the port once"
+            "{}",
+            t!("room.port_twice", host = host, given = given, port = p)
         )),
         (Ok((h, given)), p) if given != 0 => Ok((h, p.unwrap_or(given))),
         (Ok((h, _)), p) => Ok((h, p.unwrap_or(DEFAULT_PORT))),
@@ -108,7 +114,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Cl
         reason,
     };
     let addrs = net::lookup(host, port).map_err(fail)?;
-    let mut last = fail("no address found".into());
+    let mut last = fail(t!("net.no_address").into_owned());
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(s) => {
@@ -217,7 +223,7 @@ fn spawn_socket_reader(
                         let (text, _) = encoding.decode(line);
                         sanitize::push_line(&mut out, &text);
                     }
-                    Frame::TooLong => out.push_str("! (a line too long to show was cut)"),
+                    Frame::TooLong => out.push_str(&t!("room.line_cut")),
                 }
                 out.push('\n');
             });
@@ -293,14 +299,22 @@ pub fn run<E: Write>(
         let text = match config.stdin.text(line) {
             Ok(text) => text,
             Err(why) => {
-                let _ = writeln!(err, "room-client: line {line_no}: {why}; not sent");
+                let _ = writeln!(
+                    err,
+                    "room-client: {}",
+                    t!("input.not_sent", line = line_no, why = why)
+                );
                 report.refused += 1;
                 return Flow::Continue;
             }
         };
         wire.clear();
         if let Err(e) = config.send.encode_into(&text, &mut wire) {
-            let _ = writeln!(err, "room-client: line {line_no}: {e}; not sent");
+            let _ = writeln!(
+                err,
+                "room-client: {}",
+                t!("input.not_sent", line = line_no, why = e)
+            );
             report.refused += 1;
             return Flow::Continue;
         }

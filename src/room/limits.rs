@@ -2,6 +2,7 @@
 //! queue and memory bounds, `--max-per-host`, the history) and the counts
 //! it keeps.
 
+use rust_i18n::t;
 use super::feed::ENTRY_OVERHEAD;
 use super::flow::Flow;
 
@@ -68,12 +69,13 @@ impl Config {
     /// of the longest lines.
     pub fn check(&self) -> Result<(), String> {
         if self.max_memory < 2 * self.entry_max() {
-            return Err(format!(
-                "--max-memory {} is too small for --max-line {}: it must be at least {} bytes",
-                self.max_memory,
-                self.max_line,
-                2 * self.entry_max()
-            ));
+            return Err(t!(
+                "room.max_memory",
+                memory = self.max_memory,
+                line = self.max_line,
+                least = 2 * self.entry_max()
+            )
+            .into_owned());
         }
         Ok(())
     }

@@ -17,6 +17,7 @@
 //! (round robin), so one flooding member cannot starve the others; so do
 //! writes.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
@@ -50,10 +51,10 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The event loop failed.
-    #[error("event loop failed: {}", net::describe(.0))]
+    #[error("{}", t!("room.poll", why = net::describe(.0)))]
     Poll(io::Error),
     /// The chat log could not be opened or read.
-    #[error("cannot use the history file {}: {}", .path.display(), net::describe(.error))]
+    #[error("{}", t!("room.history_file", path = .path.display(), why = net::describe(.error)))]
     History {
         /// The file.
         path: std::path::PathBuf,

@@ -9,6 +9,7 @@
 //! | open-file limit | `rlimit`: raised to the hard limit | none (sockets are not files) |
 //! | interface index | `if-addrs` | `if-addrs` |
 //! | a listener that owns its port | `SO_REUSEADDR` | `SO_EXCLUSIVEADDRUSE` (`windows.rs`) |
+//! | the user's language | `LC_ALL`, else `LC_MESSAGES`, else `LANG` (POSIX) | the UI language (`sys-locale`) |
 //! | the ANSI code page of piped text | none (UTF-8) | `GetACP` |
 //! | the terminal mode, restored on exit | `termios` (`unix.rs`) | the console keeps its mode |
 //! | batched UDP | `recvmmsg`/`sendmmsg`, ICMP errors from the error queue (`udp_linux.rs`) | one datagram per call (`udp_portable.rs`) |
@@ -34,7 +35,10 @@ pub mod udp;
 #[path = "udp_portable.rs"]
 pub mod udp;
 
-pub use os::{ansi_encoding, console_is_ours_alone, is_out_of_files, prepare_listener, TermMode};
+pub use os::{
+    ansi_encoding, console_is_ours_alone, is_out_of_files, prepare_listener, system_language,
+    TermMode,
+};
 
 /// Datagrams received per system call (where batching exists).
 pub const BATCH: usize = 32;

@@ -6,6 +6,17 @@
 use std::io;
 use std::net::UdpSocket;
 
+/// The locale that says which language messages are in, as POSIX reads it:
+/// `LC_ALL`, else `LC_MESSAGES`, else `LANG` (an empty variable counts as
+/// unset). `sys-locale` reads `LC_CTYPE` before `LANG` and never
+/// `LC_MESSAGES`, which is the category for messages, so it is not used here.
+pub fn system_language() -> Option<String> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.is_empty())
+}
+
 /// Whether lanchat was started by a double-click, owning its console alone:
 /// a Windows matter (a Unix program started from a file manager has no
 /// terminal at all, and is told it needs one).

@@ -13,6 +13,12 @@ use windows_sys::Win32::Networking::WinSock::{
 };
 use windows_sys::Win32::System::Console::GetConsoleProcessList;
 
+/// The user's UI language (`GetUserPreferredUILanguages`, through
+/// `sys-locale`), e.g. `zh-CN`.
+pub fn system_language() -> Option<String> {
+    sys_locale::get_locale()
+}
+
 /// Whether the console window is this program's alone: started from
 /// Explorer (a double-click), not from cmd.exe or PowerShell, whose
 /// console holds the shell too.

@@ -18,8 +18,8 @@
 
 pub mod http;
 
+use rust_i18n::t;
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -432,17 +432,18 @@ pub fn room_lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<V
         let mut out = Vec::with_capacity(line.len());
         encode.encode_into(line, &mut out).map_err(|e| match e {
             EncodeError::Unmappable { ch, label } => {
-                format!("'{ch}' (U+{:04X}) cannot be written in {label}", ch as u32)
+                t!(
+                    "room.web_unmappable",
+                    ch = ch,
+                    code = format!("{:04X}", ch as u32),
+                    label = label
+                )
+                .into_owned()
             }
         })?;
         let len = out.len();
         if len > max_line {
-            let mut why = String::new();
-            let _ = write!(
-                why,
-                "a line is {len} bytes after encoding, over the room's {max_line}-byte limit"
-            );
-            return Err(why);
+            return Err(t!("room.web_too_long", bytes = len, max = max_line).into_owned());
         }
         lines.push(out);
     }
