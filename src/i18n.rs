@@ -2,7 +2,7 @@
 //!
 //! Every sentence a person reads lives in `locales/en.yml` and
 //! `locales/zh-CN.yml`, read through `rust-i18n` (compiled into the binary;
-//! `t!("key", name = value)` fills `%{name}`). A binary calls [`init()`]
+//! `t!(KEY, name = value)` fills `%{name}`). A binary calls [`init()`]
 //! (or [`parse()`], which calls it) before it says anything; library code
 //! then writes `t!(…)` and gets the user's language.
 //!
@@ -417,11 +417,14 @@ mod tests {
         for dir in ["src", "bin"] {
             for path in rust_files(&root.join(dir)) {
                 let text = std::fs::read_to_string(&path).unwrap();
-                for piece in text.split("t!(\"").skip(1) {
-                    let key = piece.split('"').next().unwrap_or_default();
-                    if key.is_empty() || key.contains(' ') {
+                for (at, _) in text.match_indices("t!(\"") {
+                    // `t!`, not `format!` or `print!`.
+                    let before = text[..at].chars().next_back().unwrap_or(' ');
+                    if before.is_alphanumeric() || before == '_' {
                         continue;
                     }
+                    let rest = &text[at + 4..];
+                    let key = rest.split('"').next().unwrap_or_default();
                     seen += 1;
                     if !en.iter().any(|k| k == key) {
                         missing.push(format!("{}: {key}", path.display()));

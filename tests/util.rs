@@ -65,6 +65,20 @@ pub fn recv_from(s: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, Socke
     }
 }
 
+/// The variables that choose the language of what the binaries say.
+pub const LANGUAGE_VARS: [&str; 4] = ["LANCHAT_LANG", "LC_ALL", "LC_MESSAGES", "LANG"];
+
+/// Tests read the English words unless a test asks for a language itself
+/// (whatever the locale of the machine running them).
+pub fn english_unless_asked(cmd: &mut Command) {
+    let asked = cmd
+        .get_envs()
+        .any(|(k, _)| LANGUAGE_VARS.iter().any(|v| k == *v));
+    if !asked {
+        cmd.env("LANCHAT_LANG", "en");
+    }
+}
+
 /// The path of one of the project's binaries.
 pub fn bin(name: &str) -> &'static str {
     match name {
@@ -152,6 +166,7 @@ impl Proc {
     /// Spawns a command whose stdout the caller has set (a piped stdout is
     /// still read into the channel).
     pub fn spawn_cmd_keep_stdout(name: &str, cmd: &mut Command) -> Proc {
+        english_unless_asked(cmd);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
@@ -444,6 +459,8 @@ impl Tmux {
         };
         t.run(&[
             "new-session",
+            "-e",
+            "LANCHAT_LANG=en",
             "-d",
             "-s",
             "main",

@@ -24,6 +24,7 @@ pub mod server;
 pub mod spool;
 pub mod view;
 
+use rust_i18n::t;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
@@ -81,11 +82,14 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} received, {} sent; {} updates in {:.1} s",
-            self.received,
-            self.sent,
-            self.publishes,
-            self.elapsed.as_secs_f64()
+            "{}",
+            t!(
+                "gui.outcome",
+                received = self.received,
+                sent = self.sent,
+                updates = self.publishes,
+                secs = format!("{:.1}", self.elapsed.as_secs_f64())
+            )
         )
     }
 }
@@ -225,7 +229,7 @@ fn page(
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             let dir = server.spool.join(&batch);
             if !ok || !dir.is_dir() {
-                session.warn(Level::Error, "nothing was handed over to offer");
+                session.warn(Level::Error, t!("gui.nothing_handed_over"));
                 return;
             }
             let cmd = FileCommand::SendSpool(Spool::new(dir));

@@ -4,6 +4,7 @@
 //! Edge is on every Windows 10 and 11), else the default browser (through
 //! the `webbrowser` crate). Not where there is no display.
 
+use rust_i18n::t;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -68,10 +69,10 @@ pub fn open(url: &str) -> Result<String, String> {
             .stderr(Stdio::null())
             .spawn();
         if started.is_ok() {
-            return Ok(format!("opened in {} (app mode)", browser.display()));
+            return Ok(t!("gui.opened_app", browser = browser.display()).into_owned());
         }
     }
     webbrowser::open(url)
-        .map(|()| "opened in the default browser".to_string())
-        .map_err(|e| format!("cannot open a browser: {e}"))
+        .map(|()| t!("gui.opened_default").into_owned())
+        .map_err(|e| t!("gui.cannot_open", why = e).into_owned())
 }

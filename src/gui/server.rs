@@ -10,6 +10,7 @@
 //! PUT /upload?token=T&batch=B&path=P ──▶ spool/B/P (each name made safe)
 //! ```
 
+use rust_i18n::t;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -311,21 +312,18 @@ impl Context {
                             }
                         });
                         if !queued {
-                            self.shared.answer(
-                                id,
-                                r#"{"kind":"error","why":"lanchat is busy: too much at once"}"#
-                                    .into(),
-                            );
+                            let why = serde_json::json!({"kind": "error", "why": t!("gui.busy")});
+                            self.shared.answer(id, why.to_string());
                             continue;
                         }
                         // Wakes the loop if it waits; a full channel means
                         // it is busy and takes the inbox at its next event.
                         let _ = self.events.try_send(Input::Wake);
                     }
-                    Err(_) => self.shared.answer(
-                        id,
-                        r#"{"kind":"error","why":"not a message lanchat knows"}"#.into(),
-                    ),
+                    Err(_) => {
+                        let why = serde_json::json!({"kind": "error", "why": t!("gui.unknown_message")});
+                        self.shared.answer(id, why.to_string());
+                    }
                 },
                 Ok(Message::Close(_)) => {
                     let _ = ws.flush();

@@ -3,6 +3,7 @@
 //! method takes the packet and the time and returns the packets to send and
 //! what happened, so the whole protocol is unit-tested.
 
+use rust_i18n::t;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -312,10 +313,7 @@ impl Engine {
     ) -> Result<Vec<(Out, u64)>, String> {
         let dests = self.recipients(to);
         if dests.is_empty() {
-            return Err(
-                "nobody is online to send to (TARGET on the command line reaches other subnets)"
-                    .into(),
-            );
+            return Err(t!("ipmsg.nobody_online").into_owned());
         }
         let mut out = Vec::new();
         for dest in dests {
@@ -566,10 +564,10 @@ impl Engine {
                     return (out, happened);
                 }
                 let raw = if p.has(opt::ENCRYPTOPT) {
-                    "(an encrypted message: lanchat cannot read encryption)".to_string()
+                    t!("ipmsg.encrypted").into_owned()
                 } else if p.has(opt::FILEATTACHOPT) {
                     let mut t = p.part(0, legacy).into_owned();
-                    t.push_str(" (files attached, but their list cannot be read)");
+                    t.push_str(&t!("ipmsg.unreadable_files"));
                     t
                 } else {
                     p.part(0, legacy).into_owned()

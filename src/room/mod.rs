@@ -40,5 +40,6 @@ pub mod server;
 mod tcp;
 pub mod web;
 pub mod wire;
+pub mod words;
 
 pub use names::WHO_MAX;

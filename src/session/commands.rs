@@ -5,6 +5,7 @@
 //! for the wire (strictly: a character the encoding cannot write, or a
 //! line over the limit, refuses the whole text, which stays in the box).
 
+use rust_i18n::t;
 use super::{Action, FileCommand, Level, Mode, Outgoing, Session, Who};
 use crate::encoding::EncodeError;
 
@@ -16,16 +17,10 @@ pub struct Refused {
     pub at: Option<usize>,
 }
 
-/// The help shown by `/help`.
-pub const HELP: &[&str] = &[
-    "keys: Enter send · ←/→ Home/End move · Backspace/Delete · Ctrl-W word · Ctrl-U to start",
-    "      ↑/↓ earlier lines · PgUp/PgDn or the mouse wheel scroll · End back to the newest",
-    "      Esc clear the status · Ctrl-C, Ctrl-D (empty line) or /quit leave · 88 sends and leaves",
-    "commands: /to TARGET (host[:port], broadcast address, multicast group, or 'broadcast')",
-    "          /alias IP NAME (/alias IP to forget) · /clear · /help · /quit · //text sends /text",
-    "room:     /nick NAME (/nick alone: back to ip:port) · /who · /msg NAME text (Tab completes NAME)",
-    "files:    /send PATH... (to the chosen user, or everyone) · /files · /get N · /drop N · /cancel N",
-];
+/// The help shown by `/help`, a line each.
+pub fn help() -> Vec<String> {
+    t!("window.help").lines().map(str::to_string).collect()
+}
 
 impl Session {
     /// The user pressed Enter on `text`: what to do, or why not (the text
@@ -83,10 +78,13 @@ impl Session {
                     let at = offset + line.find(ch).unwrap_or(0);
                     return Err((
                         at,
-                        format!(
-                            "'{ch}' (U+{:04X}) cannot be written in {label}; try -e gb18030 or -e utf-8",
-                            ch as u32
-                        ),
+                        t!(
+                            "window.unmappable",
+                            ch = ch,
+                            code = format!("{:04X}", ch as u32),
+                            label = label
+                        )
+                        .into_owned(),
                     ));
                 }
             };
@@ -94,11 +92,7 @@ impl Session {
                 let at = offset + self.first_over_limit(line);
                 return Err((
                     at,
-                    format!(
-                        "{} bytes after encoding, over the {}-byte limit; not sent",
-                        bytes.len(),
-                        wire.max_bytes
-                    ),
+                    t!("window.too_long", bytes = bytes.len(), max = wire.max_bytes).into_owned(),
                 ));
             }
             out.push(Outgoing {
@@ -148,7 +142,7 @@ impl Session {
                 return done;
             }
         } else if matches!(name, "send" | "files" | "get" | "drop" | "cancel") {
-            return self.refuse("files go over IP Messenger: start lanchat with --ipmsg");
+            return self.refuse(t!("files.need_ipmsg"));
         }
         match name {
             "quit" | "q" => {
@@ -156,8 +150,8 @@ impl Session {
                 Ok(vec![Action::Quit(0)])
             }
             "help" => {
-                for line in HELP {
-                    self.note((*line).to_string());
+                for line in help() {
+                    self.note(line);
                 }
                 Ok(Vec::new())
             }
@@ -167,7 +161,7 @@ impl Session {
             }
             "to" if arg.is_empty() => {
                 let target = self.info().target.clone();
-                self.set_status(Level::Info, format!("sending to {target}"));
+                self.set_status(Level::Info, t!("window.sending_to", target = target).into_owned());
                 Ok(Vec::new())
             }
             "to" if mode == Mode::Ipmsg && self.users().is_some() => {
@@ -181,7 +175,7 @@ impl Session {
                 match (arg, hit) {
                     ("*" | "all" | "everyone", _) => self.select(None),
                     (_, Some(addr)) => self.select(Some(addr)),
-                    (_, None) => return self.refuse(format!("nobody online is called {arg}")),
+                    (_, None) => return self.refuse(t!("window.nobody_called", name = arg)),
                 }
                 Ok(Vec::new())
             }
@@ -193,19 +187,22 @@ impl Session {
                 match crate::cli::bind_addr(ip) {
                     Ok(ip) if name.is_empty() => {
                         self.unalias(ip);
-                        self.set_status(Level::Info, format!("alias for {ip} removed"));
+                        self.set_status(Level::Info, t!("window.alias_removed", ip = ip).into_owned());
                     }
                     Ok(ip) => {
                         self.alias(ip, name);
-                        self.set_status(Level::Info, format!("{ip} is now shown as {name}"));
+                        self.set_status(
+                            Level::Info,
+                            t!("window.alias_set", ip = ip, name = name).into_owned(),
+                        );
                     }
-                    Err(_) => return self.refuse("usage: /alias IP NAME (or /alias IP to forget)"),
+                    Err(_) => return self.refuse(t!("window.alias_usage")),
                 }
                 Ok(Vec::new())
             }
             _ => {
                 let shown = crate::sanitize::one_line(name);
-                self.refuse(format!("unknown command /{shown}; /help lists them"))
+                self.refuse(t!("window.unknown_command", name = shown))
             }
         }
     }
@@ -215,7 +212,7 @@ impl Session {
     fn room_command(&mut self, text: &str) -> Result<Vec<Action>, Refused> {
         match self.encode_lines(text) {
             Ok(mut lines) if lines.len() == 1 => Ok(vec![Action::Command(lines.remove(0))]),
-            Ok(_) => self.refuse("one command per line"),
+            Ok(_) => self.refuse(t!("window.one_command")),
             Err((at, why)) => {
                 self.set_status(Level::Error, why);
                 Err(Refused { at: Some(at) })
@@ -237,13 +234,13 @@ impl Session {
             "send" => {
                 let paths = split_paths(arg);
                 if paths.is_empty() {
-                    return Some(self.refuse("usage: /send PATH... (files and folders)"));
+                    return Some(self.refuse(t!("files.send_usage")));
                 }
                 FileCommand::Send(paths)
             }
             "get" | "drop" | "cancel" => {
                 let Some(n) = number() else {
-                    return Some(self.refuse(format!("usage: /{name} N (the offer's number)")));
+                    return Some(self.refuse(t!("files.number_usage", name = name)));
                 };
                 match name {
                     "get" => FileCommand::Get(n),
@@ -254,7 +251,7 @@ impl Session {
             "files" => {
                 let waiting = self.waiting_offers();
                 if waiting.is_empty() {
-                    self.set_status(Level::Info, "no offers waiting".into());
+                    self.set_status(Level::Info, t!("files.none_waiting").into_owned());
                 }
                 for (_, base) in waiting {
                     self.note(base);

@@ -17,6 +17,7 @@
 pub mod commands;
 pub mod scrollback;
 
+use rust_i18n::t;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
@@ -26,7 +27,7 @@ pub use crate::chat::{Drops, FileCommand, Incoming, Mark, Mode, Offer, Outgoing,
 use crate::clock::local_hms;
 use crate::encoding::Encoding;
 use crate::transport::Transport;
-pub use commands::{split_paths, Refused, HELP};
+pub use commands::{help, split_paths, Refused};
 pub use scrollback::{Entry, Scrollback, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, SCROLLBACK_BYTES};
 
 /// Distinct senders counted at most.
@@ -224,7 +225,7 @@ impl Session {
 
     /// The status line's note of transfers, when there are some.
     pub fn transfers_note(&self) -> Option<String> {
-        (self.transfers > 0).then(|| format!("⇅ {} transfers", self.transfers))
+        (self.transfers > 0).then(|| t!("window.transfers", n = self.transfers).into_owned())
     }
 
     /// The mark own lines start with: pending in a mode that confirms
@@ -237,7 +238,7 @@ impl Session {
     /// `NICK (ip)`, or `*` for notices.
     pub fn sender_label(&self, who: &Who) -> String {
         match who {
-            Who::Me => "me".into(),
+            Who::Me => t!("window.me").into_owned(),
             Who::Peer(addr) => match self.aliases.get(&addr.ip()) {
                 Some(name) => format!("{name} ({addr})"),
                 None => addr.to_string(),
@@ -248,7 +249,7 @@ impl Session {
                 _ => m.label.clone(),
             },
             Who::Nick { nick, addr } => format!("{nick} ({})", addr.ip()),
-            Who::Private(m) => format!("{} → me", m.label),
+            Who::Private(m) => t!("window.private_to_me", who = m.label).into_owned(),
             Who::Notice => "*".into(),
         }
     }
@@ -259,35 +260,23 @@ impl Session {
             None => e.text.clone(),
             Some(Mark::Pending) => format!("{} …", e.text),
             Some(Mark::Delivered) => format!("{} ✓", e.text),
-            Some(Mark::NotDelivered) => format!("{} ✗ not delivered", e.text),
+            Some(Mark::NotDelivered) => t!("window.not_delivered", text = e.text).into_owned(),
         }
     }
 
     /// What an empty window says, so a newcomer finds the way: where a line
     /// goes, how to find the commands, and the mode's own.
     pub fn hints(&self) -> Vec<String> {
-        let mut lines = vec![
-            format!(
-                "Type a line and press Enter: it goes to {}.",
-                self.info.target
-            ),
-            "/help lists the keys and commands; 88 or /quit leaves.".to_string(),
-        ];
-        match self.info.mode {
-            Mode::Udp => lines.push(
-                "/to HOST chooses where lines go; /alias IP NAME shows a sender by name."
-                    .to_string(),
-            ),
-            Mode::Room => lines.push(
-                "/nick NAME takes a name; /who lists the room; /msg NAME text is for one member."
-                    .to_string(),
-            ),
-            Mode::Ipmsg => lines.push(
-                "Tab or /to NICK chooses who gets your lines; /send PATH offers files, /files lists offers."
-                    .to_string(),
-            ),
-        }
-        lines
+        let mode = match self.info.mode {
+            Mode::Udp => t!("window.hint_udp"),
+            Mode::Room => t!("window.hint_room"),
+            Mode::Ipmsg => t!("window.hint_ipmsg"),
+        };
+        vec![
+            t!("window.hint_type", target = self.info.target).into_owned(),
+            t!("window.hint_help").into_owned(),
+            mode.into_owned(),
+        ]
     }
 
     /// Whether the status line should point to `/help`: nothing said yet,
@@ -301,7 +290,7 @@ impl Session {
     /// The status line's target changed (`/to` succeeded).
     pub fn set_target(&mut self, label: String) {
         self.info.target = label.clone();
-        self.set_status(Level::Info, format!("now sending to {label}"));
+        self.set_status(Level::Info, t!("window.now_sending_to", target = label).into_owned());
     }
 
     /// Shows a warning or error on the status line.
@@ -390,7 +379,7 @@ impl Session {
     /// Sending failed for a reason of the network: the status says why,
     /// and the text to put back in the input box is returned.
     pub fn send_failed(&mut self, lines: &[Outgoing], why: &str) -> String {
-        self.set_status(Level::Error, format!("not sent: {why}"));
+        self.set_status(Level::Error, t!("window.not_sent", why = why).into_owned());
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         text.join("\n")
     }
@@ -471,7 +460,7 @@ impl Session {
         if let Some(sel) = self.selected {
             if !users.iter().any(|u| u.addr == sel) {
                 self.selected = None;
-                self.info.target = "everyone online".into();
+                self.info.target = t!("ipmsg.everyone").into_owned();
             }
         }
         self.users = Some(users);
@@ -482,7 +471,7 @@ impl Session {
         self.selected = user;
         self.info.target = match user.and_then(|a| self.user(a)) {
             Some(u) => format!("{} ({})", u.nick, u.addr.ip()),
-            None => "everyone online".into(),
+            None => t!("ipmsg.everyone").into_owned(),
         };
     }
 
@@ -570,7 +559,7 @@ impl Session {
             Event::Disconnected(why) => {
                 self.lost = true;
                 self.notice(local_hms(now), &why);
-                self.warn(Level::Error, format!("{why}; /quit to leave"));
+                self.warn(Level::Error, t!("window.lost", why = why).into_owned());
             }
             Event::Users(users) => self.set_users(users),
             Event::Presence(line) => self.notice(local_hms(now), &line),
@@ -610,7 +599,7 @@ impl Session {
             Action::Command(line) => {
                 match transport.send(std::slice::from_ref(&line), &[], None, now) {
                     Ok(_) => self.command_sent(local_hms(now), &line),
-                    Err(e) => self.warn(Level::Error, format!("not sent: {}", e.0)),
+                    Err(e) => self.warn(Level::Error, t!("window.not_sent", why = e.0).into_owned()),
                 }
             }
             Action::Files(cmd) => {

@@ -8,6 +8,7 @@
 //! window: Enter ──▶ Ipmsg::send(to) ──▶ Engine::send ──▶ SENDMSG|SENDCHECKOPT per user
 //! ```
 
+use rust_i18n::t;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -169,10 +170,10 @@ impl Ipmsg {
         spool: Option<Spool>,
     ) -> Result<String, String> {
         if paths.is_empty() {
-            return Err("usage: /send PATH... (files and folders)".into());
+            return Err(t!("files.send_usage").into_owned());
         }
         if let Some(why) = &self.files.not_serving {
-            return Err(format!("cannot serve files here: {why}"));
+            return Err(t!("files.not_serving", why = why).into_owned());
         }
         let items: Vec<transfers::Offered> = paths
             .iter()
@@ -182,16 +183,13 @@ impl Ipmsg {
         let listed: Vec<_> = items.iter().map(|o| o.item.clone()).collect();
         // iptux and FeiQ read packets of at most 8 KB, the header included.
         if transfers::MAX_LIST < crate::ipmsg::files::build_list(&listed).len() {
-            return Err(format!(
-                "too many names for one offer ({} items): offer the folder that holds them",
-                listed.len()
-            ));
+            return Err(t!("files.too_many_names", n = listed.len()).into_owned());
         }
         let (outs, offerees) = {
             let mut engine = self
                 .engine
                 .lock()
-                .map_err(|_| "internal error".to_string())?;
+                .map_err(|_| t!("internal_error").into_owned())?;
             let sent = engine.offer(to, &listed, OFFER_SEQ, Instant::now())?;
             let offerees: Vec<Offeree> = sent
                 .iter()
@@ -242,7 +240,7 @@ impl Transport for Ipmsg {
             let mut engine = self
                 .engine
                 .lock()
-                .map_err(|_| SendError("internal error".into()))?;
+                .map_err(|_| SendError(t!("internal_error").into_owned()))?;
             for (line, &seq) in lines.iter().zip(entries) {
                 outs.extend(engine.send(to, &line.text, seq, now).map_err(SendError)?);
             }
@@ -252,7 +250,7 @@ impl Transport for Ipmsg {
     }
 
     fn set_target(&mut self, _target: &str) -> Result<String, String> {
-        Err("choose a user with /to NICK, /to IP or Tab".into())
+        Err(t!("ipmsg.choose_user").into_owned())
     }
 
     fn files(&mut self, cmd: FileCommand, to: Option<SocketAddr>) -> Result<String, String> {
@@ -260,28 +258,31 @@ impl Transport for Ipmsg {
             FileCommand::Send(paths) => self.offer(&paths, to, None),
             FileCommand::SendSpool(spool) => {
                 let paths = spool.items().map_err(|e| {
-                    format!(
-                        "cannot read what was handed over: {}",
-                        crate::net::describe(&e)
-                    )
+                    t!("files.handed_over", why = crate::net::describe(&e)).into_owned()
                 })?;
                 self.offer(&paths, to, Some(spool))
             }
-            FileCommand::Get(n) => self.files.get(n).map(|()| format!("fetching [{n}]")),
+            FileCommand::Get(n) => self
+                .files
+                .get(n)
+                .map(|()| t!("files.fetching", n = n).into_owned()),
             FileCommand::Drop(n) => {
                 let (from, packet) = self.files.drop_offer(n)?;
                 if let Ok(mut engine) = self.engine.lock() {
                     let out = engine.release(from, packet);
                     send_all(&self.socket, &[out]);
                 }
-                Ok(format!("[{n}] dropped"))
+                Ok(t!("files.dropped_n", n = n).into_owned())
             }
-            FileCommand::Cancel(n) => self.files.cancel(n).map(|()| format!("[{n}] cancelled")),
+            FileCommand::Cancel(n) => self
+                .files
+                .cancel(n)
+                .map(|()| t!("files.cancelled_n", n = n).into_owned()),
         }
     }
 
     fn target_label(&self) -> String {
-        "everyone online".into()
+        t!("ipmsg.everyone").into_owned()
     }
 
     /// BR_EXIT to the broadcast addresses, the TARGETs and every user
@@ -336,10 +337,9 @@ impl Worker {
                 Ok(n) => n,
                 Err(e) if net::is_transient(&e) || net::is_icmp_report(&e) => 0,
                 Err(e) => {
-                    self.sink.send(Event::Warning(format!(
-                        "receiving failed: {}",
-                        net::describe(&e)
-                    )));
+                    self.sink.send(Event::Warning(
+                        t!("window.recv", why = net::describe(&e)).into_owned(),
+                    ));
                     thread::sleep(crate::stop::POLL_INTERVAL);
                     0
                 }

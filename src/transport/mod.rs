@@ -22,6 +22,7 @@ pub mod room_mode;
 pub mod transfers;
 pub mod udp;
 
+use rust_i18n::t;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -70,7 +71,7 @@ pub trait Transport {
     /// # Errors
     /// Why not (in modes without files: that they need `--ipmsg`).
     fn files(&mut self, _cmd: FileCommand, _to: Option<SocketAddr>) -> Result<String, String> {
-        Err("files go over IP Messenger: start lanchat with --ipmsg".into())
+        Err(t!("files.need_ipmsg").into_owned())
     }
 
     /// Called once before the window closes (IP Messenger says goodbye).

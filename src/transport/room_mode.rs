@@ -3,6 +3,8 @@
 //! the room's [`wire`] module, decoded and sanitized; lines to it are
 //! written by a thread of its own, so the window never waits on the socket.
 
+use rust_i18n::t;
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -12,6 +14,7 @@ use std::time::SystemTime;
 use super::{Journal, Mode, SendError, Sink, Transport};
 use crate::chat::{Drops, Event, Incoming, Member, Outgoing, User, Who};
 use crate::clock::local_hms;
+use crate::room::words;
 use crate::encoding::Encoding;
 use crate::message;
 use crate::net;
@@ -181,10 +184,9 @@ impl Room {
         thread::spawn(move || {
             for line in lines {
                 if let Err(e) = out.write_all(&line) {
-                    sink_w.send(Event::Disconnected(format!(
-                        "cannot write to the room: {}",
-                        net::describe(&e)
-                    )));
+                    sink_w.send(Event::Disconnected(
+                        t!("room.cannot_write", why = net::describe(&e)).into_owned(),
+                    ));
                     return;
                 }
             }
@@ -238,7 +240,7 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                     batch.push(Incoming {
                         time: hms.clone(),
                         who: Who::Notice,
-                        text: "(a line too long to show was cut)".into(),
+                        text: t!("window.line_cut").into_owned(),
                     });
                     return;
                 }
@@ -250,13 +252,11 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
             let divider = match parsed {
                 Line::HistoryStart(k) => {
                     in_history = true;
-                    Some(format!(
-                        "── the room's last {k} lines, said before you came ──"
-                    ))
+                    Some(t!("room.history_divider", n = k).into_owned())
                 }
                 Line::HistoryEnd if in_history => {
                     in_history = false;
-                    Some("── end of history ──".to_string())
+                    Some(t!("room.history_end_divider").into_owned())
                 }
                 _ => None,
             };
@@ -268,10 +268,12 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 });
                 return;
             }
+            // The room's notices in the reader's language (the log keeps
+            // the room's own words).
             let (who, body) = match parsed {
-                Line::Said { from, text } => (Who::Member(member(from)), text),
-                Line::Private { from, text } => (Who::Private(member(from)), text),
-                _ => (Who::Notice, text.as_ref()),
+                Line::Said { from, text } => (Who::Member(member(from)), Cow::Borrowed(text)),
+                Line::Private { from, text } => (Who::Private(member(from)), Cow::Borrowed(text)),
+                _ => (Who::Notice, words::shown(text.as_ref())),
             };
             let time = if in_history {
                 String::new()
@@ -295,7 +297,7 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 batch.push(Incoming {
                     time,
                     who,
-                    text: sanitize::one_line(body),
+                    text: sanitize::one_line(&body),
                 });
             }
         });
@@ -312,14 +314,13 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
         match read {
             Ok(true) => {}
             Ok(false) => {
-                sink.send(Event::Disconnected("the room closed the connection".into()));
+                sink.send(Event::Disconnected(t!("room.closed").into_owned()));
                 return;
             }
             Err(e) => {
-                sink.send(Event::Disconnected(format!(
-                    "connection lost: {}",
-                    net::describe(&e)
-                )));
+                sink.send(Event::Disconnected(
+                    t!("room.connection_lost", why = net::describe(&e)).into_owned(),
+                ));
                 return;
             }
         }
@@ -353,14 +354,16 @@ impl Transport for Room {
                 Ok(Vec::new())
             }
             Err(TrySendError::Full(_)) => {
-                Err(SendError("the room is not taking lines right now".into()))
+                Err(SendError(t!("room.busy").into_owned()))
             }
-            Err(TrySendError::Disconnected(_)) => Err(SendError("not connected".into())),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(SendError(t!("net.not_connected").into_owned()))
+            }
         }
     }
 
     fn set_target(&mut self, _target: &str) -> Result<String, String> {
-        Err("in room mode every line goes to the room; /to is for UDP mode".into())
+        Err(t!("room.no_to").into_owned())
     }
 
     fn target_label(&self) -> String {

@@ -3,6 +3,7 @@
 //! stable `ip:port`. Its receiver is the library's batched receive and
 //! admission, not a copy of chat-window's.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -226,9 +227,7 @@ impl Transport for Udp {
     ) -> Result<Vec<String>, SendError> {
         let dests = self.destinations();
         if dests.is_empty() {
-            return Err(SendError(
-                "no local network to broadcast to (no up IPv4 interface with a broadcast address); use /to HOST".into(),
-            ));
+            return Err(SendError(t!("udp.no_network").into_owned()));
         }
         for line in lines {
             // Copies may come back (broadcast, multicast, or to oneself).
@@ -301,11 +300,11 @@ impl Transport for Udp {
     fn target_label(&self) -> String {
         match &self.target {
             Target::Broadcast(all) if all.is_empty() => {
-                "broadcast (no local network: /to HOST)".into()
+                t!("udp.target_no_network").into_owned()
             }
             Target::Broadcast(all) => {
                 let ips: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
-                format!("broadcast ({})", ips.join(", "))
+                t!("udp.target_broadcast", ips = ips.join(", ")).into_owned()
             }
             Target::One(a) => a.to_string(),
         }

@@ -14,7 +14,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 
 pub use crate::session::{
     split_paths, Action, Drops, Entry, FileCommand, Incoming, Info, Level, Mark, Mode, Offer,
-    Outgoing, Session, User, Who, Wire, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, HELP, SCROLLBACK_BYTES,
+    Outgoing, Session, User, Who, Wire, DEFAULT_SCROLLBACK, ENTRY_TEXT_MAX, SCROLLBACK_BYTES,
 };
 use crate::ui::editor::Editor;
 use crate::ui::wrap;
@@ -612,7 +612,7 @@ mod tests {
 
         type_str(&mut a, "/help");
         a.key(press(KeyCode::Enter));
-        assert_eq!(a.session().entries().len(), 1 + HELP.len());
+        assert_eq!(a.session().entries().len(), 1 + crate::session::help().len());
         assert_eq!(a.session().entries().back().unwrap().who, Who::Notice);
         type_str(&mut a, "/clear");
         a.key(press(KeyCode::Enter));

@@ -8,6 +8,7 @@
 //! input line and the status remain, and nothing is subtracted from a
 //! `u16` that could go below zero.
 
+use rust_i18n::t;
 use std::hash::{Hash, Hasher};
 
 use ratatui::layout::{Position, Rect};
@@ -262,7 +263,7 @@ pub fn status_line(app: &App) -> Line<'static> {
     let mut spans = Vec::new();
     if app.session().newcomer() {
         spans.push(Span::styled(
-            "/help: keys and commands",
+            t!("window.newcomer").into_owned(),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
         spans.push(Span::raw(" "));
@@ -278,25 +279,28 @@ pub fn status_line(app: &App) -> Line<'static> {
     }
     if app.unseen() > 0 {
         spans.push(Span::styled(
-            format!("↓ {} new (End) ", app.unseen()),
+            t!("window.unseen", n = app.unseen()).into_owned(),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    let mut facts = format!(
-        "{} {} → {} │ {} │ {received} msgs, {senders} senders",
-        info.mode.label(),
-        info.listen,
-        info.target,
-        info.encoding
-    );
+    let mut facts = t!(
+        "window.facts",
+        mode = info.mode.label(),
+        listen = info.listen,
+        target = info.target,
+        encoding = info.encoding,
+        received = received,
+        senders = senders
+    )
+    .into_owned();
     if drops.allow + drops.rate > 0 {
-        facts.push_str(&format!(" │ dropped {}", drops.allow + drops.rate));
+        facts.push_str(&t!("window.facts_dropped", n = drops.allow + drops.rate));
     }
     if drops.malformed > 0 && info.mode == Mode::Ipmsg {
-        facts.push_str(&format!(" │ {} malformed", drops.malformed));
+        facts.push_str(&t!("window.facts_malformed", n = drops.malformed));
     }
     if evicted > 0 {
-        facts.push_str(&format!(" │ {evicted} scrolled out"));
+        facts.push_str(&t!("window.facts_evicted", n = evicted));
     }
     if let Some(note) = app.session().transfers_note() {
         facts.push_str(&format!(" │ {note}"));

@@ -33,6 +33,7 @@ pub mod editor;
 pub mod term;
 pub mod wrap;
 
+use rust_i18n::t;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -99,13 +100,16 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} received from {} senders, {} sent, {} dropped; {} redraws in {:.1} s",
-            self.received,
-            self.senders,
-            self.sent,
-            self.dropped,
-            self.draws,
-            self.elapsed.as_secs_f64()
+            "{}",
+            t!(
+                "window.outcome",
+                received = self.received,
+                senders = self.senders,
+                sent = self.sent,
+                dropped = self.dropped,
+                draws = self.draws,
+                secs = format!("{:.1}", self.elapsed.as_secs_f64())
+            )
         )
     }
 }

@@ -2,6 +2,7 @@
 //! `NAME.part` under a safe name and rename it once every byte arrived;
 //! a folder stream's entries likewise, never outside the download folder.
 
+use rust_i18n::t;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
@@ -44,7 +45,12 @@ impl Shared {
                     self.unbusy(n);
                     self.sink.send(Event::Progress {
                         n,
-                        text: format!("✗ {}: {why}", crate::sanitize::one_line(&item.name)),
+                        text: t!(
+                            "files.failed",
+                            name = crate::sanitize::one_line(&item.name),
+                            why = why
+                        )
+                        .into_owned(),
                         fetchable: true,
                     });
                     return;
@@ -56,7 +62,11 @@ impl Shared {
         }
         self.sink.send(Event::Progress {
             n,
-            text: format!("✓ saved {}", crate::sanitize::one_line(&saved_text(&saved))),
+            text: t!(
+                "files.saved",
+                path = crate::sanitize::one_line(&saved_text(&saved))
+            )
+            .into_owned(),
             fetchable: false,
         });
     }
@@ -97,14 +107,16 @@ impl Shared {
         offset: u64,
     ) -> Result<TcpStream, String> {
         let stream = net::connect_from(self.local, offer.from, CONNECT)
-            .map_err(|e| format!("cannot connect to {}: {}", offer.from, net::describe(&e)))?;
+            .map_err(|e| {
+                t!("files.cannot_connect", peer = offer.from, why = net::describe(&e)).into_owned()
+            })?;
         let _ = stream.set_read_timeout(Some(STALL));
         let _ = stream.set_write_timeout(Some(STALL));
         let _ = stream.set_nodelay(true);
         let request = (self.request)(offer.from, command, offer.packet, id, offset);
         (&stream)
             .write_all(&request)
-            .map_err(|e| format!("cannot ask for it: {}", net::describe(&e)))?;
+            .map_err(|e| t!("files.cannot_ask", why = net::describe(&e)).into_owned())?;
         Ok(stream)
     }
 
@@ -132,7 +144,7 @@ impl Shared {
             .write(true)
             .truncate(false)
             .open(&part)
-            .map_err(|e| format!("cannot write {}: {}", part.display(), disk(&e)))?;
+            .map_err(|e| t!("files.cannot_write", path = part.display(), why = disk(&e)).into_owned())?;
         out.set_len(offset).map_err(|e| disk(&e))?;
         out.seek(SeekFrom::Start(offset)).map_err(|e| disk(&e))?;
         let mut buf = vec![0u8; CHUNK];
@@ -149,36 +161,40 @@ impl Shared {
                         drop(out);
                         let _ = fs::remove_file(&part);
                     }
-                    return Err(
-                        "the peer sent nothing (it no longer offers it, or not to this address)"
-                            .into(),
-                    );
+                    return Err(t!("files.sent_nothing").into_owned());
                 }
                 Ok(0) => {
-                    return Err(format!(
-                        "short: {} of {} arrived; {} kept",
-                        files::human_size(offset),
-                        files::human_size(item.size),
-                        part.display()
-                    ))
+                    return Err(t!(
+                        "files.short",
+                        got = files::human_size(offset),
+                        size = files::human_size(item.size),
+                        path = part.display()
+                    )
+                    .into_owned())
                 }
                 Ok(k) => k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if net::is_transient(&e) => {
-                    return Err(format!(
-                        "stalled for {} s; {} kept",
-                        STALL.as_secs(),
-                        part.display()
-                    ))
+                    return Err(t!(
+                        "files.stalled_kept",
+                        secs = STALL.as_secs(),
+                        path = part.display()
+                    )
+                    .into_owned())
                 }
-                Err(e) => return Err(format!("{}; {} kept", net::describe(&e), part.display())),
+                Err(e) => {
+                    return Err(
+                        t!("files.kept", why = net::describe(&e), path = part.display()).into_owned(),
+                    )
+                }
             };
             if offset + k as u64 > item.size {
-                return Err(format!(
-                    "the peer sent more than the {} it offered; {} kept",
-                    files::human_size(item.size),
-                    part.display()
-                ));
+                return Err(t!(
+                    "files.sent_more",
+                    size = files::human_size(item.size),
+                    path = part.display()
+                )
+                .into_owned());
             }
             out.write_all(&buf[..k]).map_err(|e| disk(&e))?;
             offset += k as u64;
@@ -268,7 +284,7 @@ impl Shared {
                 Ok(k) => k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if net::is_transient(&e) => {
-                    return Err(format!("stalled for {} s", STALL.as_secs()))
+                    return Err(t!("files.stalled", secs = STALL.as_secs()).into_owned())
                 }
                 Err(e) => return Err(net::describe(&e)),
             };
@@ -295,7 +311,10 @@ impl Shared {
                             dirs.push(path);
                         }
                         Entry::File(raw, _) => {
-                            let parent = dirs.last().cloned().ok_or("a file outside the folder")?;
+                            let parent = dirs
+                                .last()
+                                .cloned()
+                                .ok_or_else(|| t!("files.outside_folder").into_owned())?;
                             let name = files::safe_name(&decode(raw));
                             let name = files::unique_name(&name, |n| {
                                 parent.join(n).exists() || parent.join(format!("{n}.part")).exists()
@@ -342,13 +361,14 @@ impl Shared {
                 self.tell_in(n, done_before + bytes, total, start);
             }
         }
-        let top = top.ok_or_else(|| "the peer sent no folder".to_string())?;
+        let top = top.ok_or_else(|| t!("files.no_folder").into_owned())?;
         if !reader.done() {
-            return Err(format!(
-                "short: the folder stream ended early ({} arrived); what came is in {}",
-                files::human_size(bytes),
-                top.display()
-            ));
+            return Err(t!(
+                "files.folder_short",
+                got = files::human_size(bytes),
+                path = top.display()
+            )
+            .into_owned());
         }
         self.tell_in(n, done_before + bytes.max(item.size), total, start);
         Ok((top, bytes))
@@ -361,7 +381,7 @@ fn disk(e: &io::Error) -> String {
         e.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
     ) {
-        "the disk is full".into()
+        t!("files.disk_full").into_owned()
     } else {
         net::describe(e)
     }

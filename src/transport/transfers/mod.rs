@@ -25,6 +25,7 @@ mod records;
 mod serve;
 mod slots;
 
+use rust_i18n::t;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -312,7 +313,7 @@ impl Files {
         if let Some(k) = forgotten {
             self.shared.sink.send(Event::Progress {
                 n: k,
-                text: format!("forgotten: more than {MAX_INCOMING} offers"),
+                text: t!("files.forgotten", max = MAX_INCOMING).into_owned(),
                 fetchable: false,
             });
         }
@@ -333,25 +334,26 @@ impl Files {
             let mut incoming = self.shared.incoming.lock().expect("offers");
             let (offer, busy) = incoming
                 .get_mut(&n)
-                .ok_or_else(|| format!("no offer [{n}] to fetch (/files lists them)"))?;
+                .ok_or_else(|| t!("files.no_offer_fetch", n = n).into_owned())?;
             if *busy {
-                return Err(format!("offer [{n}] is being fetched"));
+                return Err(t!("files.being_fetched", n = n).into_owned());
             }
             *busy = true;
             offer.clone()
         };
         fs::create_dir_all(&self.shared.download_dir).map_err(|e| {
             self.shared.unbusy(n);
-            format!(
-                "cannot use the download folder {}: {}",
-                self.shared.download_dir.display(),
-                net::describe(&e)
+            t!(
+                "files.download_dir",
+                path = self.shared.download_dir.display(),
+                why = net::describe(&e)
             )
+            .into_owned()
         })?;
         let shared = self.shared.clone();
         shared.sink.send(Event::Progress {
             n,
-            text: "waiting for a free transfer…".into(),
+            text: t!("files.waiting_slot").into_owned(),
             fetchable: false,
         });
         thread::spawn(move || shared.fetch(n, offer));
@@ -370,10 +372,10 @@ impl Files {
             .lock()
             .expect("offers")
             .remove(&n)
-            .ok_or_else(|| format!("no offer [{n}] to drop"))?;
+            .ok_or_else(|| t!("files.no_offer_drop", n = n).into_owned())?;
         self.shared.sink.send(Event::Progress {
             n,
-            text: "dropped".into(),
+            text: t!("files.dropped").into_owned(),
             fetchable: false,
         });
         Ok((offer.from, offer.packet))
@@ -391,11 +393,11 @@ impl Files {
             .lock()
             .expect("offers")
             .remove(&n)
-            .ok_or_else(|| format!("no offer [{n}] of yours to cancel"))?;
+            .ok_or_else(|| t!("files.no_offer_cancel", n = n).into_owned())?;
         offer.cancelled.store(true, Ordering::Relaxed);
         self.shared.sink.send(Event::Progress {
             n,
-            text: "cancelled".into(),
+            text: t!("files.cancelled").into_owned(),
             fetchable: false,
         });
         Ok(())
@@ -438,7 +440,7 @@ impl Files {
             }
             self.shared.sink.send(Event::Progress {
                 n,
-                text: "withdrawn by its sender".into(),
+                text: t!("files.withdrawn").into_owned(),
                 fetchable: false,
             });
         }
@@ -511,11 +513,11 @@ impl Shared {
                     .iter()
                     .map(|r| {
                         let state = if r.declined {
-                            "declined".to_string()
+                            t!("files.declined").into_owned()
                         } else if r.whole == o.items.len() {
                             "✓".to_string()
                         } else if r.fetched == 0 {
-                            "offered".to_string()
+                            t!("files.offered").into_owned()
                         } else {
                             let pct = (r.fetched.saturating_mul(100) / o.total.max(1)).min(100);
                             format!("{pct}%")

@@ -2,6 +2,7 @@
 //! words the window shows (an offer's summary, progress, where things
 //! were saved).
 
+use rust_i18n::t;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -113,9 +114,9 @@ pub(super) fn saved_text(saved: &[PathBuf]) -> String {
             .collect();
         let more = match saved.len() {
             0..=3 => String::new(),
-            k => format!(" and {} more", k - 3),
+            k => t!("files.and_more", n = k - 3).into_owned(),
         };
-        return format!("{}{more} in {dir}", names.join(", "));
+        return t!("files.saved_in", names = names.join(", "), more = more, dir = dir).into_owned();
     };
     one.display().to_string()
 }
@@ -127,12 +128,14 @@ pub(super) fn progress(done: u64, total: u64, since: Instant) -> String {
         .saturating_mul(100)
         .checked_div(total)
         .map_or(100, |p| p.min(100));
-    format!(
-        "{pct}% {} of {}, {}/s",
-        files::human_size(done),
-        files::human_size(total),
-        files::human_size((done as f64 / secs) as u64)
+    t!(
+        "files.progress",
+        pct = pct,
+        done = files::human_size(done),
+        total = files::human_size(total),
+        rate = files::human_size((done as f64 / secs) as u64)
     )
+    .into_owned()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! against the offers (to their recipients only), then a file's bytes
 //! from the asked offset or a folder stream.
 
+use rust_i18n::t;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -139,12 +140,12 @@ impl Shared {
         let mut sent = 0u64;
         while left > 0 {
             if cancelled.load(Ordering::Relaxed) {
-                return Err("cancelled".into());
+                return Err(t!("files.cancelled").into_owned());
             }
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let k = f.read(&mut buf[..want]).map_err(|e| net::describe(&e))?;
             if k == 0 {
-                return Err("the file is shorter than when it was offered".into());
+                return Err(t!("files.shorter_than_offered").into_owned());
             }
             stream.write_all(&buf[..k]).map_err(|e| net::describe(&e))?;
             left -= k as u64;
@@ -187,7 +188,7 @@ impl Shared {
         let mut buf = vec![0u8; CHUNK];
         while let Some(entries) = stack.last_mut() {
             if cancelled.load(Ordering::Relaxed) {
-                return Err("cancelled".into());
+                return Err(t!("files.cancelled").into_owned());
             }
             let Some((path, is_dir, size)) = entries.pop() else {
                 stack.pop();
@@ -216,7 +217,7 @@ impl Shared {
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let k = f.read(&mut buf[..want]).map_err(|e| net::describe(&e))?;
                 if k == 0 {
-                    return Err(format!("{} is shorter than it was", path.display()));
+                    return Err(t!("files.shorter", path = path.display()).into_owned());
                 }
                 out.write_all(&buf[..k]).map_err(|e| net::describe(&e))?;
                 left -= k as u64;
@@ -259,7 +260,7 @@ pub fn describe_path(id: u64, path: &Path) -> Result<Offered, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{}: not a file or a folder", path.display()))?;
+        .ok_or_else(|| t!("files.not_file_or_folder", path = path.display()).into_owned())?;
     let mtime = meta
         .modified()
         .ok()
@@ -270,7 +271,7 @@ pub fn describe_path(id: u64, path: &Path) -> Result<Offered, String> {
     } else if meta.is_file() {
         (meta.len(), files::ATTR_FILE)
     } else {
-        return Err(format!("{}: not a file or a folder", path.display()));
+        return Err(t!("files.not_file_or_folder", path = path.display()).into_owned());
     };
     Ok(Offered {
         item: Item {
