@@ -244,7 +244,7 @@ impl Context {
     /// on).
     fn page(&self, _host: &str) -> String {
         let t = &self.token;
-        crate::page::INDEX_HTML
+        crate::page::index_html()
             .replace(
                 "<meta charset=\"utf-8\">",
                 &format!("<meta charset=\"utf-8\">\n<meta name=\"lanchat-token\" content=\"{t}\">"),

@@ -14,6 +14,30 @@
 // (the answer to each message this page sent, in the order they were sent).
 // Every text goes into the page with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
+
+// The page's words in the browser's language: the catalog comes inside the
+// page (<script id="words">, both languages); the first of the browser's
+// languages that is Chinese or English chooses, else English.
+const WORDS = (() => { try { return JSON.parse($("words").textContent); } catch { return {}; } })();
+const LANG = (() => {
+  for (const l of navigator.languages || [navigator.language || "en"]) {
+    const lower = l.toLowerCase();
+    if (lower.startsWith("zh")) return "zh-CN";
+    if (lower.startsWith("en")) return "en";
+  }
+  return "en";
+})();
+function tr(key, args = {}) {
+  let s = (WORDS[LANG] || {})[key] ?? (WORDS.en || {})[key] ?? key;
+  for (const [k, v] of Object.entries(args)) s = s.split(`%{${k}}`).join(String(v));
+  return s;
+}
+document.documentElement.lang = LANG;
+for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = tr(el.dataset.i18n);
+for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = tr(el.dataset.i18nTitle);
+for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", tr(el.dataset.i18nAriaLabel));
+// A notice of the room in the reader's words (the room says them in English).
+function noticeText(m) { return m.say ? tr(m.say.key, m.say.args) : m.text; }
 const log = $("messages"), box = $("input"), state = $("state"), me = $("me"), error = $("error"),
   newer = $("newer"), nick = $("nick"), list = $("members"), count = $("count");
 const MAX_ROWS = 2000;
@@ -72,7 +96,7 @@ function add(kind, from, text) {
     log.scrollTop = log.scrollHeight;
   } else {
     unseen += 1;
-    newer.textContent = `↓ ${unseen} new`;
+    newer.textContent = tr("page.new", { n: unseen });
     newer.hidden = false;
   }
 }
@@ -88,7 +112,7 @@ function memberItem(who) {
   const a = document.createElement("span");
   a.textContent = addr;
   li.append(n, a);
-  li.title = who === myLabel ? "you" : `click: /msg ${name || addr}`;
+  li.title = who === myLabel ? tr("page.you") : tr("page.click_msg", { name: name || addr });
   if (who === myLabel) li.className = "you";
   return li;
 }
@@ -130,12 +154,12 @@ function sendNick() {
 }
 
 function connect() {
-  setState("connecting", "connecting…");
+  setState("connecting", tr("page.connecting"));
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   ws = new WebSocket(`${scheme}://${location.host}/ws`);
   ws.onopen = () => {
     retry = 1000;
-    setState("open", "connected");
+    setState("open", tr("page.connected"));
     list.replaceChildren();
     counted();
     quietWho += 1;
@@ -148,29 +172,30 @@ function connect() {
     switch (m.kind) {
       case "you": myLabel = m.addr; me.textContent = m.addr; maxLine = m.max_line || maxLine; break;
       case "line": add("line", m.from, m.text); break;
-      case "private": add("private", `${m.from} → me`, m.text); break;
+      case "private": add("private", tr("page.private_from", { who: m.from }), m.text); break;
       case "notice":
-        if (/^! last \d+ lines:$/.test(m.text)) { add("notice", "", m.text); inHistory = true; break; }
-        if (m.text === "! end of history") { inHistory = false; add("notice", "", m.text); break; }
-        add("notice", "", m.text);
+        if (/^! last \d+ lines:$/.test(m.text)) { add("notice", "", noticeText(m)); inHistory = true; break; }
+        if (m.text === "! end of history") { inHistory = false; add("notice", "", noticeText(m)); break; }
+        add("notice", "", noticeText(m));
         if (m.entered) addMember(m.entered);
         if (m.left) removeMember(m.left);
         if (m.renamed) renameMember(m.renamed, m.now);
-        if (m.text.startsWith("! nick ") || m.text.startsWith("! no member ")) showError(m.text);
+        if (m.text.startsWith("! nick ") || m.text.startsWith("! no member ")) showError(noticeText(m));
         break;
       case "who":
         list.replaceChildren(...m.members.map(memberItem));
         counted();
         if (quietWho > 0) { quietWho -= 1; break; }
-        add("notice", "", `! ${m.total} members: ${m.members.join(", ")}${m.more ? ` … and ${m.more} more` : ""}`);
+        add("notice", "", tr("page.who", { n: m.total, list: m.members.join(", ") }) +
+          (m.more ? tr("page.who_more", { n: m.more }) : ""));
         break;
       case "sent": {
         const sent = waiting.shift();
         if (sent === undefined) break;
         if (!sent.quiet) {
           const msg = /^\/msg (\S+) (.*)$/s.exec(sent.text);
-          if (msg) add("private me", `me → ${msg[1]}`, msg[2]);
-          else if (!/^\/(nick|who)( |$)/.test(sent.text)) add("me", "me", sent.text);
+          if (msg) add("private me", tr("page.private_to", { who: msg[1] }), msg[2]);
+          else if (!/^\/(nick|who)( |$)/.test(sent.text)) add("me", tr("page.me"), sent.text);
           if (box.value === sent.text) box.value = "";
           showError("");
         }
@@ -188,7 +213,7 @@ function connect() {
     quietWho = 0;
     inHistory = false;
     const why = ev.reason ? `: ${ev.reason}` : "";
-    setState("closed", `disconnected${why}; reconnecting in ${retry / 1000} s`);
+    setState("closed", tr("page.disconnected", { why, secs: retry / 1000 }));
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   };
@@ -200,7 +225,7 @@ function send() {
   const size = new TextEncoder().encode(text).length;
   if (size > maxLine) {
     // The room would close the connection for it: refuse it here.
-    showError(`${size} bytes: the room takes at most ${maxLine} bytes at a time`);
+    showError(tr("page.too_long", { size, max: maxLine }));
     return;
   }
   sendRaw(text, false);
@@ -232,8 +257,8 @@ newer.addEventListener("click", () => { log.scrollTop = log.scrollHeight; });
 // Placeholders that fit: the longest of each list that the box shows whole
 // (a phone's width cuts the long one off mid-word).
 const PLACEHOLDERS = [
-  [box, ["输入消息 · Enter 发送 · /msg 名字 悄悄话", "输入消息 · Enter 发送", "输入消息"]],
-  [nick, ["名字 / your name", "名字"]],
+  [box, ["page.input_long", "page.input_medium", "page.input_short"].map((k) => tr(k))],
+  [nick, ["page.nick_long", "page.nick_short"].map((k) => tr(k))],
 ];
 function fitPlaceholders() {
   for (const [el, texts] of PLACEHOLDERS) {
@@ -277,7 +302,7 @@ function desktop(token) {
   const sent = new Map(); // id → text as sent
 
   function markText(mark) {
-    return { pending: " …", delivered: " ✓", "not-delivered": " ✗ not delivered" }[mark] || "";
+    return { pending: " …", delivered: " ✓", "not-delivered": tr("page.not_delivered") }[mark] || "";
   }
 
   function row(e) {
@@ -301,7 +326,7 @@ function desktop(token) {
       o.className = "offer";
       o.dataset.offer = e.offer;
       if (e.fetchable) {
-        for (const [action, label] of [["get", "接收 Get"], ["drop", "拒绝 Drop"]]) {
+        for (const [action, label] of [["get", tr("page.get")], ["drop", tr("page.drop_offer")]]) {
           const b = document.createElement("button");
           b.type = "button";
           b.dataset.action = action;
@@ -339,7 +364,7 @@ function desktop(token) {
     if (follow) log.scrollTop = log.scrollHeight;
     else if (u.entries.length) {
       unseen += u.entries.length;
-      newer.textContent = `↓ ${unseen} new`;
+      newer.textContent = tr("page.new", { n: unseen });
       newer.hidden = false;
     }
   }
@@ -355,7 +380,7 @@ function desktop(token) {
     if (m.newcomer) {
       const hint = document.createElement("span");
       hint.className = "info";
-      hint.textContent = "/help: keys and commands";
+      hint.textContent = tr("window.newcomer");
       status.append(hint);
     }
     if (m.status) {
@@ -367,14 +392,17 @@ function desktop(token) {
     }
     const facts = document.createElement("span");
     facts.className = "facts";
-    let f = `${m.mode} ${m.listen} → ${m.target} │ ${m.encoding} │ ${m.received} msgs, ${m.senders} senders`;
-    if (m.dropped) f += ` │ dropped ${m.dropped}`;
-    if (m.evicted) f += ` │ ${m.evicted} scrolled out`;
-    if (m.transfers) f += ` │ ⇅ ${m.transfers} transfers`;
+    let f = tr("window.facts", {
+      mode: m.mode, listen: m.listen, target: m.target, encoding: m.encoding,
+      received: m.received, senders: m.senders,
+    });
+    if (m.dropped) f += tr("window.facts_dropped", { n: m.dropped });
+    if (m.evicted) f += tr("window.facts_evicted", { n: m.evicted });
+    if (m.transfers) f += " │ " + tr("window.transfers", { n: m.transfers });
     facts.textContent = f;
     status.append(facts);
     // The members: IP Messenger and room users, or the UDP senders heard.
-    $("members-title").textContent = m.mode === "UDP" ? "发送者" : "在线用户";
+    $("members-title").textContent = tr(m.mode === "UDP" ? "page.senders" : "page.users");
     list.replaceChildren(...m.members.map((u) => {
       const li = document.createElement("li");
       li.dataset.addr = u.addr;
@@ -385,7 +413,7 @@ function desktop(token) {
       li.append(n, a);
       if (u.me) li.className = "you";
       if (u.selected) li.classList.add("selected");
-      li.title = u.me ? "you" : "click: send to this one";
+      li.title = u.me ? tr("page.you") : tr("page.click_to");
       return li;
     }));
     count.textContent = m.members.length;
@@ -424,7 +452,7 @@ function desktop(token) {
     // there now), the reason beside it, the cursor on the culprit.
     const back = m.text !== undefined ? m.text : text;
     if (back !== undefined && !box.value) box.value = back;
-    showError(m.why || "not sent");
+    showError(m.why || tr("page.not_sent"));
     if (m.at !== undefined && m.at !== null && box.value === back) {
       const at = [...back].slice(0, m.at).join("").length;
       box.focus();
@@ -433,9 +461,9 @@ function desktop(token) {
   }
 
   function open() {
-    setState("connecting", "connecting…");
+    setState("connecting", tr("page.connecting"));
     sock = new WebSocket(`ws://${location.host}/ws?${q}`);
-    sock.onopen = () => { retry = 1000; setState("open", "connected"); };
+    sock.onopen = () => { retry = 1000; setState("open", tr("page.connected")); };
     sock.onmessage = (ev) => {
       let m;
       try { m = JSON.parse(ev.data); } catch { return; }
@@ -448,8 +476,8 @@ function desktop(token) {
       else if (m.kind === "error") showError(m.why);
     };
     sock.onclose = () => {
-      if (leaving) { setState("closed", "lanchat has left; this window can be closed"); return; }
-      setState("closed", `lanchat is not answering; trying again in ${retry / 1000} s`);
+      if (leaving) { setState("closed", tr("page.left")); return; }
+      setState("closed", tr("page.not_answering", { secs: retry / 1000 }));
       setTimeout(open, retry);
       retry = Math.min(retry * 2, 10000);
     };
@@ -504,7 +532,7 @@ function desktop(token) {
       for (const [path, body, dir] of items) await upload(batch, path, body, dir);
       sock.send(JSON.stringify({ kind: "offer", batch }));
     } catch (e) {
-      showError(`not offered: ${e.message}`);
+      showError(tr("page.not_offered", { why: e.message }));
     }
   }
   file.addEventListener("change", () => {
@@ -537,7 +565,7 @@ function desktop(token) {
     ev.preventDefault();
     dragging = 0;
     drop.hidden = true;
-    if (meta?.mode !== "IPMsg") { showError("files go over IP Messenger: start lanchat with --ipmsg"); return; }
+    if (meta?.mode !== "IPMsg") { showError(tr("files.need_ipmsg")); return; }
     const out = [];
     for (const it of [...ev.dataTransfer.items]) {
       const entry = it.webkitGetAsEntry && it.webkitGetAsEntry();

@@ -29,7 +29,7 @@ use crate::encoding::{EncodeError, Encoding};
 use crate::room::entry::{Entry, Label, View};
 use crate::sanitize;
 
-pub use crate::page::{APP_CSS, APP_JS, INDEX_HTML};
+pub use crate::page::{APP_CSS, APP_JS};
 
 /// Request headers larger than this are refused (431).
 pub const MAX_REQUEST: usize = 16 * 1024;
@@ -116,7 +116,7 @@ pub fn handle(buf: &[u8], local: SocketAddr, origins: &[String]) -> Parsed {
     let reply = match path {
         "/" | "/index.html" => Reply::Close(asset(
             "text/html; charset=utf-8",
-            INDEX_HTML,
+            crate::page::index_html(),
             header("Host"),
             method == "HEAD",
         )),
@@ -256,6 +256,10 @@ enum ToPage<'a> {
     },
     Notice {
         text: &'a str,
+        /// The sentence it is, for the page to say in the reader's
+        /// language: `{"key":"room.notice.entered","args":{"who":…}}`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        say: Option<serde_json::Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         entered: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,12 +284,24 @@ impl<'a> ToPage<'a> {
     fn notice(text: &'a str) -> Self {
         ToPage::Notice {
             text,
+            say: say(text),
             entered: None,
             left: None,
             renamed: None,
             now: None,
         }
     }
+}
+
+/// The sentence of a notice, as the page fills it from its catalog.
+fn say(text: &str) -> Option<serde_json::Value> {
+    let said = crate::room::words::classify(text)?;
+    let args: serde_json::Map<String, serde_json::Value> = said
+        .args
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+        .collect();
+    Some(serde_json::json!({ "key": said.key, "args": args }))
 }
 
 fn json(m: &ToPage<'_>) -> String {
@@ -343,6 +359,7 @@ pub fn page(entry: &Entry, decode: Encoding) -> String {
         let [entered, left, renamed, now] = named.map(|n| n.map(text));
         json(&ToPage::Notice {
             text: &all,
+            say: say(&all),
             entered: entered.as_deref(),
             left: left.as_deref(),
             renamed: renamed.as_deref(),
@@ -506,8 +523,11 @@ mod tests {
             text.contains("connect-src 'self' ws://192.168.1.10:8080;"),
             "{text}"
         );
-        assert!(text.ends_with(INDEX_HTML));
-        assert!(!INDEX_HTML.contains("http"), "nothing from outside");
+        assert!(text.ends_with(crate::page::index_html()));
+        assert!(
+            !crate::page::index_html().contains("http"),
+            "nothing from outside"
+        );
         assert!(!APP_JS.contains("innerHTML"), "text is inserted as text");
         for (path, ok) in [("/app.js", true), ("/app.css", true), ("/nope", false)] {
             let Parsed::Done(r, _) =
@@ -614,18 +634,18 @@ mod tests {
         );
         assert_eq!(
             page(&Entry::entered(b"10.0.0.2:4000"), gbk),
-            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","entered":"10.0.0.2:4000"}"#
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","say":{"args":{"who":"10.0.0.2:4000"},"key":"room.notice.entered"},"entered":"10.0.0.2:4000"}"#
         );
         assert_eq!(
             page(
                 &Entry::renamed(b"10.0.0.2:4000", &gbk.encode("老王").unwrap()),
                 gbk
             ),
-            r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","renamed":"10.0.0.2:4000","now":"老王"}"#
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","say":{"args":{"now":"老王","who":"10.0.0.2:4000"},"key":"room.notice.renamed"},"renamed":"10.0.0.2:4000","now":"老王"}"#
         );
         assert_eq!(
             page(&Entry::left(b"bob@10.0.0.2:4000", true), gbk),
-            r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","left":"bob@10.0.0.2:4000"}"#
+            r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","say":{"args":{"who":"bob@10.0.0.2:4000"},"key":"room.notice.left_slow"},"left":"bob@10.0.0.2:4000"}"#
         );
         assert_eq!(
             page(&Entry::private(b"bob@10.0.0.2:4000", b"psst"), gbk),
@@ -633,7 +653,7 @@ mod tests {
         );
         assert_eq!(
             page(&Entry::notice(crate::room::wire::slow_down(5)), gbk),
-            r#"{"kind":"notice","text":"! slow down (max 5 lines/s)"}"#
+            r#"{"kind":"notice","text":"! slow down (max 5 lines/s)","say":{"args":{"max":"5"},"key":"room.notice.slow_down"}}"#
         );
         let members: Vec<Label> = vec![b"bob@10.0.0.2:4000"[..].into(), b"10.0.0.3:1"[..].into()];
         assert_eq!(
@@ -657,7 +677,7 @@ mod tests {
         );
         assert_eq!(
             notice("! slow down (max 5 lines/s)\n"),
-            r#"{"kind":"notice","text":"! slow down (max 5 lines/s)"}"#
+            r#"{"kind":"notice","text":"! slow down (max 5 lines/s)","say":{"args":{"max":"5"},"key":"room.notice.slow_down"}}"#
         );
     }
 }
