@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use rust_i18n::t;
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
 use lanchat::message::{Format, Renderer};
 use lanchat::stop::Stop;
 use lanchat::window::{self, Config, Ended};
 use lanchat::{cli, exit, net};
+use rust_i18n::t;
 
 rust_i18n::i18n!("locales", fallback = "en");
 

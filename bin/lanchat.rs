@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use rust_i18n::t;
 use lanchat::chat::{Mode, Sink};
 use lanchat::encoding::Encoding;
 use lanchat::filter::AllowList;
@@ -18,6 +17,7 @@ use lanchat::transport::udp::{Udp, UdpConfig};
 use lanchat::transport::{Journal, Transport};
 use lanchat::ui::app::{App, Info, Wire, DEFAULT_SCROLLBACK};
 use lanchat::{cli, exit, gui, net, room, status, ui};
+use rust_i18n::t;
 
 rust_i18n::i18n!("locales", fallback = "en");
 
@@ -150,17 +150,13 @@ fn run_gui(args: &Args, send: Encoding, journal: Option<Journal>) -> anyhow::Res
     let started = start(args, send, journal, gui::sink(events_tx.clone()))?;
     let session = session(args, &started, send);
     let mut transport = started.transport;
-    let server =
-        gui::server::start(listener, events_tx).context(t!("gui.cannot_serve"))?;
+    let server = gui::server::start(listener, events_tx).context(t!("gui.cannot_serve"))?;
     // Scripts wait for this line: the same words in every language.
     status::say(&format!("GUI on {}", server.url()));
     if !args.no_open && gui::open::has_display() {
         match gui::open::open(&server.url()) {
             Ok(how) => status::say(&format!("lanchat: {how}")),
-            Err(why) => status::say(&format!(
-                "lanchat: {}",
-                t!("gui.open_yourself", why = why)
-            )),
+            Err(why) => status::say(&format!("lanchat: {}", t!("gui.open_yourself", why = why))),
         }
     }
     let outcome = gui::run(session, transport.as_mut(), &events, &server);

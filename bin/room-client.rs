@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use rust_i18n::t;
 use lanchat::encoding::Encoding;
 use lanchat::room::client::{self, Config, Ended};
 use lanchat::stdin::{Source, StdinText};
 use lanchat::stop::Stop;
 use lanchat::tty::{self, TermGuard};
 use lanchat::{cli, exit};
+use rust_i18n::t;
 
 rust_i18n::i18n!("locales", fallback = "en");
 

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use rust_i18n::t;
 use lanchat::encoding::Encoding;
 use lanchat::room::server::{Config, Server};
 use lanchat::room::web::WebConfig;
 use lanchat::stop::Stop;
 use lanchat::{cli, exit, status};
+use rust_i18n::t;
 
 rust_i18n::i18n!("locales", fallback = "en");
 

@@ -9,6 +9,10 @@
 #   wait_until S CMD...          CMD until it succeeds, at most S seconds
 #   until_screen SOCK PAT WHAT [S]  wait for a tmux pane to show PAT, else fail
 
+# The checks read the programs' English words (a check of another language
+# sets LANCHAT_LANG or LANG for its own command).
+export LANCHAT_LANG=en
+
 failures=0
 smoke=${smoke:-$(basename "$0" .sh)}
 fail() {

@@ -70,6 +70,24 @@ for b in chat-window input-box room-server room-client lanchat; do
 done
 ok "--version and usage errors (exit 2) of the five .exe files"
 
+# --- Chinese Windows: the language from Wine's locale (LANG), no override ---
+zh() { env -u LANCHAT_LANG LANG=zh_CN.UTF-8 LC_ALL=zh_CN.UTF-8 timeout --foreground 300 wine "$@"; }
+for b in chat-window input-box room-server room-client lanchat; do
+    set +e; out=$(zh "$EXE/$b.exe" --help 2>&1); code=$?; set -e
+    [[ $code -eq 0 && $out == *"用法："* && $out == *"选项："* ]] ||
+        die "$b.exe --help under LANG=zh_CN.UTF-8: exit $code, not Chinese: $out"
+    set +e; out=$(zh "$EXE/$b.exe" --no-such-option 2>&1); code=$?; set -e
+    [[ $code -eq 2 && $out == *"错误：无法识别的参数 '--no-such-option'"* ]] ||
+        die "$b.exe usage error under LANG=zh_CN.UTF-8: exit $code: $out"
+done
+set +e; out=$(env LANCHAT_LANG=en LANG=zh_CN.UTF-8 LC_ALL=zh_CN.UTF-8 timeout --foreground 300 wine "$EXE/input-box.exe" --help 2>&1); set -e
+[[ $out == *"Usage:"* ]] || die "LANCHAT_LANG=en under a Chinese Wine: $out"
+port=$(closed_port SOCK_DGRAM)
+set +e; out=$(zh "$EXE/chat-window.exe" -b 127.0.0.1 -p "$port" --count 1 --timeout 1s 2>&1); code=$?; set -e
+[[ $code -eq 1 && $out == *"listening on 127.0.0.1:$port"* && $out == *"超时"* ]] ||
+    die "chat-window.exe under LANG=zh_CN.UTF-8: exit $code: $out"
+ok "Chinese under a Chinese locale (--help, usage errors, status lines; 'listening on' as it is), LANCHAT_LANG=en overrides"
+
 # --- input-box (Linux) → chat-window.exe ------------------------------------
 w "$EXE/chat-window.exe" -b 127.0.0.1 -p 0 --format json --count 1 --timeout 60s \
     >"$tmp/cw.json" 2>"$tmp/cw.err" &

@@ -97,7 +97,6 @@ pub fn stdin_encoding(label: &str) -> Result<crate::stdin::StdinText, String> {
     crate::stdin::StdinText::for_label(label)
 }
 
-
 /// `--timeout`: `5s`, `500ms`, `2m`, or plain seconds (`5`).
 ///
 /// # Errors
@@ -108,8 +107,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
             return Ok(Duration::from_secs_f64(secs));
         }
     }
-    humantime::parse_duration(text)
-        .map_err(|_| t!("cli.duration", text = text).into_owned())
+    humantime::parse_duration(text).map_err(|_| t!("cli.duration", text = text).into_owned())
 }
 
 /// `--allow`: a network (`10.0.0.0/8`, `fd00::/8`) or one address.
@@ -120,9 +118,9 @@ pub fn network(text: &str) -> Result<IpNet, String> {
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(net.trunc());
     }
-    text.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
-        t!("cli.network", text = text).into_owned()
-    })
+    text.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| t!("cli.network", text = text).into_owned())
 }
 
 /// `-b`: an IP address to bind (brackets allowed for IPv6).

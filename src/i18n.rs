@@ -149,16 +149,13 @@ fn exit_with(cmd: &mut clap::Command, err: &clap::Error) -> ! {
 /// `help = t!(…)`.)
 pub fn localize(cmd: clap::Command) -> clap::Command {
     let has_version = cmd.get_version().is_some();
-    let mut cmd = cmd
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .arg(
-            clap::Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(clap::ArgAction::Help)
-                .help(t!("clap.help").into_owned()),
-        );
+    let mut cmd = cmd.disable_help_flag(true).disable_version_flag(true).arg(
+        clap::Arg::new("help")
+            .short('h')
+            .long("help")
+            .action(clap::ArgAction::Help)
+            .help(t!("clap.help").into_owned()),
+    );
     if has_version {
         cmd = cmd.arg(
             clap::Arg::new("version")
@@ -178,7 +175,11 @@ pub fn localize(cmd: clap::Command) -> clap::Command {
     if positionals {
         let _ = write!(template, "{}\n{{positionals}}\n\n", t!("clap.arguments"));
     }
-    let _ = write!(template, "{}\n{{options}}{{after-help}}", t!("clap.options"));
+    let _ = write!(
+        template,
+        "{}\n{{options}}{{after-help}}",
+        t!("clap.options")
+    );
     cmd = cmd.help_template(template);
     let ids: Vec<String> = cmd
         .get_arguments()
@@ -377,9 +378,8 @@ mod tests {
 
     #[test]
     fn every_message_is_in_both_languages() {
-        let keys = |locale| -> Vec<String> {
-            messages(locale, "").into_iter().map(|(k, _)| k).collect()
-        };
+        let keys =
+            |locale| -> Vec<String> { messages(locale, "").into_iter().map(|(k, _)| k).collect() };
         let en = keys("en");
         let zh = keys("zh-CN");
         assert!(en.len() > 50, "the English catalog is nearly empty");

@@ -395,9 +395,8 @@ pub fn join_multicast(
         IpAddr::V6(g) => {
             let index = match interface {
                 None => 0,
-                Some(s) => crate::sys::interface_index(s).ok_or_else(|| {
-                    invalid(t!("net.interface_v6", name = s).into_owned())
-                })?,
+                Some(s) => crate::sys::interface_index(s)
+                    .ok_or_else(|| invalid(t!("net.interface_v6", name = s).into_owned()))?,
             };
             socket.join_multicast_v6(&g, index).map_err(err)
         }

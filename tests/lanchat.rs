@@ -202,7 +202,7 @@ fn without_a_terminal_it_says_what_to_use_and_exits_1() {
     p.expect_exit(1);
     assert_eq!(
         p.stderr().trim(),
-        "lanchat: needs a terminal; in scripts use chat-window and input-box"
+        "lanchat: needs a terminal; in scripts use chat-window and input-box, or lanchat --gui"
     );
     let (code, _, err) = crate::util::run(Command::new(bin("lanchat")).args(["a", "b"]));
     assert_eq!(code, Some(2), "{err}");

@@ -10,6 +10,7 @@ mod docs;
 mod files;
 mod gui;
 mod lanchat;
+mod language;
 mod names;
 mod properties;
 mod room;

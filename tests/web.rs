@@ -429,7 +429,13 @@ impl Driver {
         }
     }
 
+    /// A browser whose language is English (the pages follow it).
     pub(crate) async fn browser(&self, name: &str) -> Client {
+        self.browser_lang(name, "en-US").await
+    }
+
+    /// A browser in the language `lang` (`zh-CN`, `en-US`).
+    pub(crate) async fn browser_lang(&self, name: &str, lang: &str) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -438,7 +444,9 @@ impl Driver {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
                          "--disable-sync", "--disable-quic", "--window-size=420,800",
+                         format!("--lang={lang}"),
                          format!("--user-data-dir={}", self.profile.join(name).display())],
+                "prefs": { "intl.accept_languages": lang },
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -865,28 +873,30 @@ async fn the_placeholders_show_whole_at_a_phones_width_and_a_desktops() {
     }
     let (_srv, _, web) = server(&[]);
     let driver = Driver::start();
-    let page = driver.browser("sizes").await;
-    for (w, h) in [(360, 740), (1000, 700)] {
-        page.set_window_size(w, h).await.unwrap();
-        page.goto(&format!("http://{web}/")).await.unwrap();
-        wait_for(
-            &page,
-            "connected",
-            "return document.getElementById('state').textContent === 'connected'",
-        )
-        .await;
-        let fits = page.execute(PLACEHOLDERS_FIT, vec![]).await.unwrap();
+    // In each language the page speaks, its longest placeholder on a desktop.
+    for (lang, whole) in [
+        ("zh-CN", "输入消息 · Enter 发送 · /msg 名字 悄悄话"),
+        ("en-US", "Type a message · Enter sends · /msg NAME whispers"),
+    ] {
+        let page = driver.browser_lang(&format!("sizes-{lang}"), lang).await;
+        for (w, h) in [(360, 740), (1000, 700)] {
+            page.set_window_size(w, h).await.unwrap();
+            page.goto(&format!("http://{web}/")).await.unwrap();
+            wait_for(
+                &page,
+                "connected",
+                "return document.getElementById('state').className === 'open'",
+            )
+            .await;
+            let fits = page.execute(PLACEHOLDERS_FIT, vec![]).await.unwrap();
 
-        for f in fits.as_array().unwrap() {
-            assert_eq!(f[2], serde_json::Value::Bool(true), "{w}x{h}: {f}");
+            for f in fits.as_array().unwrap() {
+                assert_eq!(f[2], serde_json::Value::Bool(true), "{lang} {w}x{h}: {f}");
+            }
+            if w > 600 {
+                assert_eq!(fits[0][1], whole, "{lang}: whole on a desktop");
+            }
         }
-        if w > 600 {
-            let text = &fits[0][1];
-            assert_eq!(
-                text, "输入消息 · Enter 发送 · /msg 名字 悄悄话",
-                "whole on a desktop"
-            );
-        }
+        page.close().await.unwrap();
     }
-    page.close().await.unwrap();
 }

@@ -321,7 +321,8 @@ impl Context {
                         let _ = self.events.try_send(Input::Wake);
                     }
                     Err(_) => {
-                        let why = serde_json::json!({"kind": "error", "why": t!("gui.unknown_message")});
+                        let why =
+                            serde_json::json!({"kind": "error", "why": t!("gui.unknown_message")});
                         self.shared.answer(id, why.to_string());
                     }
                 },

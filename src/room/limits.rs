@@ -2,9 +2,9 @@
 //! queue and memory bounds, `--max-per-host`, the history) and the counts
 //! it keeps.
 
-use rust_i18n::t;
 use super::feed::ENTRY_OVERHEAD;
 use super::flow::Flow;
+use rust_i18n::t;
 
 /// Limits of the room.
 #[derive(Debug, Clone)]

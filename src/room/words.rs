@@ -49,7 +49,9 @@ pub fn classify(line: &str) -> Option<Said> {
             Said::new("room.notice.left_slow", &[("who", who)])
         }
         Line::Left(who) => Said::new("room.notice.left", &[("who", who)]),
-        Line::Renamed { who, now } => Said::new("room.notice.renamed", &[("who", who), ("now", now)]),
+        Line::Renamed { who, now } => {
+            Said::new("room.notice.renamed", &[("who", who), ("now", now)])
+        }
         Line::Members(n) => Said::new("room.notice.members", &[("n", &n.to_string())]),
         Line::More(k) => Said::new("room.notice.more", &[("n", &k.to_string())]),
         Line::HistoryStart(k) => Said::new("room.notice.history", &[("n", &k.to_string())]),
@@ -154,7 +156,11 @@ mod tests {
             .collect();
         for line in every_notice() {
             let said = classify(&line).unwrap_or_else(|| panic!("no sentence for {line:?}"));
-            assert!(keys.iter().any(|k| k == said.key), "{} is not in the catalog", said.key);
+            assert!(
+                keys.iter().any(|k| k == said.key),
+                "{} is not in the catalog",
+                said.key
+            );
         }
         // The reasons a name is refused, as the server gives them.
         for name in [&b"a b"[..], b"a\x01", b"<a>", &[b'a'; 40]] {
@@ -169,7 +175,10 @@ mod tests {
         rust_i18n::set_locale("en");
         for line in every_notice() {
             // `!   ... and K more` is shown without its indent.
-            assert_eq!(shown(&line).trim_start_matches("!   "), line.trim_start_matches("!   "));
+            assert_eq!(
+                shown(&line).trim_start_matches("!   "),
+                line.trim_start_matches("!   ")
+            );
         }
     }
 

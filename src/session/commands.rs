@@ -5,9 +5,9 @@
 //! for the wire (strictly: a character the encoding cannot write, or a
 //! line over the limit, refuses the whole text, which stays in the box).
 
-use rust_i18n::t;
 use super::{Action, FileCommand, Level, Mode, Outgoing, Session, Who};
 use crate::encoding::EncodeError;
+use rust_i18n::t;
 
 /// A typed line the session did not take: it stays in the input box, and
 /// the status line says why.
@@ -161,7 +161,10 @@ impl Session {
             }
             "to" if arg.is_empty() => {
                 let target = self.info().target.clone();
-                self.set_status(Level::Info, t!("window.sending_to", target = target).into_owned());
+                self.set_status(
+                    Level::Info,
+                    t!("window.sending_to", target = target).into_owned(),
+                );
                 Ok(Vec::new())
             }
             "to" if mode == Mode::Ipmsg && self.users().is_some() => {
@@ -187,7 +190,10 @@ impl Session {
                 match crate::cli::bind_addr(ip) {
                     Ok(ip) if name.is_empty() => {
                         self.unalias(ip);
-                        self.set_status(Level::Info, t!("window.alias_removed", ip = ip).into_owned());
+                        self.set_status(
+                            Level::Info,
+                            t!("window.alias_removed", ip = ip).into_owned(),
+                        );
                     }
                     Ok(ip) => {
                         self.alias(ip, name);

@@ -290,7 +290,10 @@ impl Session {
     /// The status line's target changed (`/to` succeeded).
     pub fn set_target(&mut self, label: String) {
         self.info.target = label.clone();
-        self.set_status(Level::Info, t!("window.now_sending_to", target = label).into_owned());
+        self.set_status(
+            Level::Info,
+            t!("window.now_sending_to", target = label).into_owned(),
+        );
     }
 
     /// Shows a warning or error on the status line.
@@ -599,7 +602,9 @@ impl Session {
             Action::Command(line) => {
                 match transport.send(std::slice::from_ref(&line), &[], None, now) {
                     Ok(_) => self.command_sent(local_hms(now), &line),
-                    Err(e) => self.warn(Level::Error, t!("window.not_sent", why = e.0).into_owned()),
+                    Err(e) => {
+                        self.warn(Level::Error, t!("window.not_sent", why = e.0).into_owned())
+                    }
                 }
             }
             Action::Files(cmd) => {

@@ -14,13 +14,13 @@ use std::time::SystemTime;
 use super::{Journal, Mode, SendError, Sink, Transport};
 use crate::chat::{Drops, Event, Incoming, Member, Outgoing, User, Who};
 use crate::clock::local_hms;
-use crate::room::words;
 use crate::encoding::Encoding;
 use crate::message;
 use crate::net;
 use crate::room::client::Reader;
 use crate::room::framer::Frame;
 use crate::room::wire::{self, Line};
+use crate::room::words;
 use crate::room::WHO_MAX;
 use crate::sanitize;
 
@@ -353,9 +353,7 @@ impl Transport for Room {
                 }
                 Ok(Vec::new())
             }
-            Err(TrySendError::Full(_)) => {
-                Err(SendError(t!("room.busy").into_owned()))
-            }
+            Err(TrySendError::Full(_)) => Err(SendError(t!("room.busy").into_owned())),
             Err(TrySendError::Disconnected(_)) => {
                 Err(SendError(t!("net.not_connected").into_owned()))
             }

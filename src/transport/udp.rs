@@ -299,9 +299,7 @@ impl Transport for Udp {
 
     fn target_label(&self) -> String {
         match &self.target {
-            Target::Broadcast(all) if all.is_empty() => {
-                t!("udp.target_no_network").into_owned()
-            }
+            Target::Broadcast(all) if all.is_empty() => t!("udp.target_no_network").into_owned(),
             Target::Broadcast(all) => {
                 let ips: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
                 t!("udp.target_broadcast", ips = ips.join(", ")).into_owned()

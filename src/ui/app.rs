@@ -612,7 +612,10 @@ mod tests {
 
         type_str(&mut a, "/help");
         a.key(press(KeyCode::Enter));
-        assert_eq!(a.session().entries().len(), 1 + crate::session::help().len());
+        assert_eq!(
+            a.session().entries().len(),
+            1 + crate::session::help().len()
+        );
         assert_eq!(a.session().entries().back().unwrap().who, Who::Notice);
         type_str(&mut a, "/clear");
         a.key(press(KeyCode::Enter));

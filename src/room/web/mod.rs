@@ -448,15 +448,13 @@ pub fn room_lines(text: &str, encode: Encoding, max_line: usize) -> Result<Vec<V
         let line = line.strip_suffix('\r').unwrap_or(line);
         let mut out = Vec::with_capacity(line.len());
         encode.encode_into(line, &mut out).map_err(|e| match e {
-            EncodeError::Unmappable { ch, label } => {
-                t!(
-                    "room.web_unmappable",
-                    ch = ch,
-                    code = format!("{:04X}", ch as u32),
-                    label = label
-                )
-                .into_owned()
-            }
+            EncodeError::Unmappable { ch, label } => t!(
+                "room.web_unmappable",
+                ch = ch,
+                code = format!("{:04X}", ch as u32),
+                label = label
+            )
+            .into_owned(),
         })?;
         let len = out.len();
         if len > max_line {

@@ -106,10 +106,14 @@ impl Shared {
         id: u64,
         offset: u64,
     ) -> Result<TcpStream, String> {
-        let stream = net::connect_from(self.local, offer.from, CONNECT)
-            .map_err(|e| {
-                t!("files.cannot_connect", peer = offer.from, why = net::describe(&e)).into_owned()
-            })?;
+        let stream = net::connect_from(self.local, offer.from, CONNECT).map_err(|e| {
+            t!(
+                "files.cannot_connect",
+                peer = offer.from,
+                why = net::describe(&e)
+            )
+            .into_owned()
+        })?;
         let _ = stream.set_read_timeout(Some(STALL));
         let _ = stream.set_write_timeout(Some(STALL));
         let _ = stream.set_nodelay(true);
@@ -144,7 +148,9 @@ impl Shared {
             .write(true)
             .truncate(false)
             .open(&part)
-            .map_err(|e| t!("files.cannot_write", path = part.display(), why = disk(&e)).into_owned())?;
+            .map_err(|e| {
+                t!("files.cannot_write", path = part.display(), why = disk(&e)).into_owned()
+            })?;
         out.set_len(offset).map_err(|e| disk(&e))?;
         out.seek(SeekFrom::Start(offset)).map_err(|e| disk(&e))?;
         let mut buf = vec![0u8; CHUNK];
@@ -184,7 +190,8 @@ impl Shared {
                 }
                 Err(e) => {
                     return Err(
-                        t!("files.kept", why = net::describe(&e), path = part.display()).into_owned(),
+                        t!("files.kept", why = net::describe(&e), path = part.display())
+                            .into_owned(),
                     )
                 }
             };

@@ -116,7 +116,13 @@ pub(super) fn saved_text(saved: &[PathBuf]) -> String {
             0..=3 => String::new(),
             k => t!("files.and_more", n = k - 3).into_owned(),
         };
-        return t!("files.saved_in", names = names.join(", "), more = more, dir = dir).into_owned();
+        return t!(
+            "files.saved_in",
+            names = names.join(", "),
+            more = more,
+            dir = dir
+        )
+        .into_owned();
     };
     one.display().to_string()
 }
