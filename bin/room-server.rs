@@ -114,7 +114,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     }
     if let Some(files) = files {
         let room = files.saturating_sub(16).min(max_clients as u64);
-        status::say(&format!("open-file limit {files}: room for {room} clients"));
+        status::say(&t!("room.file_limit", files = files, room = room));
     }
     server.run(&stop)?;
     Ok(exit::INTERRUPTED)

@@ -205,7 +205,8 @@ fn browser_members_obey_the_rate_the_line_limit_and_the_encoding() {
     let slow = next(&mut page);
     assert_eq!(
         slow,
-        serde_json::json!({"kind": "notice", "text": "! slow down (max 100 lines/s)"})
+        serde_json::json!({"kind": "notice", "text": "! slow down (max 100 lines/s)",
+            "say": {"key": "room.notice.slow_down", "args": {"max": "100"}}})
     );
     page.send(Message::text("x".repeat(2001))).unwrap();
     let refused = next(&mut page);

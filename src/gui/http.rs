@@ -8,6 +8,7 @@
 //! rebinding, is refused), and a WebSocket or an upload comes from the
 //! page's own origin. The server listens on loopback only.
 
+use rust_i18n::t;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
@@ -212,12 +213,10 @@ pub fn respond(stream: &mut TcpStream, code: u16, reason: &str, kind: &str, body
 /// The 403 a refused request gets: one line saying what to do.
 pub fn forbidden(stream: &mut TcpStream, why: Refusal) {
     let body = match why {
-        Refusal::Token => {
-            "forbidden: open the address lanchat printed (GUI on http://127.0.0.1:PORT/?token=…)\n"
-        }
-        Refusal::Host => "forbidden: this page answers to 127.0.0.1, localhost and [::1] only\n",
-        Refusal::Origin => "forbidden: only lanchat's own page may do this\n",
-    };
+        Refusal::Token => t!("gui.forbidden_token"),
+        Refusal::Host => t!("gui.forbidden_host"),
+        Refusal::Origin => t!("gui.forbidden_origin"),
+    } + "\n";
     respond(
         stream,
         403,

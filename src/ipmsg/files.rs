@@ -15,6 +15,7 @@
 //! * **safe names**: whatever a peer calls a file, one safe file name on
 //!   every OS, and never a path.
 
+use rust_i18n::t;
 use std::fmt::Write as _;
 
 /// GETFILEDATA: ask for a file's bytes (TCP).
@@ -256,16 +257,16 @@ pub enum Entry<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {
     /// A header that cannot be read.
-    #[error("a folder stream header that cannot be read")]
+    #[error("{}", t!("files.stream_header"))]
     Header,
     /// Deeper than [`MAX_DEPTH`].
-    #[error("folders nested deeper than {MAX_DEPTH}")]
+    #[error("{}", t!("files.stream_deep", max = MAX_DEPTH))]
     TooDeep,
     /// More than [`MAX_ENTRIES`].
-    #[error("more than {MAX_ENTRIES} files and folders")]
+    #[error("{}", t!("files.stream_many", max = MAX_ENTRIES))]
     TooMany,
     /// It left its own folder, or began with something else.
-    #[error("the folder stream climbs out of its folder")]
+    #[error("{}", t!("files.stream_climbs"))]
     Climbs,
 }
 

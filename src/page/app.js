@@ -393,7 +393,7 @@ function desktop(token) {
     const facts = document.createElement("span");
     facts.className = "facts";
     let f = tr("window.facts", {
-      mode: m.mode, listen: m.listen, target: m.target, encoding: m.encoding,
+      mode: m.mode === "room" ? tr("window.mode_room") : m.mode, listen: m.listen, target: m.target, encoding: m.encoding,
       received: m.received, senders: m.senders,
     });
     if (m.dropped) f += tr("window.facts_dropped", { n: m.dropped });

@@ -11,7 +11,8 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 
 /// The catalog keys the page uses: its own words, the room's notices, the
 /// status line's facts.
-const PAGE_KEYS: [&str; 6] = [
+const PAGE_KEYS: [&str; 7] = [
+    "window.mode_room",
     "page.",
     "room.notice.",
     "window.facts",

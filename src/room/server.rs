@@ -205,17 +205,19 @@ impl Server {
         let stats = self.room.stats().clone();
         if self.room.config().verbose {
             let s = &stats;
-            eprintln!(
-                "room-server: stopping; {} clients connected, {} joined in all, {} lines relayed, \
-                 {} dropped as too slow ({} for memory), {} throttled, log peak {} KiB",
-                self.room.len(),
-                s.joined,
-                s.lines,
-                s.too_slow,
-                s.dropped_for_memory,
-                s.throttled,
-                s.peak_feed_bytes / 1024
-            );
+            crate::status::say(&format!(
+                "room-server: {}",
+                t!(
+                    "room.stopping",
+                    clients = self.room.len(),
+                    joined = s.joined,
+                    lines = s.lines,
+                    slow = s.too_slow,
+                    memory = s.dropped_for_memory,
+                    throttled = s.throttled,
+                    peak = s.peak_feed_bytes / 1024
+                )
+            ));
         }
         Ok(stats)
     }

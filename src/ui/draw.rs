@@ -254,6 +254,14 @@ fn draw_input(app: &App, frame: &mut Frame, areas: &Areas) {
     }
 }
 
+/// The mode as the status line names it (the room in the reader's words).
+fn mode_name(mode: Mode) -> std::borrow::Cow<'static, str> {
+    match mode {
+        Mode::Room => t!("window.mode_room"),
+        other => other.label().into(),
+    }
+}
+
 /// The status line: the latest message first (it is what the user must
 /// see), then mode, addresses, encoding, counts.
 pub fn status_line(app: &App) -> Line<'static> {
@@ -285,7 +293,7 @@ pub fn status_line(app: &App) -> Line<'static> {
     }
     let mut facts = t!(
         "window.facts",
-        mode = info.mode.label(),
+        mode = mode_name(info.mode),
         listen = info.listen,
         target = info.target,
         encoding = info.encoding,
