@@ -25,9 +25,16 @@ pub(crate) struct Gui {
 
 impl Gui {
     pub(crate) fn start(args: &[&str]) -> Gui {
+        Self::start_env(args, &[])
+    }
+
+    /// With these environment variables too.
+    pub(crate) fn start_env(args: &[&str], env: &[(&str, &str)]) -> Gui {
         let mut all = vec!["--gui", "--no-open"];
         all.extend_from_slice(args);
-        let mut proc = Proc::spawn("lanchat", &all);
+        let mut cmd = std::process::Command::new(bin("lanchat"));
+        cmd.args(&all).envs(env.iter().copied());
+        let mut proc = Proc::spawn_cmd("lanchat", &mut cmd);
         // In the order lanchat says them.
         let listen = if args.contains(&"--room") {
             "0.0.0.0:0".parse().unwrap()
@@ -261,11 +268,11 @@ async fn open(driver: &Driver, name: &str, url: &str) -> Client {
     page
 }
 
-async fn js(page: &Client, script: &str) -> serde_json::Value {
+pub(crate) async fn js(page: &Client, script: &str) -> serde_json::Value {
     page.execute(script, vec![]).await.unwrap()
 }
 
-async fn type_enter(page: &Client, text: &str) {
+pub(crate) async fn type_enter(page: &Client, text: &str) {
     let input = page.find(Locator::Id("input")).await.unwrap();
     input.send_keys(text).await.unwrap();
     input.send_keys("\u{E007}").await.unwrap();

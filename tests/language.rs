@@ -271,3 +271,55 @@ async fn the_page_follows_the_browsers_language_and_says_the_rooms_notices_in_it
         page.close().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_window_speaks_chinese_to_a_chinese_user() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    use crate::gui::{js, type_enter, Gui};
+    let gui = Gui::start_env(
+        &["-b", "127.0.0.1", "-p", "0", "127.0.0.1:9"],
+        &[("LANCHAT_LANG", "zh-CN")],
+    );
+    let driver = crate::web::Driver::start();
+    let page = driver.browser_lang("gui-zh", "zh-CN").await;
+    page.goto(&gui.url).await.unwrap();
+    crate::web::wait_for(
+        &page,
+        "已连接",
+        "return document.getElementById('state').textContent === '已连接'",
+    )
+    .await;
+    // lanchat's words (its hints) and the page's (buttons, the facts).
+    crate::web::wait_for(
+        &page,
+        "the hints",
+        "return document.getElementById('messages').textContent.includes('输入一行，按回车：它会发往 127.0.0.1:9。')",
+    )
+    .await;
+    let got = js(
+        &page,
+        "return [document.getElementById('quit').textContent, document.querySelector('#send button').textContent,
+                 document.getElementById('members-title').textContent,
+                 document.querySelector('#status .facts').textContent]",
+    )
+    .await;
+    assert_eq!(got[0], "退出", "{got}");
+    assert_eq!(got[1], "发送", "{got}");
+    assert_eq!(got[2], "发送者", "{got}");
+    assert!(
+        got[3].as_str().unwrap().contains("0 条消息，0 个发送方"),
+        "{got}"
+    );
+    // A refused command: the reason in Chinese, the text back in the box.
+    type_enter(&page, "/bogus").await;
+    crate::web::wait_for(
+        &page,
+        "the refusal",
+        "return document.getElementById('error').textContent === '没有 /bogus 这个命令；/help 列出所有命令'
+            && document.getElementById('input').value === '/bogus'",
+    )
+    .await;
+    page.close().await.unwrap();
+}

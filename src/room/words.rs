@@ -54,6 +54,7 @@ pub fn classify(line: &str) -> Option<Said> {
         }
         Line::Members(n) => Said::new("room.notice.members", &[("n", &n.to_string())]),
         Line::More(k) => Said::new("room.notice.more", &[("n", &k.to_string())]),
+        Line::Member(who) => Said::new("room.notice.member", &[("who", who)]),
         Line::HistoryStart(k) => Said::new("room.notice.history", &[("n", &k.to_string())]),
         Line::HistoryEnd => Said::new("room.notice.history_end", &[]),
         _ => return server_notice(line),
@@ -137,6 +138,7 @@ mod tests {
             wire::MSG_USAGE.trim_end().to_string(),
             wire::members(3).trim_end().to_string(),
             wire::more(7).trim_end().to_string(),
+            s(wire::member(b"a@10.0.0.2:1")),
             wire::history_start(5).trim_end().to_string(),
             wire::HISTORY_END.trim_end().to_string(),
             wire::line_too_long(65536).trim_end().to_string(),

@@ -365,7 +365,7 @@ impl Transport for Room {
     }
 
     fn target_label(&self) -> String {
-        format!("room {}", self.label)
+        t!("room.target", room = self.label).into_owned()
     }
 
     fn close(&mut self) {
