@@ -75,6 +75,8 @@ pub fn describe(err: &io::Error) -> String {
         BrokenPipe => t!("net.broken_pipe"),
         NotConnected => t!("net.not_connected"),
         TimedOut | WouldBlock => t!("net.timed_out"),
+        NotFound => t!("net.not_found"),
+        StorageFull | QuotaExceeded => t!("files.disk_full"),
         _ => return os_words(err),
     };
     words.into_owned()

@@ -212,8 +212,11 @@ function connect() {
     waiting.length = 0;
     quietWho = 0;
     inHistory = false;
-    const why = ev.reason ? `: ${ev.reason}` : "";
-    setState("closed", tr("page.disconnected", { why, secs: retry / 1000 }));
+    // The room's reasons for turning a page away, in the reader's words.
+    const reason = { "room full": tr("page.reason_full"),
+      "too many connections from this address": tr("page.reason_too_many") }[ev.reason] || ev.reason;
+    const secs = retry / 1000;
+    setState("closed", reason ? tr("page.disconnected_why", { why: reason, secs }) : tr("page.disconnected", { secs }));
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   };

@@ -133,7 +133,11 @@ pub fn handle(buf: &[u8], local: SocketAddr, origins: &[String]) -> Parsed {
             method == "HEAD",
         )),
         "/ws" => upgrade(&header, local, origins),
-        _ => Reply::Close(plain(404, "Not Found", "not found\n")),
+        _ => Reply::Close(plain(
+            404,
+            "Not Found",
+            &format!("{}\n", t!("web.not_found")),
+        )),
     };
     Parsed::Done(reply, used)
 }
