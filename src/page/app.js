@@ -37,7 +37,13 @@ for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = tr(e
 for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = tr(el.dataset.i18nTitle);
 for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", tr(el.dataset.i18nAriaLabel));
 // A notice of the room in the reader's words (the room says them in English).
-function noticeText(m) { return m.say ? tr(m.say.key, m.say.args) : m.text; }
+function noticeText(m) {
+  if (m.say) return tr(m.say.key, m.say.args);
+  if (m.entered) return tr("room.notice.entered", { who: m.entered });
+  if (m.left) return tr(m.text.endsWith(" (too slow)") ? "room.notice.left_slow" : "room.notice.left", { who: m.left });
+  if (m.renamed) return tr("room.notice.renamed", { who: m.renamed, now: m.now });
+  return m.text;
+}
 const log = $("messages"), box = $("input"), state = $("state"), me = $("me"), error = $("error"),
   newer = $("newer"), nick = $("nick"), list = $("members"), count = $("count");
 const MAX_ROWS = 2000;

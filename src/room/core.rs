@@ -180,10 +180,18 @@ impl<C> Member<C> {
         !self.leaving && !self.unwritable
     }
 
-    /// Its label for stderr.
+    /// Its label for stderr, decoded (see [`for_stderr`]).
     pub(super) fn shown(&self) -> String {
-        String::from_utf8_lossy(&self.label).into_owned()
+        for_stderr(&self.label)
     }
+}
+
+/// A name or notice of the room as stderr shows it: decoded, UTF-8 when it
+/// is valid and GB18030 otherwise (a Windows member's GBK name), and made
+/// one safe line; never raw bytes.
+pub(super) fn for_stderr(bytes: &[u8]) -> String {
+    let (text, _) = crate::encoding::Encoding::Auto.decode(bytes);
+    crate::sanitize::one_line(&text)
 }
 
 /// The room.
@@ -616,9 +624,8 @@ impl<C> Room<C> {
     }
 
     pub(super) fn say_renamed(&mut self, notice: &Entry) {
-        let line = String::from_utf8_lossy(notice.wire())
-            .trim_end()
-            .to_string();
+        let wire = notice.wire();
+        let line = for_stderr(wire.strip_suffix(b"\n").unwrap_or(wire));
         self.say(line);
     }
 }

@@ -297,3 +297,31 @@ impl super::super::entry::View<'_> {
         }
     }
 }
+
+#[test]
+fn stderr_shows_a_windows_members_name_decoded_never_raw_bytes() {
+    let (mut r, t) = room(Config::default());
+    let a = join(&mut r, 2, t);
+    r.take_said();
+    // 老王 typed on a Chinese Windows: GBK bytes.
+    let mut nick = b"/nick ".to_vec();
+    nick.extend(encoding_rs::GBK.encode("老王").0.iter());
+    nick.push(b'\n');
+    r.take_bytes(a, &nick, t);
+    let said = r.take_said();
+    assert_eq!(said, vec!["[10.0.0.2:1000] is now 老王".to_string()]);
+    r.remove(a, Leave::Closed, t);
+    let said = r.take_said();
+    assert!(
+        said[0].starts_with("[老王@10.0.0.2:1000] left room"),
+        "{said:?}"
+    );
+    // UTF-8 stays UTF-8; control bytes are made safe.
+    let b = join(&mut r, 3, t);
+    r.take_said();
+    r.take_bytes(b, "/nick 小明\n".as_bytes(), t);
+    assert_eq!(
+        r.take_said(),
+        vec!["[10.0.0.3:1000] is now 小明".to_string()]
+    );
+}

@@ -261,7 +261,9 @@ enum ToPage<'a> {
     Notice {
         text: &'a str,
         /// The sentence it is, for the page to say in the reader's
-        /// language: `{"key":"room.notice.entered","args":{"who":…}}`.
+        /// language: `{"key":"room.notice.no_member","args":{"name":…}}`
+        /// (not on joins, leaves and renames: the page words those from
+        /// `entered`, `left`, `renamed` and `now`).
         #[serde(skip_serializing_if = "Option::is_none")]
         say: Option<serde_json::Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,7 +365,9 @@ pub fn page(entry: &Entry, decode: Encoding) -> String {
         let [entered, left, renamed, now] = named.map(|n| n.map(text));
         json(&ToPage::Notice {
             text: &all,
-            say: say(&all),
+            // The page says a join, leave or rename from the member it
+            // names (no key needed: each of these goes to every page).
+            say: None,
             entered: entered.as_deref(),
             left: left.as_deref(),
             renamed: renamed.as_deref(),
@@ -636,18 +640,18 @@ mod tests {
         );
         assert_eq!(
             page(&Entry::entered(b"10.0.0.2:4000"), gbk),
-            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","say":{"args":{"who":"10.0.0.2:4000"},"key":"room.notice.entered"},"entered":"10.0.0.2:4000"}"#
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] entered room","entered":"10.0.0.2:4000"}"#
         );
         assert_eq!(
             page(
                 &Entry::renamed(b"10.0.0.2:4000", &gbk.encode("老王").unwrap()),
                 gbk
             ),
-            r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","say":{"args":{"now":"老王","who":"10.0.0.2:4000"},"key":"room.notice.renamed"},"renamed":"10.0.0.2:4000","now":"老王"}"#
+            r#"{"kind":"notice","text":"[10.0.0.2:4000] is now 老王","renamed":"10.0.0.2:4000","now":"老王"}"#
         );
         assert_eq!(
             page(&Entry::left(b"bob@10.0.0.2:4000", true), gbk),
-            r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","say":{"args":{"who":"bob@10.0.0.2:4000"},"key":"room.notice.left_slow"},"left":"bob@10.0.0.2:4000"}"#
+            r#"{"kind":"notice","text":"[bob@10.0.0.2:4000] left room (too slow)","left":"bob@10.0.0.2:4000"}"#
         );
         assert_eq!(
             page(&Entry::private(b"bob@10.0.0.2:4000", b"psst"), gbk),
