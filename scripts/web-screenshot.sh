@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of the room's web page, for a person to look at: a room-server
 # with --web on loopback, a few named members chatting (nc, in GB2312), and the
-# page in headless Chromium (--screenshot) at a desktop and a phone size.
+# page in headless Chromium (--screenshot) at a desktop and a phone size,
+# in Chinese as a class sees it (the page follows the browser's language).
 #
 # Usage: scripts/web-screenshot.sh [DIR]    (default: target/screenshots)
 # Writes DIR/web-desktop.png and DIR/web-phone.png. Needs chromium and nc;
@@ -52,6 +53,7 @@ shot() { # shot NAME WIDTH HEIGHT
     timeout 40 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync --disable-quic \
         --user-data-dir="$work/profile-$1" --window-size="$2,$3" --virtual-time-budget=6000 \
+        --lang=zh-CN --accept-lang=zh-CN \
         --screenshot="$out/web-$1.png" "$web" >"$work/chromium-$1.log" 2>&1 ||
         { echo "web-screenshot: chromium failed:" >&2; tail -5 "$work/chromium-$1.log" >&2; exit 1; }
 }

@@ -649,24 +649,35 @@ async fn the_windows_binary_serves_its_window_under_wine() {
 async fn screenshots() {
     let base = scratch();
     let dl = base.join("下载");
-    let gui = Gui::start(&[
-        "--ipmsg",
-        "-b",
-        "127.0.0.2",
-        "-p",
-        "0",
-        "--name",
-        "小王",
-        "--group",
-        "实验室",
-        "--download-dir",
-        dl.to_str().unwrap(),
-        "127.0.0.4",
-    ]);
+    // As a Chinese user sees it: lanchat and the browser in Chinese.
+    let gui = Gui::start_env(
+        &[
+            "--ipmsg",
+            "-b",
+            "127.0.0.2",
+            "-p",
+            "0",
+            "--name",
+            "小王",
+            "--group",
+            "实验室",
+            "--download-dir",
+            dl.to_str().unwrap(),
+            "127.0.0.4",
+        ],
+        &[("LANCHAT_LANG", "zh-CN")],
+    );
     let mut peer = Peer::start(&base, "127.0.0.4", gui.listen.port(), "127.0.0.2");
     peer.cmd("entry");
     let driver = Driver::start();
-    let page = open(&driver, "shots", &gui.url).await;
+    let page = driver.browser_lang("shots", "zh-CN").await;
+    page.goto(&gui.url).await.unwrap();
+    wait_for(
+        &page,
+        "connected",
+        "return document.getElementById('state').className === 'open'",
+    )
+    .await;
     wait_for(
         &page,
         "the peer",
@@ -693,7 +704,7 @@ async fn screenshots() {
         "document.querySelector('.offer[data-offer=\"1\"] [data-action=get]').click()",
     )
     .await;
-    wait_for(&page, "saved", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('✓ saved'))").await;
+    wait_for(&page, "saved", "return [...document.querySelectorAll('#messages .text')].some(t => t.textContent.includes('✓ 已保存'))").await;
     peer.cmd("offer 7003 stall");
     wait_for(
         &page,
