@@ -33,7 +33,12 @@ impl Said {
 
     /// The sentence in this process's language.
     pub fn text(&self) -> String {
-        let template = crate::_rust_i18n_translate(&rust_i18n::locale(), self.key);
+        self.text_in(&rust_i18n::locale())
+    }
+
+    /// The sentence in the catalog's `locale`.
+    pub fn text_in(&self, locale: &str) -> String {
+        let template = crate::_rust_i18n_translate(locale, self.key);
         let names: Vec<&str> = self.args.iter().map(|(k, _)| *k).collect();
         let values: Vec<String> = self.args.iter().map(|(_, v)| v.clone()).collect();
         rust_i18n::replace_patterns(&template, &names, &values)
@@ -195,10 +200,7 @@ mod tests {
     #[test]
     fn a_notice_fills_its_sentence_in_chinese() {
         let said = classify("[老王@10.0.0.2:1] entered room").unwrap();
-        let zh = crate::_rust_i18n_translate("zh-CN", said.key);
-        let names: Vec<&str> = said.args.iter().map(|(k, _)| *k).collect();
-        let values: Vec<String> = said.args.iter().map(|(_, v)| v.clone()).collect();
-        let text = rust_i18n::replace_patterns(&zh, &names, &values);
+        let text = said.text_in("zh-CN");
         assert!(text.contains("老王@10.0.0.2:1"), "{text}");
         assert!(!text.contains("entered"), "{text}");
     }

@@ -149,10 +149,16 @@ impl Shared {
             .truncate(false)
             .open(&part)
             .map_err(|e| {
-                t!("files.cannot_write", path = part.display(), why = disk(&e)).into_owned()
+                t!(
+                    "files.cannot_write",
+                    path = part.display(),
+                    why = net::describe(&e)
+                )
+                .into_owned()
             })?;
-        out.set_len(offset).map_err(|e| disk(&e))?;
-        out.seek(SeekFrom::Start(offset)).map_err(|e| disk(&e))?;
+        out.set_len(offset).map_err(|e| net::describe(&e))?;
+        out.seek(SeekFrom::Start(offset))
+            .map_err(|e| net::describe(&e))?;
         let mut buf = vec![0u8; CHUNK];
         // The first bytes are told at once (a slow or stalled transfer
         // shows what came), then every TELL_EVERY.
@@ -203,7 +209,7 @@ impl Shared {
                 )
                 .into_owned());
             }
-            out.write_all(&buf[..k]).map_err(|e| disk(&e))?;
+            out.write_all(&buf[..k]).map_err(|e| net::describe(&e))?;
             offset += k as u64;
             got += k as u64;
             if told.elapsed() >= TELL_EVERY {
@@ -211,10 +217,10 @@ impl Shared {
                 self.tell_in(n, done_before + offset, total, start);
             }
         }
-        out.flush().map_err(|e| disk(&e))?;
+        out.flush().map_err(|e| net::describe(&e))?;
         drop(out);
         let target = dir.join(&name);
-        fs::rename(&part, &target).map_err(|e| disk(&e))?;
+        fs::rename(&part, &target).map_err(|e| net::describe(&e))?;
         self.tell_in(n, done_before + item.size, total, start);
         Ok((target, got))
     }
@@ -311,7 +317,7 @@ impl Shared {
                                 name
                             };
                             let path = parent.join(name);
-                            fs::create_dir_all(&path).map_err(|e| disk(&e))?;
+                            fs::create_dir_all(&path).map_err(|e| net::describe(&e))?;
                             if top.is_none() {
                                 top = Some(path.clone());
                             }
@@ -328,19 +334,19 @@ impl Shared {
                             });
                             let target = parent.join(&name);
                             let part = parent.join(format!("{name}.part"));
-                            let f = File::create(&part).map_err(|e| disk(&e))?;
+                            let f = File::create(&part).map_err(|e| net::describe(&e))?;
                             file = Some((f, part, target));
                         }
                         Entry::Data(d) => {
                             if let Some((f, _, _)) = &mut file {
-                                f.write_all(d).map_err(|e| disk(&e))?;
+                                f.write_all(d).map_err(|e| net::describe(&e))?;
                             }
                             bytes += d.len() as u64;
                         }
                         Entry::FileEnd => {
                             if let Some((f, part, target)) = file.take() {
                                 drop(f);
-                                fs::rename(&part, &target).map_err(|e| disk(&e))?;
+                                fs::rename(&part, &target).map_err(|e| net::describe(&e))?;
                             }
                         }
                         Entry::Up => {
@@ -379,17 +385,5 @@ impl Shared {
         }
         self.tell_in(n, done_before + bytes.max(item.size), total, start);
         Ok((top, bytes))
-    }
-}
-
-/// A write error in words: a full disk is said as such.
-fn disk(e: &io::Error) -> String {
-    if matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    ) {
-        t!("files.disk_full").into_owned()
-    } else {
-        net::describe(e)
     }
 }
