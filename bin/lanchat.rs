@@ -78,6 +78,10 @@ fn alias(text: &str) -> Result<(IpAddr, String), String> {
 }
 
 fn main() -> ExitCode {
+    // `lanchat doctor …`: the doctor has its own options (README "lanchat doctor").
+    if std::env::args_os().nth(1).is_some_and(|a| a == "doctor") {
+        return lanchat::doctor::cli::main(std::env::args_os().skip(1));
+    }
     // Started from Explorer (a double-click: no arguments, and the console
     // is lanchat's alone): the desktop window.
     let args = if std::env::args_os().len() == 1 && lanchat::sys::console_is_ours_alone() {

@@ -52,6 +52,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 pub mod chat;
 pub mod cli;
 pub mod clock;
+pub mod doctor;
 pub mod encoding;
 pub mod exit;
 pub mod filter;

@@ -12,6 +12,7 @@
 //! | the user's language | `LC_ALL`, else `LC_MESSAGES`, else `LANG` (POSIX) | the UI language (`sys-locale`) |
 //! | the ANSI code page of piped text | none (UTF-8) | `GetACP` |
 //! | the terminal mode, restored on exit | `termios` (`unix.rs`) | the console keeps its mode |
+//! | who holds a port, neighbours, default route (`lanchat doctor`) | `/proc` (`netinfo_linux.rs`) | the IP helper tables (`netinfo_windows.rs`) |
 //! | batched UDP | `recvmmsg`/`sendmmsg`, ICMP errors from the error queue (`udp_linux.rs`) | one datagram per call (`udp_portable.rs`) |
 //!
 //! Per-OS code is chosen by `#[cfg]` on whole files (`#[path]`), as
@@ -29,6 +30,16 @@ mod os;
 mod os;
 
 #[cfg(target_os = "linux")]
+#[path = "netinfo_linux.rs"]
+pub mod netinfo;
+#[cfg(windows)]
+#[path = "netinfo_windows.rs"]
+pub mod netinfo;
+#[cfg(all(unix, not(target_os = "linux")))]
+#[path = "netinfo_other.rs"]
+pub mod netinfo;
+
+#[cfg(target_os = "linux")]
 #[path = "udp_linux.rs"]
 pub mod udp;
 #[cfg(not(target_os = "linux"))]
@@ -39,6 +50,15 @@ pub use os::{
     ansi_encoding, console_is_ours_alone, is_out_of_files, prepare_listener, system_language,
     TermMode,
 };
+
+/// A program holding a port, as the OS names it (for `lanchat doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id.
+    pub pid: u32,
+    /// Its name (`chat-window`, `lanchat.exe`), where the OS tells it.
+    pub name: Option<String>,
+}
 
 /// Datagrams received per system call (where batching exists).
 pub const BATCH: usize = 32;
