@@ -70,6 +70,29 @@ for b in chat-window input-box room-server room-client lanchat; do
 done
 ok "--version and usage errors (exit 2) of the five .exe files"
 
+# --- lanchat.exe doctor: runs, lists Wine's interfaces, says what it could
+# not read (no crash, no guess); against an answer on loopback it probes
+# and names the .exe holding the port from the IP helper tables ---
+set +e; out=$(w "$EXE/lanchat.exe" doctor --json 2>&1); code=$?; set -e
+python3 - "$out" "$code" <<'PY' || die "lanchat.exe doctor --json: exit $code: $out"
+import json, sys
+d = json.loads(sys.argv[1]); code = int(sys.argv[2])
+codes = [f["code"] for f in d["findings"]]
+assert code in (0, 1), code
+assert d["interfaces"] or "no-interface" in codes, d
+assert "firewall-unreadable" in codes or d["firewall"]["read"], d
+PY
+dport=$(closed_port SOCK_DGRAM)
+wine "$EXE/lanchat.exe" doctor --answer -b 127.0.0.1 -p "$dport" >"$tmp/da.out" 2>"$tmp/da.err" &
+dpid=$!
+pids+=("$dpid")
+until_line "$tmp/da.err" "^listening on " 120
+set +e; out=$(w "$EXE/lanchat.exe" doctor 127.0.0.1 -p "$dport" 2>&1); code=$?; set -e
+[[ $code -eq 1 && $out == *"✓ UDP to 127.0.0.1:$dport"* && $out == *"✓ TCP to 127.0.0.1:$dport"* && $out == *"UDP port $dport is held by lanchat.exe (pid "* ]] ||
+    die "lanchat.exe doctor 127.0.0.1 against lanchat.exe doctor --answer: exit $code: $out"
+kill -INT "$dpid" 2>/dev/null || true
+ok "lanchat.exe doctor: Wine's interfaces listed, the unread firewall said; probes an answer and names the port's holder"
+
 # --- Chinese Windows: the language from Wine's locale (LANG), no override ---
 zh() { env -u LANCHAT_LANG LANG=zh_CN.UTF-8 LC_ALL=zh_CN.UTF-8 timeout --foreground 300 wine "$@"; }
 for b in chat-window input-box room-server room-client lanchat; do

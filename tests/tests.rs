@@ -7,6 +7,7 @@
 mod util;
 
 mod docs;
+mod doctor;
 mod files;
 mod gui;
 mod lanchat;

@@ -58,19 +58,26 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Binds UDP and TCP `settings.port` on every address and joins the
-    /// multicast group on every interface.
+    /// Binds UDP and TCP `settings.port` on `ip` (every address when
+    /// unspecified) and joins the multicast group on every interface (only
+    /// on `ip`'s when one is given: bound to loopback, nothing is said on
+    /// the network, not even a membership report).
     ///
     /// # Errors
     /// The port cannot be bound (another program holds it…).
-    pub fn bind(settings: Settings) -> Result<Answer, net::NetError> {
-        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, settings.port));
+    pub fn bind(settings: Settings, ip: IpAddr) -> Result<Answer, net::NetError> {
+        let addr = SocketAddr::new(ip, settings.port);
         let udp = net::bind_udp(addr, 1 << 20, false)?.socket;
         let tcp = net::bind_tcp(addr)?;
         tcp.set_nonblocking(false).map_err(net::NetError::Setup)?;
         udp.set_read_timeout(Some(Duration::from_millis(500)))
             .map_err(net::NetError::Setup)?;
-        for ip in net::local_ips() {
+        let on: Vec<IpAddr> = if ip.is_unspecified() {
+            net::local_ips()
+        } else {
+            vec![ip]
+        };
+        for ip in on {
             if let IpAddr::V4(v4) = ip {
                 let _ = udp.join_multicast_v4(&GROUP, &v4);
             }

@@ -35,6 +35,8 @@ pub struct Args {
     room: Option<String>,
     #[arg(help = t!("help.doctor.answer").to_string(), long)]
     answer: bool,
+    #[arg(help = t!("help.doctor.bind").to_string(), short, long, value_name = "ADDR", requires = "answer", value_parser = cli::bind_addr)]
+    bind: Option<std::net::IpAddr>,
     #[arg(help = t!("help.doctor.json").to_string(), long, conflicts_with = "answer")]
     json: bool,
 }
@@ -56,25 +58,36 @@ where
         room: args.room.clone(),
     };
     if args.answer {
-        return exit::report("lanchat doctor", run_answer(&config));
+        let bind = args
+            .bind
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        return exit::report("lanchat doctor", run_answer(&config, bind));
     }
     let report = super::examine(&config);
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => print_out(&format!("{json}\n")),
             Err(e) => {
                 status::say(&format!("lanchat doctor: {e}"));
                 return ExitCode::from(exit::FAILURE);
             }
         }
     } else {
-        print!("{}", super::render(&report, config.peer.as_deref()));
+        print_out(&super::render(&report, config.peer.as_deref()));
     }
     ExitCode::from(report.exit_code())
 }
 
-fn run_answer(config: &Config) -> anyhow::Result<u8> {
-    let answer = Answer::bind(config.settings())?;
+/// Writes to stdout; a reader that went away (`| head`) is not an error
+/// worth a panic.
+pub(crate) fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn run_answer(config: &Config, bind: std::net::IpAddr) -> anyhow::Result<u8> {
+    let answer = Answer::bind(config.settings(), bind)?;
     if let Some(addr) = answer.local_addr() {
         // Scripts wait for this line: the same words in every language.
         status::say(&format!("listening on {addr}"));

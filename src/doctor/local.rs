@@ -113,7 +113,7 @@ pub(crate) fn classify(
                 .iter()
                 .find(|(n, _)| *n == r.name)
                 .map(|(_, d)| d.clone())
-                .filter(|d| !d.is_empty());
+                .filter(|d| !d.is_empty() && *d != r.name);
             let lan = defaults.contains(&r.name)
                 || peer.is_some_and(|p| same_subnet(r.addr, p, r.prefix));
             let is_virtual = !lan && looks_virtual(&r.name, description.as_deref().unwrap_or(""));
