@@ -19,6 +19,11 @@ use crate::{net, status};
 pub const LIFETIME: Duration = Duration::from_secs(600);
 const SESSIONS: usize = 1024;
 const HELLOS_PER_SESSION: u8 = 3;
+/// Datagrams answered per second at most: a doctor sends a handful; a
+/// flood of probes (or of forged sources) gets no more than this back.
+const REPLIES_PER_SECOND: u32 = 64;
+/// TCP questions answered at once at most.
+const TCP_AT_ONCE: usize = 16;
 
 #[derive(Default)]
 struct Heard {
@@ -33,9 +38,25 @@ struct Book {
     order: VecDeque<String>,
     probes: u64,
     hosts: BTreeSet<IpAddr>,
+    /// The second being counted and the replies sent in it.
+    second: Option<std::time::Instant>,
+    replies: u32,
 }
 
 impl Book {
+    /// Whether one more reply fits in this second's allowance.
+    fn may_reply(&mut self, now: std::time::Instant) -> bool {
+        match self.second {
+            Some(start) if now.duration_since(start) < Duration::from_secs(1) => {}
+            _ => {
+                self.second = Some(now);
+                self.replies = 0;
+            }
+        }
+        self.replies += 1;
+        self.replies <= REPLIES_PER_SECOND
+    }
+
     fn entry(&mut self, session: &str) -> &mut Heard {
         if !self.sessions.contains_key(session) {
             if self.order.len() >= SESSIONS {
@@ -68,7 +89,13 @@ impl Answer {
     pub fn bind(settings: Settings, ip: IpAddr) -> Result<Answer, net::NetError> {
         let addr = SocketAddr::new(ip, settings.port);
         let udp = net::bind_udp(addr, 1 << 20, false)?.socket;
+        // TCP on the same port (the one UDP got, for `-p 0`).
+        let addr = udp.local_addr().map_err(net::NetError::Setup)?;
         let tcp = net::bind_tcp(addr)?;
+        let settings = Settings {
+            port: addr.port(),
+            ..settings
+        };
         tcp.set_nonblocking(false).map_err(net::NetError::Setup)?;
         udp.set_read_timeout(Some(Duration::from_millis(500)))
             .map_err(net::NetError::Setup)?;
@@ -102,9 +129,19 @@ impl Answer {
         let tcp = self.tcp.try_clone();
         std::thread::spawn(move || {
             let Ok(tcp) = tcp else { return };
+            let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             for stream in tcp.incoming().flatten() {
-                let (book, settings) = (Arc::clone(&book), settings.clone());
-                std::thread::spawn(move || tell(stream, &book, settings));
+                use std::sync::atomic::Ordering::SeqCst;
+                if busy.fetch_add(1, SeqCst) >= TCP_AT_ONCE {
+                    busy.fetch_sub(1, SeqCst);
+                    continue; // dropped: closed at once
+                }
+                let (book, settings, busy) =
+                    (Arc::clone(&book), settings.clone(), Arc::clone(&busy));
+                std::thread::spawn(move || {
+                    tell(stream, &book, settings);
+                    busy.fetch_sub(1, SeqCst);
+                });
             }
         });
         let mut buf = vec![0u8; 2048];
@@ -129,6 +166,9 @@ impl Answer {
     fn heard(&self, session: &str, kind: Kind, reply_port: u16, from: SocketAddr) {
         let (first, hello) = {
             let mut book = self.book.lock().unwrap_or_else(|e| e.into_inner());
+            if !book.may_reply(std::time::Instant::now()) {
+                return;
+            }
             book.probes += 1;
             book.hosts.insert(from.ip());
             let h = book.entry(session);
@@ -201,6 +241,75 @@ fn tell(stream: TcpStream, book: &Mutex<Book>, settings: Settings) {
     if let Ok(mut json) = serde_json::to_string(&report) {
         json.push('\n');
         let _ = (&stream).write_all(json.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn replies_are_bounded_per_second_and_sessions_in_number() {
+        let mut book = Book::default();
+        let t0 = Instant::now();
+        let sent = (0..1000).filter(|_| book.may_reply(t0)).count();
+        assert_eq!(sent, REPLIES_PER_SECOND as usize);
+        assert!(book.may_reply(t0 + Duration::from_millis(1001)));
+        for i in 0..(SESSIONS + 10) {
+            book.entry(&format!("{i:016x}")).kinds.insert(Kind::Unicast);
+        }
+        assert_eq!(book.sessions.len(), SESSIONS);
+        assert!(!book.sessions.contains_key(&format!("{:016x}", 0)));
+    }
+
+    #[test]
+    fn an_answer_on_loopback_replies_and_tells_over_tcp() {
+        let settings = Settings {
+            version: "t".into(),
+            port: 0,
+            encoding: "gb2312".into(),
+            mode: "udp".into(),
+        };
+        let answer = Answer::bind(settings, IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let addr = answer.local_addr().unwrap();
+        let tcp_port = answer.tcp.local_addr().unwrap().port();
+        assert_eq!(tcp_port, addr.port());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let runner = std::thread::spawn(move || {
+            answer.run(move || flag.load(std::sync::atomic::Ordering::SeqCst))
+        });
+        let me = UdpSocket::bind("127.0.0.1:0").unwrap();
+        me.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let probe = Message::Probe {
+            session: "00112233445566ff".into(),
+            kind: Kind::Unicast,
+            reply_port: me.local_addr().unwrap().port(),
+        };
+        me.send_to(&probe.to_bytes(), addr).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let (n, _) = me.recv_from(&mut buf).unwrap();
+            got.push(Message::parse(&buf[..n]).unwrap());
+        }
+        assert!(got.iter().any(|m| matches!(
+            m,
+            Message::Heard {
+                kind: Kind::Unicast,
+                ..
+            }
+        )));
+        assert!(got.iter().any(|m| matches!(m, Message::Hello { .. })));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&wire::ask("00112233445566ff")).unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        let report: Report = serde_json::from_str(&line).unwrap();
+        assert_eq!(report.heard, vec![Kind::Unicast]);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(runner.join().unwrap(), (1, 1));
     }
 }
 
