@@ -244,6 +244,24 @@ fn tell(stream: TcpStream, book: &Mutex<Book>, settings: Settings) {
     }
 }
 
+/// Prints how to reach this answer: its addresses.
+pub fn say_started(port: u16) {
+    let addrs: Vec<String> = net::local_ips()
+        .into_iter()
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .map(|ip| ip.to_string())
+        .collect();
+    let addrs = if addrs.is_empty() {
+        "127.0.0.1".to_string()
+    } else {
+        addrs.join(", ")
+    };
+    status::say(&format!(
+        "lanchat doctor: {}",
+        t!("doctor.answer.started", port = port, addrs = addrs)
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,22 +329,4 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(runner.join().unwrap(), (1, 1));
     }
-}
-
-/// Prints how to reach this answer: its addresses.
-pub fn say_started(port: u16) {
-    let addrs: Vec<String> = net::local_ips()
-        .into_iter()
-        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
-        .map(|ip| ip.to_string())
-        .collect();
-    let addrs = if addrs.is_empty() {
-        "127.0.0.1".to_string()
-    } else {
-        addrs.join(", ")
-    };
-    status::say(&format!(
-        "lanchat doctor: {}",
-        t!("doctor.answer.started", port = port, addrs = addrs)
-    ));
 }
