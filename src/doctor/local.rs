@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use ipnet::Ipv4Net;
 use rust_i18n::t;
 
 use super::firewall;
@@ -132,22 +133,27 @@ pub(crate) fn classify(
 
 /// Whether `a` and `b` are on one subnet of `prefix` bits.
 pub fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix.min(32)))
-    };
-    u32::from(a) & mask == u32::from(b) & mask
+    Ipv4Net::new(a, prefix.min(32)).is_ok_and(|net| net.contains(&b))
 }
 
 /// The network of an address: `192.168.1.0/24`.
 fn network(addr: Ipv4Addr, prefix: u8) -> String {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix.min(32)))
-    };
-    format!("{}/{prefix}", Ipv4Addr::from(u32::from(addr) & mask))
+    Ipv4Net::new(addr, prefix.min(32))
+        .map(|n| n.trunc().to_string())
+        .unwrap_or_default()
+}
+
+/// The programs holding a port, as a person reads them:
+/// `chat-window (pid 4242), pid 77`.
+pub fn holders_text(holders: &[Holder]) -> String {
+    holders
+        .iter()
+        .map(|h| match &h.name {
+            Some(n) => t!("doctor.program", name = n, pid = h.pid).into_owned(),
+            None => t!("doctor.program_unnamed", pid = h.pid).into_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The troubles with the interfaces.
@@ -264,14 +270,7 @@ pub fn port_finding(port: u16, tcp: bool, state: &Port) -> Option<Finding> {
     let (text, fix) = match state {
         Port::Free => return None,
         Port::Held(Ok(holders)) if !holders.is_empty() => {
-            let programs = holders
-                .iter()
-                .map(|h| match &h.name {
-                    Some(n) => t!("doctor.program", name = n, pid = h.pid).into_owned(),
-                    None => t!("doctor.program_unnamed", pid = h.pid).into_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let programs = holders_text(holders);
             let kill = holders
                 .iter()
                 .map(|h| {

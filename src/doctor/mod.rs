@@ -221,15 +221,7 @@ pub fn examine(config: &Config) -> Report {
     for (port, tcp) in wanted {
         let state = local::check_port(port, tcp);
         let held_by = match &state {
-            local::Port::Held(Ok(h)) if !h.is_empty() => Some(
-                h.iter()
-                    .map(|h| match &h.name {
-                        Some(n) => t!("doctor.program", name = n, pid = h.pid).into_owned(),
-                        None => t!("doctor.program_unnamed", pid = h.pid).into_owned(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
+            local::Port::Held(Ok(h)) if !h.is_empty() => Some(local::holders_text(h)),
             _ => None,
         };
         findings.extend(local::port_finding(port, tcp, &state));

@@ -279,23 +279,17 @@ fn ask(peer: Ipv4Addr, port: u16, session: &str) -> Tcp {
         return Tcp::Other;
     }
     let mut line = String::new();
-    let mut reader = BufReader::new(stream.take_limit());
+    let mut reader = BufReader::new(limited(stream));
     match reader.read_line(&mut line) {
         Ok(_) => serde_json::from_str(line.trim_end()).map_or(Tcp::Other, Tcp::Report),
         Err(_) => Tcp::Other,
     }
 }
 
-trait TakeLimit {
-    fn take_limit(self) -> std::io::Take<TcpStream>;
-}
-
-impl TakeLimit for TcpStream {
-    /// A doctor's answer is a few hundred bytes; a stranger's stream is
-    /// read no further than 64 KiB.
-    fn take_limit(self) -> std::io::Take<TcpStream> {
-        std::io::Read::take(self, 64 * 1024)
-    }
+/// A doctor's answer is a few hundred bytes; a stranger's stream is read
+/// no further than 64 KiB.
+fn limited(stream: TcpStream) -> std::io::Take<TcpStream> {
+    std::io::Read::take(stream, 64 * 1024)
 }
 
 /// What probing PEER as an IP Messenger host gave.
@@ -403,7 +397,7 @@ pub fn room(addr: SocketAddr) -> RoomSeen {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
     let mut line = Vec::new();
-    let mut reader = BufReader::new(stream.take_limit());
+    let mut reader = BufReader::new(limited(stream));
     match reader.read_until(b'\n', &mut line) {
         Ok(n) if n > 0 => {
             let text = match Encoding::for_decoding("auto") {
