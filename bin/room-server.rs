@@ -49,6 +49,18 @@ struct Args {
     web_encoding: Encoding,
     #[arg(help = t!("help.room_server.web_origin").to_string(), long, value_name = "ORIGIN", requires = "web")]
     web_origin: Vec<String>,
+    #[arg(help = t!("help.room_server.password").to_string(), long, value_name = "TEXT", conflicts_with = "password_file")]
+    password: Option<String>,
+    #[arg(help = t!("help.room_server.password_file").to_string(), long, value_name = "FILE")]
+    password_file: Option<std::path::PathBuf>,
+    #[arg(help = t!("help.room_server.op_password").to_string(), long, value_name = "TEXT", conflicts_with = "op_password_file")]
+    op_password: Option<String>,
+    #[arg(help = t!("help.room_server.op_password_file").to_string(), long, value_name = "FILE")]
+    op_password_file: Option<std::path::PathBuf>,
+    #[arg(help = t!("help.room_server.bans").to_string(), long, value_name = "FILE")]
+    bans: Option<std::path::PathBuf>,
+    #[arg(help = t!("help.room_server.relay_bytes").to_string(), long)]
+    relay_bytes: bool,
     #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
     generate: Option<cli::Generate>,
 }
@@ -61,7 +73,40 @@ fn main() -> ExitCode {
     exit::report("room-server", run(args))
 }
 
+/// A password from the command line or the first line of a file (so it
+/// stays out of `ps`); an empty one is refused as a usage error.
+fn secret(
+    text: Option<&str>,
+    file: Option<&std::path::Path>,
+    option: &str,
+) -> anyhow::Result<Option<Box<[u8]>>> {
+    let value = match (text, file) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(path)) => {
+            let all = std::fs::read_to_string(path)
+                .with_context(|| t!("room.password_file", path = path.display()).into_owned())?;
+            all.lines().next().unwrap_or("").to_string()
+        }
+        (None, None) => return Ok(None),
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        lanchat::i18n::refuse(Args::command(), &t!("room.password_empty", option = option));
+    }
+    Ok(Some(value.as_bytes().into()))
+}
+
 fn run(args: Args) -> anyhow::Result<u8> {
+    let password = secret(
+        args.password.as_deref(),
+        args.password_file.as_deref(),
+        "--password",
+    )?;
+    let op_password = secret(
+        args.op_password.as_deref(),
+        args.op_password_file.as_deref(),
+        "--op-password",
+    )?;
     let config = Config {
         max_clients: usize::try_from(args.max_clients).unwrap_or(usize::MAX),
         max_line: usize::try_from(args.max_line).unwrap_or(usize::MAX),
@@ -72,6 +117,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
         max_requests: 0,
         history: args.history.unwrap_or(0),
         history_file: args.history_file.clone(),
+        password,
+        op_password,
+        bans_file: args.bans.clone(),
+        relay_bytes: args.relay_bytes,
         verbose: true,
     };
     if let Err(why) = config.check() {

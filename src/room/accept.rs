@@ -17,6 +17,7 @@ use super::page;
 use super::server::{Server, HTTP_BASE};
 use super::web;
 use super::web::http::{HttpConn, Step};
+use crate::encoding::Encoding;
 use crate::net::{self, canonical};
 
 impl Server {
@@ -157,7 +158,13 @@ impl Server {
             conn,
             want_read: false,
         };
-        self.join(link, addr, Some(hello));
+        if let Some(key) = self.join(link, addr, Some(hello)) {
+            if let Some(Encoding::Label { encoding, .. }) =
+                self.web.as_ref().map(|w| w.config.encode)
+            {
+                self.room.set_page_tongue(key, encoding);
+            }
+        }
     }
 
     /// Handles an accept error; returns whether to stop accepting for now.

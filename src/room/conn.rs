@@ -105,6 +105,35 @@ pub fn read(
     }
 }
 
+/// The last line for a member the room removed (kicked, banned, refused
+/// for guessing), written as far as its socket takes it now, before the
+/// connection is closed: a TCP member reads the line, a page the notice
+/// and a close frame that says why.
+pub fn goodbye(conn: &mut Conn, line: &[u8]) {
+    use std::io::Write;
+    match conn {
+        Conn::Tcp(stream) => {
+            let _ = stream.write(line);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+        Conn::Page(ws) => {
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end();
+            let _ = ws.write(tungstenite::Message::text(super::web::notice(text)));
+            // A close reason is at most 123 bytes.
+            let mut reason = text.to_string();
+            while reason.len() > 120 {
+                reason.pop();
+            }
+            page::say_goodbye(
+                ws,
+                tungstenite::protocol::frame::coding::CloseCode::Policy,
+                &reason,
+            );
+        }
+    }
+}
+
 /// Writes to member `key` what the room has for it, each entry in the
 /// connection's own form, up to its share of this turn.
 pub fn write(room: &mut LinkedRoom, key: usize, pages: Option<&mut PageCache>) {

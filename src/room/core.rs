@@ -40,12 +40,14 @@ pub use super::limits::{Config, Stats};
 
 use slab::Slab;
 
+use super::access::{Bans, Guesses};
 use super::entry::{Entry, Label};
 use super::feed::{Feed, MemberId, Outbox};
 use super::flow::{Flow, Standing, State};
 use super::framer::{Frame, Framer};
 use super::history::History;
-use super::names::Directory;
+use super::names::{Command, Directory};
+use super::tongue::Tongue;
 use super::wire;
 use crate::filter::Bucket;
 
@@ -64,6 +66,10 @@ pub enum Leave {
     Failed(String),
     /// Dropped: too far behind.
     TooSlow,
+    /// Removed by an operator (kicked, its address banned) or refused for
+    /// guessing passwords: it is sent this line before it is closed, and
+    /// nobody is told it left (they were told why already).
+    Removed(Vec<u8>),
 }
 
 /// Where a member stands with writing.
@@ -109,6 +115,10 @@ pub enum Refusal {
     Full,
     /// `--max-per-host`.
     TooMany(IpAddr, usize),
+    /// Its address is banned.
+    Banned,
+    /// Its address gave too many wrong passwords in a minute.
+    Guessing,
 }
 
 impl Refusal {
@@ -117,6 +127,8 @@ impl Refusal {
         match *self {
             Refusal::Full => wire::ROOM_FULL.to_string(),
             Refusal::TooMany(ip, max) => wire::too_many(ip, max),
+            Refusal::Banned => wire::BANNED.to_string(),
+            Refusal::Guessing => wire::TOO_MANY_WRONG.to_string(),
         }
     }
 
@@ -125,6 +137,8 @@ impl Refusal {
         match self {
             Refusal::Full => "room full",
             Refusal::TooMany(..) => "too many connections from this address",
+            Refusal::Banned => "banned",
+            Refusal::Guessing => "too many wrong passwords",
         }
     }
 }
@@ -172,12 +186,31 @@ pub struct Member<C> {
     pub(super) writing: Writing,
     /// In the idle list.
     pub(super) in_idle: bool,
+    /// A browser (its lines are decoded for it, never re-encoded).
+    pub(super) page: bool,
+    /// Held back until it gives the room password: not in the room.
+    pub(super) waiting: bool,
+    /// An operator.
+    pub(super) op: bool,
+    /// Muted: until then (`Some(None)`: until `/unmute`).
+    pub(super) muted: Option<Option<Instant>>,
+    pub(super) told_muted: bool,
+    /// Its encoding, as far as the room knows it.
+    pub(super) tongue: Tongue,
+    /// Its name as names are compared (see [`super::tongue::name_key`]).
+    pub(super) nick_key: Option<Vec<u8>>,
 }
 
 impl<C> Member<C> {
-    /// Whether it is still sent anything (and so holds a place in the feed).
+    /// Whether it is still sent anything.
     pub(super) fn receives(&self) -> bool {
         !self.leaving && !self.unwritable
+    }
+
+    /// Whether it is sent the room's feed (and so holds a place in it):
+    /// it receives and is in the room (not waiting for the password).
+    pub(super) fn in_feed(&self) -> bool {
+        self.receives() && !self.waiting
     }
 
     /// Its label for stderr, decoded (see [`for_stderr`]).
@@ -232,6 +265,13 @@ pub struct Room<C> {
     pub(super) history: History,
     /// Lines for stderr, in order, for the caller to print.
     pub(super) said: Vec<String>,
+    /// Members waiting for the password (connections, not in the room).
+    pub(super) waiting: usize,
+    /// Wrong passwords per address.
+    pub(super) guesses: Guesses,
+    pub(super) bans: Bans,
+    /// `/topic`: told to everyone who joins, after the history.
+    pub(super) topic: Option<Rc<Entry>>,
 }
 
 impl<C> Room<C> {
@@ -259,6 +299,10 @@ impl<C> Room<C> {
             roster: BTreeMap::new(),
             history,
             said: Vec::new(),
+            waiting: 0,
+            guesses: Guesses::default(),
+            bans: Bans::default(),
+            topic: None,
         }
     }
 
@@ -272,10 +316,15 @@ impl<C> Room<C> {
         &self.stats
     }
 
-    /// Members in the room.
+    /// Connections in the room, members waiting for the password too.
     #[allow(clippy::len_without_is_empty)] // a room is never asked that
     pub fn len(&self) -> usize {
         self.members.len()
+    }
+
+    /// Members in the room (not those waiting for the password).
+    pub fn present(&self) -> usize {
+        self.members.len() - self.waiting
     }
 
     /// The key the next member will get (to register its connection
@@ -452,10 +501,34 @@ impl<C> Room<C> {
         if let (Some(bucket), Some(rate)) = (&mut m.bucket, rate) {
             bucket.take(rate, now);
         }
-        if line.first() == Some(&b'/') && super::names::command(line).is_some() {
-            return self.command(key, line, now);
+        let command = if line.first() == Some(&b'/') {
+            super::names::command(line)
+        } else {
+            None
+        };
+        if m.waiting {
+            // Outside the room: only the password is read; nothing else
+            // is relayed, kept or held.
+            return match command {
+                Some(Command::Pass(pw)) => self.pass(key, pw, now),
+                _ => self.tell(key, Entry::notice(wire::PASSWORD_REQUIRED)),
+            };
         }
-        let entry = Entry::said(&m.label, line);
+        if m.tongue == Tongue::Unknown && !self.config.relay_bytes {
+            if let Some(t) = Tongue::learn(line) {
+                self.set_tongue(key, t);
+            }
+        }
+        if let Some(cmd) = command {
+            return self.command(key, cmd, now);
+        }
+        if self.silenced(key, now) {
+            return;
+        }
+        let Some(m) = self.members.get(key) else {
+            return;
+        };
+        let entry = Entry::said(&m.label, line).in_tongue(m.tongue);
         let id = m.outbox.id();
         self.stats.lines += 1;
         if self.history.is_on() {
@@ -489,7 +562,7 @@ impl<C> Room<C> {
                 continue; // the key was reused; the new member has its own entry
             }
             m.in_idle = false;
-            if !m.receives() || m.writing != Writing::Idle {
+            if !m.in_feed() || m.writing != Writing::Idle {
                 continue;
             }
             if m.outbox.is_empty(&self.feed) {
@@ -513,6 +586,17 @@ impl<C> Room<C> {
             self.make_room(now);
         }
         self.append(None, entry, from, now);
+    }
+
+    /// Appends a notice about member `key` to everyone but itself.
+    pub(super) fn notice_by(&mut self, key: usize, entry: Entry, now: Instant) {
+        let Some(id) = self.members.get(key).map(|m| m.outbox.id()) else {
+            return;
+        };
+        if !self.flow.has_room(self.feed.bytes()) {
+            self.make_room(now);
+        }
+        self.append(Some(key), entry, id, now);
     }
 
     /// A notice of the room's own for one member alone (`! slow down …`).
@@ -564,6 +648,15 @@ impl<C> Room<C> {
         if !m.receives() {
             return;
         }
+        // A line for this member alone is written in its encoding now (a
+        // page decodes each entry in its own).
+        let msg = match m.tongue.known().filter(|_| !m.page) {
+            Some(to) => match msg.wire_in(to) {
+                Some(bytes) => Rc::new(Entry::named(bytes.into_vec())),
+                None => msg,
+            },
+            None => msg,
+        };
         m.outbox.tell(&self.feed, msg);
         if m.writing == Writing::Idle {
             m.writing = Writing::Queued;
@@ -577,7 +670,7 @@ impl<C> Room<C> {
     pub fn tell_history(&mut self, key: usize) {
         let k = self.history.lines().len();
         if k == 0 {
-            return;
+            return self.tell_topic(key);
         }
         let Some(m) = self.members.get_mut(key) else {
             return;
@@ -593,33 +686,54 @@ impl<C> Room<C> {
             m.writing = Writing::Queued;
             self.to_write.push(key);
         }
+        self.tell_topic(key);
+    }
+
+    /// The topic, to a member who joins (after the history).
+    fn tell_topic(&mut self, key: usize) {
+        if let Some(topic) = self.topic.clone() {
+            self.queue_private(key, topic);
+        }
     }
 
     // ---- names ------------------------------------------------------------
 
-    /// Member `key`'s label, name and nick.
-    pub(super) fn who_is(&self, key: usize) -> Option<(&Label, &str, Option<&[u8]>)> {
-        self.members
-            .get(key)
-            .map(|m| (&m.label, m.name.as_str(), m.nick.as_deref()))
-    }
-
-    /// Gives member `key` a new nick (already taken in the directory):
-    /// returns its label before.
-    pub(super) fn rename(&mut self, key: usize, nick: Option<&[u8]>) -> Label {
+    /// Gives member `key` a new nick (already taken in the directory as
+    /// `nick_key`): returns its label before.
+    pub(super) fn rename(
+        &mut self,
+        key: usize,
+        nick: Option<&[u8]>,
+        nick_key: Option<Vec<u8>>,
+    ) -> Label {
         let m = &mut self.members[key];
         let label: Label = wire::label(nick, &m.name).into();
         m.nick = nick.map(Into::into);
+        m.nick_key = nick_key;
         std::mem::replace(&mut m.label, label)
     }
 
-    /// The labels of the first `max` members, in the order they joined.
-    pub(super) fn roster(&self, max: usize) -> Vec<Label> {
+    /// The labels of the first `max` members, in the order they joined,
+    /// an operator's with `@` before it, written for a member in `to`.
+    pub(super) fn roster(&self, max: usize, to: Tongue) -> Vec<Label> {
         self.roster
             .values()
             .take(max)
             .filter_map(|k| self.members.get(*k))
-            .map(|m| m.label.clone())
+            .map(|m| {
+                let label = match (to.known(), m.tongue) {
+                    (Some(to), from) => Entry::named(m.label.to_vec())
+                        .in_tongue(from)
+                        .wire_in(to)
+                        .map_or_else(|| m.label.clone(), Into::into),
+                    _ => m.label.clone(),
+                };
+                if m.op {
+                    [&b"@"[..], &label].concat().into()
+                } else {
+                    label
+                }
+            })
             .collect()
     }
 

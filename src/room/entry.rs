@@ -17,6 +17,7 @@
 
 use std::rc::Rc;
 
+use super::tongue::{self, Tongue};
 use super::wire;
 
 /// How the room names a member (`NAME@ip:port`, or `ip:port`), shared by
@@ -41,6 +42,10 @@ enum Kind {
     Notice,
     /// `! …\n` with a name or text of a member's in it (its own bytes).
     Named,
+    /// `[WHO] was removed by …`.
+    Removed { who: u16 },
+    /// `[WHO] became an operator`.
+    Opped { who: u16 },
     /// The answer to `/who` (several `!` lines on the wire).
     Who(Box<WhoAnswer>),
     /// A message only a page takes (its answer to a page's message, or
@@ -61,6 +66,10 @@ struct WhoAnswer {
 pub struct Entry {
     kind: Kind,
     wire: Box<[u8]>,
+    /// The encoding its bytes are in, when the room knows it and may
+    /// re-encode them (see [`super::tongue::source`]); `None`: they pass
+    /// as they are.
+    enc: Option<&'static encoding_rs::Encoding>,
 }
 
 /// An entry's parts, for a front end that shows them (the page).
@@ -103,6 +112,20 @@ pub enum View<'a> {
         /// The whole notice.
         line: &'a [u8],
     },
+    /// A member was removed by an operator.
+    Removed {
+        /// Who.
+        who: &'a [u8],
+        /// The whole notice.
+        line: &'a [u8],
+    },
+    /// A member became an operator.
+    Opped {
+        /// Who.
+        who: &'a [u8],
+        /// The whole notice.
+        line: &'a [u8],
+    },
     /// The room's own words (ASCII: the same in every encoding).
     Notice(&'a [u8]),
     /// A notice with a member's name or text in it, in its own bytes.
@@ -135,6 +158,7 @@ impl Entry {
         Entry {
             kind: Kind::Said { who: len16(who) },
             wire: wire::said(who, text),
+            enc: None,
         }
     }
 
@@ -143,6 +167,7 @@ impl Entry {
         Entry {
             kind: Kind::Private { who: len16(who) },
             wire: wire::private(who, text),
+            enc: None,
         }
     }
 
@@ -151,6 +176,7 @@ impl Entry {
         Entry {
             kind: Kind::Entered { who: len16(who) },
             wire: wire::entered(who).into(),
+            enc: None,
         }
     }
 
@@ -159,6 +185,7 @@ impl Entry {
         Entry {
             kind: Kind::Left { who: len16(who) },
             wire: wire::left(who, too_slow).into(),
+            enc: None,
         }
     }
 
@@ -167,6 +194,7 @@ impl Entry {
         Entry {
             kind: Kind::Renamed { who: len16(who) },
             wire: wire::renamed(who, now).into(),
+            enc: None,
         }
     }
 
@@ -176,6 +204,7 @@ impl Entry {
         Entry {
             kind: Kind::Notice,
             wire: line.into().into(),
+            enc: None,
         }
     }
 
@@ -185,6 +214,7 @@ impl Entry {
         Entry {
             kind: Kind::Named,
             wire: line.into().into(),
+            enc: None,
         }
     }
 
@@ -205,7 +235,46 @@ impl Entry {
                 more,
             })),
             wire: out.into(),
+            enc: None,
         }
+    }
+
+    /// `[WHO] was removed by OP…` (kicked, or its address banned).
+    pub fn removed(who: &[u8], line: Vec<u8>) -> Entry {
+        Entry {
+            kind: Kind::Removed { who: len16(who) },
+            wire: line.into(),
+            enc: None,
+        }
+    }
+
+    /// `[WHO] became an operator`.
+    pub fn opped(who: &[u8]) -> Entry {
+        Entry {
+            kind: Kind::Opped { who: len16(who) },
+            wire: wire::opped(who).into(),
+            enc: None,
+        }
+    }
+
+    /// The same entry, its bytes marked as written in `tongue` (when that
+    /// is known and they decode in it), so the room may re-encode them for
+    /// members in other encodings.
+    pub fn in_tongue(mut self, tongue: Tongue) -> Entry {
+        self.enc = tongue::source(&self.wire, tongue);
+        self
+    }
+
+    /// The encoding its bytes are in, when the room may re-encode them.
+    pub fn enc(&self) -> Option<&'static encoding_rs::Encoding> {
+        self.enc
+    }
+
+    /// Its bytes for a TCP member in `to`: re-encoded when its own
+    /// encoding is known and differs (`None`: as they are).
+    pub fn wire_in(&self, to: &'static encoding_rs::Encoding) -> Option<Box<[u8]>> {
+        let from = self.enc.filter(|from| *from != to)?;
+        tongue::convert(&self.wire, from, to).map(Into::into)
     }
 
     /// A message for a page alone, already in its form (JSON).
@@ -213,6 +282,7 @@ impl Entry {
         Entry {
             kind: Kind::Page,
             wire: json.into_bytes().into(),
+            enc: None,
         }
     }
 
@@ -252,6 +322,8 @@ impl Entry {
             }
             Kind::Entered { who: n } => View::Entered { who: who(*n), line },
             Kind::Left { who: n } => View::Left { who: who(*n), line },
+            Kind::Removed { who: n } => View::Removed { who: who(*n), line },
+            Kind::Opped { who: n } => View::Opped { who: who(*n), line },
             Kind::Renamed { who: n } => {
                 // "[" WHO "] is now " NAME
                 let start = (usize::from(*n) + 10).min(line.len());

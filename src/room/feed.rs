@@ -21,6 +21,7 @@
 //! turns an outbox into vectored writes with [`Outbox::slices`] and
 //! [`Outbox::advance`].
 
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::rc::Rc;
@@ -28,9 +29,17 @@ use std::rc::Rc;
 use super::entry::Entry;
 
 /// Bytes counted per entry on top of its data: the entry itself (its wire
-/// bytes' pointer, what it is, who sent it, its offset: 48 bytes) and the
-/// allocator's share of its buffer, so [`Feed::bytes`] tracks real memory.
-pub const ENTRY_OVERHEAD: usize = 64;
+/// bytes' pointer, what it is, its encoding, who sent it, its offset, its
+/// re-encoded forms' pointer: 64 bytes) and the allocator's share of its
+/// buffer, so [`Feed::bytes`] tracks real memory.
+pub const ENTRY_OVERHEAD: usize = 80;
+/// Encodings the feed keeps re-encoded forms in at most (members in a
+/// further encoding get lines as they were sent).
+pub const FORMS: usize = 8;
+
+/// An entry's forms in the encodings of [`Feed::targets`], made when a
+/// member in that encoding is first sent it.
+type Forms = [OnceCell<Box<[u8]>>; FORMS];
 
 const _: () = assert!(std::mem::size_of::<Held>() + 16 <= ENTRY_OVERHEAD);
 
@@ -45,6 +54,8 @@ struct Held {
     from: MemberId,
     /// Bytes of all entries before this one, since the feed began.
     offset: u64,
+    /// Its re-encoded forms (only for an entry whose encoding is known).
+    forms: OnceCell<Box<Forms>>,
 }
 
 /// The append-only sequence of everything said in the room.
@@ -57,6 +68,10 @@ pub struct Feed {
     end_offset: u64,
     /// Memory held, as counted by [`Feed::bytes`].
     held: usize,
+    /// Memory the re-encoded forms hold.
+    forms_held: Cell<usize>,
+    /// The encodings forms are made in (a member's slot is its index).
+    targets: Vec<&'static encoding_rs::Encoding>,
 }
 
 impl Feed {
@@ -88,6 +103,7 @@ impl Feed {
             entry,
             from,
             offset,
+            forms: OnceCell::new(),
         });
         seq
     }
@@ -109,7 +125,41 @@ impl Feed {
     /// Memory the entries held take: their bytes plus [`ENTRY_OVERHEAD`]
     /// each.
     pub fn bytes(&self) -> usize {
-        self.held
+        self.held + self.forms_held.get()
+    }
+
+    /// The slot of the forms in `to` (made for the first member in it),
+    /// or `None` when every slot is taken.
+    pub fn slot(&mut self, to: &'static encoding_rs::Encoding) -> Option<u8> {
+        if let Some(i) = self.targets.iter().position(|t| *t == to) {
+            return u8::try_from(i).ok();
+        }
+        if self.targets.len() == FORMS {
+            return None;
+        }
+        self.targets.push(to);
+        u8::try_from(self.targets.len() - 1).ok()
+    }
+
+    /// What a member in `slot` is sent of `e`: its form in that encoding,
+    /// or its own bytes.
+    fn form<'a>(&'a self, e: &'a Held, slot: Option<u8>) -> &'a [u8] {
+        let wire = e.entry.wire();
+        let (Some(slot), Some(from)) = (slot, e.entry.enc()) else {
+            return wire;
+        };
+        let Some(&to) = self.targets.get(usize::from(slot)) else {
+            return wire;
+        };
+        if from == to {
+            return wire;
+        }
+        let forms = e.forms.get_or_init(Default::default);
+        forms[usize::from(slot)].get_or_init(|| {
+            let form = e.entry.wire_in(to).unwrap_or_else(|| wire.into());
+            self.forms_held.set(self.forms_held.get() + form.len());
+            form
+        })
     }
 
     /// Entries held.
@@ -130,6 +180,10 @@ impl Feed {
                 break;
             };
             self.held -= e.entry.wire().len() + ENTRY_OVERHEAD;
+            if let Some(forms) = e.forms.get() {
+                let n: usize = forms.iter().filter_map(|f| f.get()).map(|f| f.len()).sum();
+                self.forms_held.set(self.forms_held.get() - n);
+            }
             self.base += 1;
         }
     }
@@ -159,6 +213,11 @@ pub struct Outbox {
     private_written: usize,
     /// Bytes of the notices still to send.
     private_bytes: usize,
+    /// The feed's forms this member is sent (its encoding's slot), or
+    /// `None`: entries as they are.
+    slot: Option<u8>,
+    /// A new slot, taken once the entry being written is out.
+    next_slot: Option<Option<u8>>,
 }
 
 impl Outbox {
@@ -172,6 +231,27 @@ impl Outbox {
             private: VecDeque::new(),
             private_written: 0,
             private_bytes: 0,
+            slot: None,
+            next_slot: None,
+        }
+    }
+
+    /// From now on this member is sent the feed's forms in `slot` (its
+    /// encoding), or the entries as they are (`None`).
+    pub fn set_slot(&mut self, slot: Option<u8>) {
+        if self.written == 0 {
+            self.slot = slot;
+        } else {
+            self.next_slot = Some(slot);
+        }
+    }
+
+    /// A member that waits outside the room (for the password): it is
+    /// sent nothing of the feed, so its place moves to the feed's end.
+    pub fn skip_feed(&mut self, feed: &Feed) {
+        if self.written == 0 {
+            self.pos = feed.end();
+            self.own_ahead = 0;
         }
     }
 
@@ -188,7 +268,8 @@ impl Outbox {
     /// Bytes still to send to this member: feed entries not its own, and
     /// private notices.
     pub fn backlog(&self, feed: &Feed) -> u64 {
-        feed.end_offset - feed.offset(self.pos) - self.written as u64 - self.own_ahead
+        (feed.end_offset - feed.offset(self.pos))
+            .saturating_sub(self.written as u64 + self.own_ahead)
             + (self.private_bytes - self.private_written) as u64
     }
 
@@ -266,7 +347,8 @@ impl Outbox {
         }
         if self.written > 0 {
             if let Some(e) = feed.get(seq) {
-                out[n] = IoSlice::new(&e.entry.wire()[self.written..]);
+                let form = feed.form(e, self.slot);
+                out[n] = IoSlice::new(&form[self.written.min(form.len())..]);
                 n += 1;
                 seq += 1;
             }
@@ -288,7 +370,7 @@ impl Outbox {
                 break;
             };
             if e.from != self.id {
-                out[n] = IoSlice::new(e.entry.wire());
+                out[n] = IoSlice::new(feed.form(e, self.slot));
                 n += 1;
             }
             seq += 1;
@@ -323,7 +405,7 @@ impl Outbox {
             let Some(e) = feed.get(self.pos) else {
                 return;
             };
-            let left = e.entry.wire().len() - self.written;
+            let left = feed.form(e, self.slot).len().saturating_sub(self.written);
             if n < left {
                 self.written += n;
                 return;
@@ -331,6 +413,9 @@ impl Outbox {
             n -= left;
             self.written = 0;
             self.pos += 1;
+            if let Some(slot) = self.next_slot.take() {
+                self.slot = slot;
+            }
         } else if self.private_written > 0 {
             let Some((_, front)) = self.private.front() else {
                 return;
@@ -362,7 +447,7 @@ impl Outbox {
                 self.pos += 1;
                 continue;
             }
-            let left = e.entry.wire().len();
+            let left = feed.form(e, self.slot).len();
             if n < left {
                 self.written = n;
                 return;

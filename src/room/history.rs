@@ -74,6 +74,15 @@ impl History {
         }
     }
 
+    /// A notice of the room's (an operator's action) for the chat log
+    /// alone: written as it is, never told as history.
+    pub fn log(&mut self, line: &[u8], now: SystemTime) {
+        if let Some(f) = &mut self.file {
+            let ts = humantime::format_rfc3339_seconds(now).to_string();
+            let _ = f.write_all(&[ts.as_bytes(), b" ", line].concat());
+        }
+    }
+
     /// Whether lines are kept or logged at all.
     pub fn is_on(&self) -> bool {
         self.max > 0 || self.file.is_some()

@@ -34,6 +34,14 @@ pub struct Config {
     /// `--history-file`: every relayed line is appended to this chat log,
     /// and the last `history` lines are read back at start.
     pub history_file: Option<std::path::PathBuf>,
+    /// `--password`: members are held back until they give it (`/pass`).
+    pub password: Option<Box<[u8]>>,
+    /// `--op-password`: `/op` with it makes a member an operator.
+    pub op_password: Option<Box<[u8]>>,
+    /// `--bans FILE`: the bans, kept over a restart.
+    pub bans_file: Option<std::path::PathBuf>,
+    /// `--relay-bytes`: lines pass as they were sent, never re-encoded.
+    pub relay_bytes: bool,
     /// Log joins and leaves on stderr.
     pub verbose: bool,
 }
@@ -50,6 +58,10 @@ impl Default for Config {
             max_requests: 1024,
             history: 0,
             history_file: None,
+            password: None,
+            op_password: None,
+            bans_file: None,
+            relay_bytes: false,
             verbose: true,
         }
     }
@@ -111,6 +123,8 @@ pub struct Stats {
     pub turned_away: u64,
     /// Clients turned away because their address had `--max-per-host`.
     pub too_many_from_host: u64,
+    /// Connections refused for a ban or for guessing passwords.
+    pub banned: u64,
     /// The most the feed held at once, in bytes (`Feed::bytes`).
     pub peak_feed_bytes: usize,
 }

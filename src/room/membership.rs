@@ -11,6 +11,8 @@ use super::entry::Entry;
 use super::feed::Outbox;
 use super::flow::Standing;
 use super::framer::Framer;
+use super::tongue::Tongue;
+use super::wire;
 use crate::filter::Bucket;
 
 /// How often stderr says that one address is turned away for
@@ -25,6 +27,14 @@ impl<C> Room<C> {
     /// The [`Refusal`], whose notice the connection is told before it is
     /// closed.
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        if self.bans.covering(ip, now).is_some() {
+            self.stats.banned += 1;
+            return Err(Refusal::Banned);
+        }
+        if self.guesses.locked(ip, now) {
+            self.stats.banned += 1;
+            return Err(Refusal::Guessing);
+        }
         if self.members.len() >= self.config.max_clients {
             self.stats.turned_away += 1;
             let n = self.members.len();
@@ -55,20 +65,24 @@ impl<C> Room<C> {
 
     /// A connection from `addr` joins: announced to the others, its place
     /// in the feed after its own notice; told `hello` first (a page: who it
-    /// is), then the history. Returns its key ([`Room::next_key`] just
-    /// before).
+    /// is), then the history. In a room with a password it waits outside
+    /// instead, told `! password required` and nothing else, until
+    /// `/pass`. Returns its key ([`Room::next_key`] just before).
     pub fn join(&mut self, conn: C, addr: SocketAddr, hello: Option<Entry>, now: Instant) -> usize {
         let page = hello.is_some();
         let name = addr.to_string();
         let id = self.next_id;
         self.next_id += 1;
-        self.notice(Entry::entered(name.as_bytes()), id, now);
+        let waiting = self.config.password.is_some();
+        if !waiting {
+            self.notice(Entry::entered(name.as_bytes()), id, now);
+        }
         let bucket = self.config.max_rate.map(|r| Bucket::full(r, now));
         let member = Member {
             conn,
             addr,
             label: name.as_bytes().into(),
-            name,
+            name: name.clone(),
             nick: None,
             framer: Framer::new(self.config.max_line),
             held: Held::default(),
@@ -80,26 +94,46 @@ impl<C> Room<C> {
             leaving: false,
             unwritable: false,
             writing: Writing::Idle,
-            in_idle: true,
+            in_idle: !waiting,
+            page,
+            waiting,
+            op: false,
+            muted: None,
+            told_muted: false,
+            tongue: Tongue::Unknown,
+            nick_key: None,
         };
         *self.hosts.entry(addr.ip()).or_default() += 1;
         let key = self.members.insert(member);
-        self.directory.joined(key, &self.members[key].name);
-        self.roster.insert(id, key);
-        self.idle.push((key, id));
         self.stats.joined += 1;
         let via = if page { " from the web page" } else { "" };
-        let line = format!(
-            "[{}] entered room{via} ({} in room)",
-            self.members[key].name,
-            self.members.len()
-        );
-        self.say(line);
         if let Some(hello) = hello {
             self.tell_page(key, hello);
         }
+        if waiting {
+            self.waiting += 1;
+            self.say(format!(
+                "[{name}] connected{via}, waiting for the password ({} waiting)",
+                self.waiting
+            ));
+            self.tell(key, Entry::notice(wire::PASSWORD_REQUIRED));
+            return key;
+        }
+        self.directory.joined(key, &self.members[key].name);
+        self.roster.insert(id, key);
+        self.idle.push((key, id));
+        let line = format!("[{name}] entered room{via} ({} in room)", self.present());
+        self.say(line);
         self.tell_history(key);
         key
+    }
+
+    /// A page member's encoding: its text is encoded with
+    /// `--web-encoding` before the room takes it.
+    pub fn set_page_tongue(&mut self, key: usize, encoding: &'static encoding_rs::Encoding) {
+        if !self.config.relay_bytes {
+            self.set_tongue(key, Tongue::Known(encoding));
+        }
     }
 
     /// Member `key` is gone (why): it leaves the room, the others are
@@ -111,6 +145,14 @@ impl<C> Room<C> {
             if *n == 0 {
                 self.hosts.remove(&m.addr.ip());
             }
+        }
+        if m.waiting {
+            self.waiting -= 1;
+            self.say(format!(
+                "[{}] went without the password ({} waiting)",
+                m.name, self.waiting
+            ));
+            return Some(m.conn);
         }
         let too_slow = why == Leave::TooSlow;
         if too_slow {
@@ -124,12 +166,22 @@ impl<C> Room<C> {
         let line = format!(
             "[{}] left room{note}{reason} ({} in room)",
             m.shown(),
-            self.members.len()
+            self.present()
         );
-        self.say(line);
-        self.directory.left(key, &m.name, m.nick.as_deref());
+        self.directory.left(key, &m.name, m.nick_key.as_deref());
         self.roster.remove(&m.outbox.id());
-        self.notice(Entry::left(&m.label, too_slow), 0, now);
+        if let Leave::Removed(_) = why {
+            // Everyone was told why it went.
+            self.say(format!(
+                "[{}] removed ({} in room)",
+                m.shown(),
+                self.present()
+            ));
+        } else {
+            self.say(line);
+            let left = Entry::left(&m.label, too_slow).in_tongue(m.tongue);
+            self.notice(left, 0, now);
+        }
         Some(m.conn)
     }
 

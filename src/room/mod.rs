@@ -22,6 +22,7 @@
 //! * [`client`]: the `room-client`: keyboard and socket at once.
 
 mod accept;
+mod access;
 pub mod client;
 mod commands;
 mod conn;
@@ -34,10 +35,12 @@ mod history;
 mod limits;
 mod membership;
 mod names;
+mod ops;
 mod pace;
 mod page;
 pub mod server;
 mod tcp;
+mod tongue;
 pub mod web;
 pub mod wire;
 pub mod words;

@@ -2,9 +2,11 @@
 //! `/who`, `/msg`), the rules a name must follow, and the directory that
 //! finds a member by name or address.
 //!
-//! Names are bytes in their member's own encoding (the server decodes
-//! nothing) and are compared with ASCII letters folded, so `Bob` and `bob`
-//! are one name and `老王` is compared byte for byte.
+//! Names are bytes in their member's own encoding, checked as typed, and
+//! compared as text when the member's encoding is known (see
+//! [`super::tongue::name_key`]: the directory is given that form), with
+//! ASCII letters folded, so `Bob` and `bob` are one name and `老王` is one
+//! name in GBK and in UTF-8.
 
 use std::collections::HashMap;
 
@@ -29,6 +31,75 @@ pub enum Command<'a> {
     },
     /// `/msg` without a name and a text.
     MsgUsage,
+    /// `/pass PASSWORD`: the room password.
+    Pass(&'a [u8]),
+    /// `/op PASSWORD`: the operator password.
+    Op(&'a [u8]),
+    /// `/kick NAME|ADDR [reason]`.
+    Kick {
+        /// A name, an `ip:port` or an address.
+        who: &'a [u8],
+        /// Why (may be empty).
+        reason: &'a [u8],
+    },
+    /// `/mute NAME|ADDR [MINUTES]`.
+    Mute {
+        /// A name, an `ip:port` or an address.
+        who: &'a [u8],
+        /// For how long (`None`: until `/unmute` or it leaves).
+        minutes: Option<u32>,
+    },
+    /// `/unmute NAME|ADDR`.
+    Unmute(&'a [u8]),
+    /// `/ban ADDR|CIDR [MINUTES]`.
+    Ban {
+        /// An address or a network.
+        what: &'a [u8],
+        /// For how long (`None`: until `/unban`).
+        minutes: Option<u32>,
+    },
+    /// `/unban ADDR|CIDR`.
+    Unban(&'a [u8]),
+    /// `/bans`.
+    Bans,
+    /// `/topic TEXT`, or `/topic` alone (shows it).
+    Topic(Option<&'a [u8]>),
+    /// `/encoding LABEL`, or `/encoding` alone (shows it).
+    Encoding(Option<&'a [u8]>),
+    /// One of the words above, wrongly used: the usage line to tell.
+    Usage(&'static str),
+}
+
+/// The longest time an operator can give (`/mute`, `/ban`): a year.
+pub const MINUTES_MAX: u32 = 366 * 24 * 60;
+
+/// `WORD [MINUTES]` after a command: the word, and the minutes when given
+/// (`Err` when the minutes are not a whole number from 1 to a year, or
+/// something follows them).
+fn word_and_minutes(rest: &[u8]) -> Result<(&[u8], Option<u32>), ()> {
+    let rest = trim(rest);
+    let (word, more) = match rest.iter().position(|&c| c == b' ') {
+        Some(i) => (&rest[..i], trim(&rest[i + 1..])),
+        None => (rest, &b""[..]),
+    };
+    if word.is_empty() {
+        return Err(());
+    }
+    if more.is_empty() {
+        return Ok((word, None));
+    }
+    let minutes = std::str::from_utf8(more)
+        .ok()
+        .and_then(|m| m.parse::<u32>().ok())
+        .filter(|m| (1..=MINUTES_MAX).contains(m))
+        .ok_or(())?;
+    Ok((word, Some(minutes)))
+}
+
+/// One word after a command (`/unmute NAME`), or `None` for none or more.
+fn one_word(rest: &[u8]) -> Option<&[u8]> {
+    let w = trim(rest);
+    (!w.is_empty() && !w.contains(&b' ')).then_some(w)
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -43,8 +114,26 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[start..end.max(start)]
 }
 
-/// The command a line is, if it is one: its first word is exactly `/nick`,
-/// `/who` or `/msg`. Every other line, `/` or not, is relayed.
+/// The usage lines of the words (`! usage: …`).
+pub mod usage {
+    /// `/kick`.
+    pub const KICK: &str = "/kick NAME|ADDR [reason]";
+    /// `/mute`.
+    pub const MUTE: &str = "/mute NAME|ADDR [MINUTES]";
+    /// `/unmute`.
+    pub const UNMUTE: &str = "/unmute NAME|ADDR";
+    /// `/ban`.
+    pub const BAN: &str = "/ban ADDR|CIDR [MINUTES]";
+    /// `/unban`.
+    pub const UNBAN: &str = "/unban ADDR|CIDR";
+    /// `/op`.
+    pub const OP: &str = "/op PASSWORD";
+}
+
+/// The command a line is, if it is one: its first word is exactly one of
+/// the room's (`/nick`, `/who`, `/msg`, `/encoding`, `/pass`, `/op`,
+/// `/kick`, `/mute`, `/unmute`, `/ban`, `/unban`, `/bans`, `/topic`).
+/// Every other line, `/` or not, is relayed.
 pub fn command(line: &[u8]) -> Option<Command<'_>> {
     let (word, rest) = match line.iter().position(|&c| c == b' ') {
         Some(i) => (&line[..i], &line[i + 1..]),
@@ -66,6 +155,39 @@ pub fn command(line: &[u8]) -> Option<Command<'_>> {
                 _ => Some(Command::MsgUsage),
             }
         }
+        b"/pass" => Some(Command::Pass(trim(rest))),
+        b"/op" => match trim(rest) {
+            b"" => Some(Command::Usage(usage::OP)),
+            p => Some(Command::Op(p)),
+        },
+        b"/kick" => {
+            let rest = trim(rest);
+            let (who, reason) = match rest.iter().position(|&c| c == b' ') {
+                Some(i) => (&rest[..i], trim(&rest[i + 1..])),
+                None => (rest, &b""[..]),
+            };
+            Some(if who.is_empty() {
+                Command::Usage(usage::KICK)
+            } else {
+                Command::Kick { who, reason }
+            })
+        }
+        b"/mute" => Some(match word_and_minutes(rest) {
+            Ok((who, minutes)) => Command::Mute { who, minutes },
+            Err(()) => Command::Usage(usage::MUTE),
+        }),
+        b"/unmute" => Some(one_word(rest).map_or(Command::Usage(usage::UNMUTE), Command::Unmute)),
+        b"/ban" => Some(match word_and_minutes(rest) {
+            Ok((what, minutes)) => Command::Ban { what, minutes },
+            Err(()) => Command::Usage(usage::BAN),
+        }),
+        b"/unban" => Some(one_word(rest).map_or(Command::Usage(usage::UNBAN), Command::Unban)),
+        b"/bans" => Some(Command::Bans),
+        b"/topic" => {
+            let text = trim(rest);
+            Some(Command::Topic((!text.is_empty()).then_some(text)))
+        }
+        b"/encoding" => Some(Command::Encoding(one_word(rest))),
         _ => None,
     }
 }
@@ -115,12 +237,13 @@ impl<K: Copy + PartialEq> Directory<K> {
         }
     }
 
-    /// Gives `key` the name `new` (its old one `old` is given up).
+    /// Gives `key` the name `new` (its old one `old` is given up). Both
+    /// are names as they are compared ([`super::tongue::name_key`]); the
+    /// caller has checked the rules ([`check`]) on the name as typed.
     ///
     /// # Errors
-    /// Why not: the name breaks a rule, or another member has it.
+    /// `in use`: another member has it.
     pub fn rename(&mut self, key: K, old: Option<&[u8]>, new: &[u8]) -> Result<(), &'static str> {
-        check(new)?;
         let folded = fold(new);
         match self.names.get(&folded) {
             Some(holder) if *holder != key => return Err("in use"),
@@ -173,8 +296,67 @@ mod tests {
         );
         assert_eq!(command(b"/msg bob"), Some(Command::MsgUsage));
         assert_eq!(command(b"/msg"), Some(Command::MsgUsage));
+        assert_eq!(command(b"/pass  s e "), Some(Command::Pass(b"s e")));
+        assert_eq!(command(b"/op"), Some(Command::Usage(usage::OP)));
+        assert_eq!(command(b"/op pw"), Some(Command::Op(b"pw")));
+        assert_eq!(
+            command(b"/kick bob  too loud "),
+            Some(Command::Kick {
+                who: b"bob",
+                reason: b"too loud"
+            })
+        );
+        assert_eq!(command(b"/kick"), Some(Command::Usage(usage::KICK)));
+        assert_eq!(
+            command(b"/mute bob 10"),
+            Some(Command::Mute {
+                who: b"bob",
+                minutes: Some(10)
+            })
+        );
+        assert_eq!(
+            command(b"/mute 10.0.0.2"),
+            Some(Command::Mute {
+                who: b"10.0.0.2",
+                minutes: None
+            })
+        );
+        for bad in [
+            &b"/mute bob 0"[..],
+            b"/mute bob x",
+            b"/mute",
+            b"/mute bob 5 6",
+            b"/mute bob 999999999",
+        ] {
+            assert_eq!(command(bad), Some(Command::Usage(usage::MUTE)), "{bad:?}");
+        }
+        assert_eq!(
+            command(b"/ban 10.0.0.0/24 60"),
+            Some(Command::Ban {
+                what: b"10.0.0.0/24",
+                minutes: Some(60)
+            })
+        );
+        assert_eq!(
+            command(b"/unban 10.0.0.9"),
+            Some(Command::Unban(b"10.0.0.9"))
+        );
+        assert_eq!(command(b"/unban a b"), Some(Command::Usage(usage::UNBAN)));
+        assert_eq!(command(b"/bans"), Some(Command::Bans));
+        assert_eq!(command(b"/topic"), Some(Command::Topic(None)));
+        assert_eq!(
+            command(b"/topic  Lab 3: loops "),
+            Some(Command::Topic(Some(b"Lab 3: loops")))
+        );
+        assert_eq!(
+            command(b"/encoding utf-8"),
+            Some(Command::Encoding(Some(b"utf-8")))
+        );
+        assert_eq!(command(b"/encoding"), Some(Command::Encoding(None)));
         for other in [
             &b"/nickname x"[..],
+            b"/passwd x",
+            b"/topics",
             b"/me waves",
             b"//nick x",
             b"nick",
@@ -228,7 +410,7 @@ mod tests {
             Ok(()),
             "free again"
         );
-        assert_eq!(d.rename(2, Some(b"bob"), b"x y"), Err("has a space"));
+        assert_eq!(d.rename(1, None, b"bob"), Err("in use"));
         assert_eq!(d.find(b"bob"), Some(2), "a refused name keeps the old one");
     }
 }

@@ -34,6 +34,9 @@ impl<C> Room<C> {
         if !m.receives() {
             return None;
         }
+        if m.waiting {
+            m.outbox.skip_feed(&self.feed);
+        }
         Some((&mut m.conn, &mut m.outbox, &self.feed))
     }
 
@@ -51,7 +54,7 @@ impl<C> Room<C> {
             Wrote::Idle => {
                 m.writing = Writing::Idle;
                 m.standing.caught_up();
-                if !m.in_idle {
+                if !m.in_idle && !m.waiting {
                     m.in_idle = true;
                     self.idle.push((key, m.outbox.id()));
                 }
@@ -137,7 +140,7 @@ impl<C> Room<C> {
     pub fn scan(&mut self, now: Instant) {
         let mut scan = Scan::new(self.feed.end());
         for (key, m) in self.members.iter_mut() {
-            if !m.receives() {
+            if !m.in_feed() {
                 continue;
             }
             let cost = m.outbox.cost(&self.feed);
@@ -168,7 +171,7 @@ impl<C> Room<C> {
             let candidates = self
                 .members
                 .iter()
-                .filter(|(_, m)| m.receives())
+                .filter(|(_, m)| m.in_feed())
                 .map(|(key, m)| (key, m.outbox.pos(), m.standing.stuck(now)));
             let Some(key) = self.flow.victim(candidates) else {
                 return false;
@@ -179,7 +182,7 @@ impl<C> Room<C> {
             let min_pos = self
                 .members
                 .iter()
-                .filter(|(_, m)| m.receives())
+                .filter(|(_, m)| m.in_feed())
                 .map(|(_, m)| m.outbox.pos())
                 .min()
                 .unwrap_or(self.feed.end());

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -53,6 +53,14 @@ pub enum ServerError {
     /// The event loop failed.
     #[error("{}", t!("room.poll", why = net::describe(.0)))]
     Poll(io::Error),
+    /// The bans file could not be read.
+    #[error("{}", t!("room.bans_read", path = .path.display(), why = net::describe(.error)))]
+    Bans {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        error: io::Error,
+    },
     /// The chat log could not be opened or read.
     #[error("{}", t!("room.history_file", path = .path.display(), why = net::describe(.error)))]
     History {
@@ -84,6 +92,8 @@ pub struct Server {
     /// Out of descriptors: accepting waits a little.
     pub(super) accept_paused: bool,
     read_buf: Vec<u8>,
+    /// `--bans FILE`.
+    bans_file: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -109,15 +119,37 @@ impl Server {
             path: config.history_file.clone().unwrap_or_default(),
             error,
         })?;
+        let bans_file = config.bans_file.clone();
+        let mut room = LinkedRoom::new(config, history, Instant::now());
+        if let Some(path) = &bans_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    for line in room.load_bans(&text, Instant::now(), SystemTime::now()) {
+                        crate::status::say(&format!(
+                            "room-server: {}",
+                            t!("room.bans_bad_line", path = path.display(), line = line)
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(ServerError::Bans {
+                        path: path.clone(),
+                        error,
+                    })
+                }
+            }
+        }
         Ok(Server {
             poll,
             listener,
             waker,
-            room: LinkedRoom::new(config, history, Instant::now()),
+            room,
             web: None,
             more_to_read: VecDeque::new(),
             accept_paused: false,
             read_buf: vec![0; READ_CHUNK],
+            bans_file,
         })
     }
 
@@ -309,17 +341,53 @@ impl Server {
         for line in self.room.take_said() {
             crate::status::say(&line);
         }
+        self.save_bans();
     }
 
     fn remove(&mut self, key: usize, why: Leave) {
+        let goodbye = match &why {
+            Leave::Removed(line) => Some(line.clone()),
+            _ => None,
+        };
         if let Some(mut link) = self.room.remove(key, why, Instant::now()) {
+            if let Some(line) = goodbye {
+                conn::goodbye(&mut link.conn, &line);
+            }
             let _ = self.poll.registry().deregister(link.conn.stream());
         }
     }
 
+    /// The bans changed: `--bans FILE` is written again (a new file put in
+    /// place, so a crash never leaves half of one).
+    fn save_bans(&mut self) {
+        let Some(path) = self.bans_file.clone() else {
+            return;
+        };
+        let Some(text) = self.room.take_bans_file(Instant::now(), SystemTime::now()) else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            crate::status::say(&format!(
+                "room-server: {}",
+                t!(
+                    "room.bans_write",
+                    path = path.display(),
+                    why = net::describe(&e)
+                )
+            ));
+        }
+    }
+
     /// Registers `link`'s connection with the poll and makes it a member
-    /// (`hello`: what a page is told first).
-    pub(super) fn join(&mut self, mut link: Link, addr: SocketAddr, hello: Option<Entry>) {
+    /// (`hello`: what a page is told first); returns its key.
+    pub(super) fn join(
+        &mut self,
+        mut link: Link,
+        addr: SocketAddr,
+        hello: Option<Entry>,
+    ) -> Option<usize> {
         let key = self.room.next_key();
         if let Err(e) = self.poll.registry().register(
             link.conn.stream(),
@@ -327,11 +395,12 @@ impl Server {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             crate::status::say(&format!("[{addr}] cannot register: {}", net::describe(&e)));
-            return;
+            return None;
         }
         let joined = self.room.join(link, addr, hello, Instant::now());
         debug_assert_eq!(joined, key);
         // A client may have sent data before registering.
         self.want_read(key);
+        Some(key)
     }
 }

@@ -127,6 +127,134 @@ pub fn too_many(addr: std::net::IpAddr, max: usize) -> String {
     format!("! too many connections from {addr} (max {max})\n")
 }
 
+// ---- access and operators ----------------------------------------------
+
+/// To a member of a room with a password, until it gives it.
+pub const PASSWORD_REQUIRED: &str = "! password required: /pass PASSWORD\n";
+/// `/pass` with the wrong password.
+pub const WRONG_PASSWORD: &str = "! wrong password\n";
+/// `/pass` with the right one: the member is in the room.
+pub const PASSWORD_ACCEPTED: &str = "! password accepted\n";
+/// To an address that guessed too often (and to each try from it).
+pub const TOO_MANY_WRONG: &str = "! too many wrong passwords\n";
+/// `/pass` in a room without `--password`.
+pub const NO_PASSWORD: &str = "! this room has no password\n";
+/// `/op` in a room without `--op-password`.
+pub const NO_OPERATORS: &str = "! this room has no operators\n";
+/// `/op` with the right password.
+pub const YOU_ARE_OP: &str = "! you are an operator\n";
+/// `/op` with the wrong one.
+pub const WRONG_OP_PASSWORD: &str = "! wrong operator password\n";
+/// To a connection from a banned address.
+pub const BANNED: &str = "! banned\n";
+/// To a muted member, once.
+pub const YOU_ARE_MUTED: &str = "! you are muted\n";
+/// `/topic` alone when there is none.
+pub const NO_TOPIC: &str = "! no topic\n";
+/// `/bans` when there are none.
+pub const NO_BANS: &str = "! no bans\n";
+/// An operator aiming at itself (`/kick`, `/mute`, `/ban` of its own address).
+pub const NOT_YOURSELF: &str = "! not on yourself\n";
+
+/// `! only operators can /WORD\n`.
+pub fn only_operators(word: &str) -> String {
+    format!("! only operators can {word}\n")
+}
+
+/// `! usage: HOW\n` (`/kick NAME|ADDR [reason]`).
+pub fn usage(how: &str) -> String {
+    format!("! usage: {how}\n")
+}
+
+fn for_minutes(minutes: Option<u32>) -> String {
+    minutes.map_or(String::new(), |m| format!(" for {m} minutes"))
+}
+
+/// `[WHO] was removed by OP: reason\n` (no `: reason` without one).
+pub fn removed(who: &[u8], by: &[u8], reason: &[u8]) -> Vec<u8> {
+    let sep: &[u8] = if reason.is_empty() { b"" } else { b": " };
+    line(&[b"[", who, b"] was removed by ", by, sep, reason])
+}
+
+/// `[WHO] was muted by OP for N minutes\n` (no `for …` without a time).
+pub fn muted(who: &[u8], by: &[u8], minutes: Option<u32>) -> Vec<u8> {
+    line(&[
+        b"[",
+        who,
+        b"] was muted by ",
+        by,
+        for_minutes(minutes).as_bytes(),
+    ])
+}
+
+/// `[WHO] was unmuted by OP\n`.
+pub fn unmuted(who: &[u8], by: &[u8]) -> Vec<u8> {
+    line(&[b"[", who, b"] was unmuted by ", by])
+}
+
+/// `[NET] was banned by OP for N minutes\n`.
+pub fn banned(net: &str, by: &[u8], minutes: Option<u32>) -> Vec<u8> {
+    let net = format!("[{net}] was banned by ");
+    line(&[net.as_bytes(), by, for_minutes(minutes).as_bytes()])
+}
+
+/// `[NET] was unbanned by OP\n`.
+pub fn unbanned(net: &str, by: &[u8]) -> Vec<u8> {
+    let net = format!("[{net}] was unbanned by ");
+    line(&[net.as_bytes(), by])
+}
+
+/// `[WHO] became an operator\n`, to everyone.
+pub fn opped(who: &[u8]) -> Vec<u8> {
+    line(&[b"[", who, b"] became an operator"])
+}
+
+/// `! topic: TEXT\n`.
+pub fn topic(text: &[u8]) -> Vec<u8> {
+    line(&[b"! topic: ", text])
+}
+
+/// `! no ban on NET\n`.
+pub fn no_ban(net: &str) -> String {
+    format!("! no ban on {net}\n")
+}
+
+/// `! WHAT is not an address or a network\n`.
+pub fn not_an_address(what: &[u8]) -> Vec<u8> {
+    line(&[b"! ", what, b" is not an address or a network"])
+}
+
+/// `! WHAT is wider than /16, refused\n`.
+pub fn too_wide(what: &[u8], widest: u8) -> Vec<u8> {
+    let why = format!(" is wider than /{widest}, refused");
+    line(&[b"! ", what, why.as_bytes()])
+}
+
+/// The first line of a `/bans` answer: `! N bans:\n`.
+pub fn bans(n: usize) -> String {
+    format!("! {n} bans:\n")
+}
+
+/// One ban in a `/bans` answer: `! ban NET for N more minutes, by OP\n`
+/// or `! ban NET until lifted, by OP\n`.
+pub fn ban(net: &str, minutes_left: Option<u64>, by: &str) -> String {
+    match minutes_left {
+        Some(m) => format!("! ban {net} for {m} more minutes, by {by}\n"),
+        None => format!("! ban {net} until lifted, by {by}\n"),
+    }
+}
+
+/// `! encoding: NAME\n` (`bytes`: lines pass unchanged; `unknown`: not yet
+/// learnt).
+pub fn encoding(name: &str) -> String {
+    format!("! encoding: {name}\n")
+}
+
+/// `! unknown encoding LABEL\n`.
+pub fn unknown_encoding(label: &[u8]) -> Vec<u8> {
+    line(&[b"! unknown encoding ", label])
+}
+
 /// A line from the room, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a, T: ?Sized> {
@@ -148,6 +276,10 @@ pub enum Line<'a, T: ?Sized> {
     Entered(&'a T),
     /// `[WHO] left room`.
     Left(&'a T),
+    /// `[WHO] was removed by OP…`: it was kicked (and is gone).
+    Removed(&'a T),
+    /// `[WHO] became an operator`.
+    Opped(&'a T),
     /// `[WHO] is now NAME`.
     Renamed {
         /// As it was named.
@@ -242,6 +374,12 @@ pub fn parse<T: Text + ?Sized>(line: &T) -> Line<'_, T> {
                 }
                 if rest == b"left room" || rest == b"left room (too slow)" {
                     return Line::Left(who);
+                }
+                if rest.starts_with(b"was removed by ") {
+                    return Line::Removed(who);
+                }
+                if rest == b"became an operator" {
+                    return Line::Opped(who);
                 }
                 if let Some(now) = rest.strip_prefix(b"is now ") {
                     if !now.is_empty() {
@@ -345,6 +483,8 @@ mod tests {
             entered(&bob),
             left(&bob, true),
             renamed(&bob, b"robert"),
+            removed(&bob, b"teacher", b"spam"),
+            opped(&bob),
             members(12).into_bytes(),
             member(&bob),
             more(3).into_bytes(),
@@ -370,6 +510,8 @@ mod tests {
                     who,
                     now: b"robert"
                 },
+                Line::Removed(who),
+                Line::Opped(who),
                 Line::Members(12),
                 Line::Member(who),
                 Line::More(3),

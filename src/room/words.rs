@@ -57,6 +57,17 @@ pub fn classify(line: &str) -> Option<Said> {
         Line::Renamed { who, now } => {
             Said::new("room.notice.renamed", &[("who", who), ("now", now)])
         }
+        Line::Removed(who) => {
+            let rest = line.split_once("] was removed by ")?.1;
+            match rest.split_once(": ") {
+                Some((by, reason)) => Said::new(
+                    "room.notice.removed",
+                    &[("who", who), ("by", by), ("reason", reason)],
+                ),
+                None => Said::new("room.notice.removed_plain", &[("who", who), ("by", rest)]),
+            }
+        }
+        Line::Opped(who) => Said::new("room.notice.opped", &[("who", who)]),
         Line::Members(n) => Said::new("room.notice.members", &[("n", &n.to_string())]),
         Line::More(k) => Said::new("room.notice.more", &[("n", &k.to_string())]),
         Line::Member(who) => Said::new("room.notice.member", &[("who", who)]),
@@ -67,9 +78,121 @@ pub fn classify(line: &str) -> Option<Said> {
     Some(said)
 }
 
+/// What an operator did to a member or an address, as everyone is told:
+/// `[WHO] was muted by OP for N minutes`, `… was unmuted by OP`, `[NET]
+/// was banned by OP`, `… was unbanned by OP`.
+fn op_action(line: &str) -> Option<Said> {
+    let inner = line.strip_prefix('[')?;
+    let (who, rest) = inner.split_once("] was ")?;
+    let (what, by_etc) = rest.split_once(" by ")?;
+    let (by, minutes) = match by_etc.rsplit_once(" for ") {
+        Some((by, n)) => match n.strip_suffix(" minutes") {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => (by, Some(n)),
+            _ => (by_etc, None),
+        },
+        None => (by_etc, None),
+    };
+    let key = match (what, minutes.is_some()) {
+        ("muted", false) => "room.notice.muted",
+        ("muted", true) => "room.notice.muted_for",
+        ("unmuted", false) => "room.notice.unmuted",
+        ("banned", false) => "room.notice.banned",
+        ("banned", true) => "room.notice.banned_for",
+        ("unbanned", false) => "room.notice.unbanned",
+        _ => return None,
+    };
+    let mut args = vec![("who", who), ("by", by)];
+    if let Some(n) = minutes {
+        args.push(("n", n));
+    }
+    Some(Said::new(key, &args))
+}
+
+/// The `!` lines of the room's gate and its operators.
+fn access_notice(rest: &str) -> Option<Said> {
+    let plain = match rest {
+        "password required: /pass PASSWORD" => Some("room.notice.password_required"),
+        "wrong password" => Some("room.notice.wrong_password"),
+        "password accepted" => Some("room.notice.password_accepted"),
+        "too many wrong passwords" => Some("room.notice.too_many_wrong"),
+        "this room has no password" => Some("room.notice.no_password"),
+        "this room has no operators" => Some("room.notice.no_operators"),
+        "you are an operator" => Some("room.notice.you_are_op"),
+        "wrong operator password" => Some("room.notice.wrong_op_password"),
+        "banned" => Some("room.notice.banned_you"),
+        "you are muted" => Some("room.notice.you_are_muted"),
+        "no topic" => Some("room.notice.no_topic"),
+        "no bans" => Some("room.notice.no_bans"),
+        "not on yourself" => Some("room.notice.not_yourself"),
+        _ => None,
+    };
+    if let Some(key) = plain {
+        return Some(Said::new(key, &[]));
+    }
+    let one = |key, name, value| Some(Said::new(key, &[(name, value)]));
+    if let Some(word) = rest.strip_prefix("only operators can ") {
+        return one("room.notice.only_operators", "word", word);
+    }
+    if let Some(how) = rest
+        .strip_prefix("usage: ")
+        .filter(|h| !h.starts_with("/msg "))
+    {
+        return one("room.notice.usage", "how", how);
+    }
+    if let Some(text) = rest.strip_prefix("topic: ") {
+        return one("room.notice.topic", "text", text);
+    }
+    if let Some(net) = rest.strip_prefix("no ban on ") {
+        return one("room.notice.no_ban", "net", net);
+    }
+    if let Some(name) = rest.strip_prefix("encoding: ") {
+        return one("room.notice.encoding", "name", name);
+    }
+    if let Some(label) = rest.strip_prefix("unknown encoding ") {
+        return one("room.notice.unknown_encoding", "label", label);
+    }
+    if let Some(what) = rest.strip_suffix(" is not an address or a network") {
+        return one("room.notice.not_an_address", "what", what);
+    }
+    if let Some((what, widest)) = rest
+        .strip_suffix(", refused")
+        .and_then(|r| r.rsplit_once(" is wider than /"))
+    {
+        return Some(Said::new(
+            "room.notice.too_wide",
+            &[("what", what), ("widest", widest)],
+        ));
+    }
+    if let Some(n) = between(rest, "", " bans:") {
+        return one("room.notice.bans", "n", n);
+    }
+    if let Some(ban) = rest.strip_prefix("ban ") {
+        let (what, by) = ban.rsplit_once(", by ")?;
+        if let Some(net) = what.strip_suffix(" until lifted") {
+            return Some(Said::new(
+                "room.notice.ban_lifted",
+                &[("net", net), ("by", by)],
+            ));
+        }
+        let (net, n) = what.split_once(" for ")?;
+        let n = n.strip_suffix(" more minutes")?;
+        return Some(Said::new(
+            "room.notice.ban_for",
+            &[("net", net), ("n", n), ("by", by)],
+        ));
+    }
+    None
+}
+
 /// The `!` lines the server says to one member.
 fn server_notice(line: &str) -> Option<Said> {
+    if line.starts_with('[') {
+        return op_action(line);
+    }
     let rest = line.strip_prefix("! ")?;
+    if let Some(said) = access_notice(rest) {
+        return Some(said);
+    }
     if let Some(name_why) = rest.strip_prefix("nick ") {
         let (name, why) = name_why.split_once(" refused: ")?;
         let reason = match why {
@@ -152,7 +275,53 @@ mod tests {
             wire::too_many("10.0.0.2".parse().unwrap(), 64)
                 .trim_end()
                 .to_string(),
+            s(wire::removed(b"a@10.0.0.2:1", b"t@10.0.0.3:2", b"spam")),
+            s(wire::removed(b"a@10.0.0.2:1", b"t@10.0.0.3:2", b"")),
+            s(wire::opped(b"t@10.0.0.3:2")),
+            s(wire::muted(b"a@10.0.0.2:1", b"t@10.0.0.3:2", Some(10))),
+            s(wire::muted(b"a@10.0.0.2:1", b"t@10.0.0.3:2", None)),
+            s(wire::unmuted(b"a@10.0.0.2:1", b"t@10.0.0.3:2")),
+            s(wire::banned("10.0.1.0/24", b"t@10.0.0.3:2", Some(60))),
+            s(wire::banned("10.0.1.9/32", b"t@10.0.0.3:2", None)),
+            s(wire::unbanned("10.0.1.9/32", b"t@10.0.0.3:2")),
+            s(wire::topic(b"Lab 3: loops")),
+            s(wire::not_an_address(b"bob")),
+            s(wire::too_wide(b"10.0.0.0/8", 16)),
+            s(wire::unknown_encoding(b"klingon")),
+            wire::no_ban("10.0.0.9/32").trim_end().to_string(),
+            wire::only_operators("/kick").trim_end().to_string(),
+            wire::usage(crate::room::names::usage::KICK)
+                .trim_end()
+                .to_string(),
+            wire::bans(2).trim_end().to_string(),
+            wire::ban("10.0.1.0/24", Some(12), "t@10.0.0.3:2")
+                .trim_end()
+                .to_string(),
+            wire::ban("10.0.1.9/32", None, "t@10.0.0.3:2")
+                .trim_end()
+                .to_string(),
+            wire::encoding("UTF-8").trim_end().to_string(),
         ]
+        .into_iter()
+        .chain(
+            [
+                wire::PASSWORD_REQUIRED,
+                wire::WRONG_PASSWORD,
+                wire::PASSWORD_ACCEPTED,
+                wire::TOO_MANY_WRONG,
+                wire::NO_PASSWORD,
+                wire::NO_OPERATORS,
+                wire::YOU_ARE_OP,
+                wire::WRONG_OP_PASSWORD,
+                wire::BANNED,
+                wire::YOU_ARE_MUTED,
+                wire::NO_TOPIC,
+                wire::NO_BANS,
+                wire::NOT_YOURSELF,
+            ]
+            .map(|l| l.trim_end().to_string()),
+        )
+        .collect()
     }
 
     #[test]

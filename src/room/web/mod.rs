@@ -274,6 +274,9 @@ enum ToPage<'a> {
         renamed: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         now: Option<&'a str>,
+        /// A member who became an operator.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        op: Option<&'a str>,
     },
     Who {
         total: usize,
@@ -295,6 +298,7 @@ impl<'a> ToPage<'a> {
             left: None,
             renamed: None,
             now: None,
+            op: None,
         }
     }
 }
@@ -358,6 +362,14 @@ pub fn refused(why: &str) -> String {
 /// name notices also say who, so the page keeps its member list without
 /// reading text.
 pub fn page(entry: &Entry, decode: Encoding) -> String {
+    // An entry whose encoding the room knows is decoded in it.
+    let decode = match entry.enc() {
+        Some(encoding) => Encoding::Label {
+            label: encoding.name(),
+            encoding,
+        },
+        None => decode,
+    };
     let text = |b: &[u8]| sanitize::one_line(&decode.decode(b).0);
     // A notice, and the member it names (entered, left, renamed → now).
     let notice = |line: &[u8], named: [Option<&[u8]>; 4]| {
@@ -372,6 +384,21 @@ pub fn page(entry: &Entry, decode: Encoding) -> String {
             left: left.as_deref(),
             renamed: renamed.as_deref(),
             now: now.as_deref(),
+            op: None,
+        })
+    };
+    // A notice with a sentence of the catalog (an operator's action).
+    let said = |line: &[u8], left: Option<&[u8]>, op: Option<&[u8]>| {
+        let all = text(line);
+        let (left, op) = (left.map(text), op.map(text));
+        json(&ToPage::Notice {
+            text: &all,
+            say: say(&all),
+            entered: None,
+            left: left.as_deref(),
+            renamed: None,
+            now: None,
+            op: op.as_deref(),
         })
     };
     match entry.view() {
@@ -391,7 +418,9 @@ pub fn page(entry: &Entry, decode: Encoding) -> String {
         View::Notice(line) => json(&ToPage::notice(&sanitize::one_line(
             &String::from_utf8_lossy(line),
         ))),
-        View::Named(line) => notice(line, [None; 4]),
+        View::Named(line) => said(line, None, None),
+        View::Removed { who, line } => said(line, Some(who), None),
+        View::Opped { who, line } => said(line, None, Some(who)),
         View::Who {
             total,
             members,
