@@ -6,6 +6,7 @@
 
 mod util;
 
+mod classroom;
 mod docs;
 mod doctor;
 mod files;

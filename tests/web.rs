@@ -17,7 +17,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 /// A room-server with `--web 127.0.0.1:0`: (process, room address, web address).
-fn server(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
+pub fn server(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
     let mut all = vec!["-b", "127.0.0.1", "-p", "0", "--web", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let mut p = Proc::spawn("room-server", &all);
@@ -56,7 +56,7 @@ fn ws(web: SocketAddr, origin: Option<&str>) -> Result<WebSocket<Patient>, tungs
 }
 
 /// A raw WebSocket client on another host (a source address of its own).
-fn ws_from(
+pub fn ws_from(
     from: &str,
     web: SocketAddr,
     origin: Option<&str>,
@@ -76,7 +76,7 @@ fn ws_from(
 }
 
 /// The next page message (JSON) of a raw client.
-fn next(ws: &mut WebSocket<Patient>) -> serde_json::Value {
+pub fn next(ws: &mut WebSocket<Patient>) -> serde_json::Value {
     loop {
         match ws.read().expect("a message") {
             Message::Text(t) => return serde_json::from_str(&t).unwrap(),
@@ -87,7 +87,7 @@ fn next(ws: &mut WebSocket<Patient>) -> serde_json::Value {
 }
 
 /// The close frame the server ends with (code, reason).
-fn close_reason(ws: &mut WebSocket<Patient>) -> (CloseCode, String) {
+pub fn close_reason(ws: &mut WebSocket<Patient>) -> (CloseCode, String) {
     loop {
         match ws.read() {
             Ok(Message::Close(Some(f))) => return (f.code, f.reason.to_string()),

@@ -105,13 +105,25 @@ pub fn read(
     }
 }
 
-/// The last line for a member the room removed (kicked, banned, refused
-/// for guessing), written as far as its socket takes it now, before the
-/// connection is closed: a TCP member reads the line, a page the notice
-/// and a close frame that says why.
-pub fn goodbye(conn: &mut Conn, line: &[u8]) {
+/// The last of a member the room removed (kicked, banned, refused for
+/// guessing): what it was told is written out as far as its socket takes
+/// it now, then `line`, before the connection is closed: a TCP member reads
+/// the line, a page the notice and a close frame that says why.
+pub fn goodbye(room: &mut LinkedRoom, key: usize, pages: Option<&mut PageCache>, line: &[u8]) {
     use std::io::Write;
-    match conn {
+    let Some((link, outbox, feed)) = room.last_parts(key) else {
+        return;
+    };
+    match (&mut link.conn, pages) {
+        (Conn::Tcp(stream), _) => {
+            tcp::write(stream, outbox, feed, WRITE_SHARE);
+        }
+        (Conn::Page(ws), Some(pages)) => {
+            page::write(ws, outbox, feed, pages, WRITE_SHARE);
+        }
+        (Conn::Page(_), None) => {}
+    }
+    match &mut link.conn {
         Conn::Tcp(stream) => {
             let _ = stream.write(line);
             let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -119,7 +131,9 @@ pub fn goodbye(conn: &mut Conn, line: &[u8]) {
         Conn::Page(ws) => {
             let text = String::from_utf8_lossy(line);
             let text = text.trim_end();
-            let _ = ws.write(tungstenite::Message::text(super::web::notice(text)));
+            if !text.is_empty() {
+                let _ = ws.write(tungstenite::Message::text(super::web::notice(text)));
+            }
             // A close reason is at most 123 bytes.
             let mut reason = text.to_string();
             while reason.len() > 120 {

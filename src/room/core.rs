@@ -67,7 +67,8 @@ pub enum Leave {
     /// Dropped: too far behind.
     TooSlow,
     /// Removed by an operator (kicked, its address banned) or refused for
-    /// guessing passwords: it is sent this line before it is closed, and
+    /// guessing passwords: what it has queued is written out as far as its
+    /// socket takes it now, then this line (if any), and it is closed;
     /// nobody is told it left (they were told why already).
     Removed(Vec<u8>),
 }

@@ -115,7 +115,13 @@ impl<C> Room<C> {
             self.notice(notice, 0, now);
         }
         self.action(&line);
-        let goodbye = goodbye.map_or(line, |g| g.as_bytes().to_vec());
+        // One in the room reads the line in the feed, written out before
+        // it is closed; one waiting outside is told it last.
+        let goodbye = match goodbye {
+            Some(g) => g.as_bytes().to_vec(),
+            None if self.members[t].waiting => line,
+            None => Vec::new(),
+        };
         self.fail(t, Leave::Removed(goodbye));
     }
 

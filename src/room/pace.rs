@@ -40,6 +40,20 @@ impl<C> Room<C> {
         Some((&mut m.conn, &mut m.outbox, &self.feed))
     }
 
+    /// What member `key` has queued, with its connection, for the last
+    /// write before it is closed (a member the room removes: it is leaving,
+    /// but what it was told still goes out).
+    pub fn last_parts(&mut self, key: usize) -> Option<(&mut C, &mut Outbox, &Feed)> {
+        let m = self.members.get_mut(key)?;
+        if m.unwritable {
+            return None;
+        }
+        if m.waiting {
+            m.outbox.skip_feed(&self.feed);
+        }
+        Some((&mut m.conn, &mut m.outbox, &self.feed))
+    }
+
     /// Member `key`'s connection.
     pub fn conn_mut(&mut self, key: usize) -> Option<&mut C> {
         self.members.get_mut(key).map(|m| &mut m.conn)

@@ -345,14 +345,11 @@ impl Server {
     }
 
     fn remove(&mut self, key: usize, why: Leave) {
-        let goodbye = match &why {
-            Leave::Removed(line) => Some(line.clone()),
-            _ => None,
-        };
+        if let Leave::Removed(line) = &why {
+            let pages = self.web.as_mut().map(|w| &mut w.pages);
+            conn::goodbye(&mut self.room, key, pages, line);
+        }
         if let Some(mut link) = self.room.remove(key, why, Instant::now()) {
-            if let Some(line) = goodbye {
-                conn::goodbye(&mut link.conn, &line);
-            }
             let _ = self.poll.registry().deregister(link.conn.stream());
         }
     }
