@@ -53,9 +53,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let (host, port) = client::target(&args.host, args.port)
         .unwrap_or_else(|why| lanchat::i18n::refuse(Args::command(), &why));
     let stream = client::connect(host, port, client::CONNECT_TIMEOUT)?;
-    if let Some(name) = &args.name {
-        client::take_name(&stream, name, send)?;
-    }
+    let rejoin = match &args.name {
+        Some(name) => Some(client::take_name(&stream, name, send)?),
+        None => None,
+    };
     let stop = Stop::install(|| {}).context(t!("stop.install"))?;
     lanchat::status::say(&client::connected());
     let source = if tty::stdin_is_terminal() {
@@ -72,6 +73,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         stdin: args
             .stdin_encoding
             .unwrap_or_else(StdinText::platform_default),
+        rejoin,
     };
     let report = client::run(stream, config, source, &stop, &mut std::io::stderr())?;
     Ok(match report.ended {

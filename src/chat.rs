@@ -112,7 +112,11 @@ pub struct Outgoing {
     pub bytes: Vec<u8>,
 }
 
-/// A user online (IP Messenger mode).
+/// The group of a room's operator in [`User::group`] (shown as `@` before
+/// its name, as IRC shows one).
+pub const OPERATOR: &str = "@";
+
+/// A user online (IP Messenger mode; a room's member).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Nick, sanitized.

@@ -368,3 +368,46 @@ fn bad_access_options_are_usage_errors() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("cannot read the password file"), "{err}");
 }
+
+#[test]
+fn room_client_takes_its_name_once_the_password_is_given() {
+    let (_srv, addr) = server(&["--password", "open sesame"]);
+    let mut peer = enter("127.0.0.2", addr);
+    let mut cl = Proc::spawn(
+        "room-client",
+        &[
+            "127.0.0.1",
+            "-p",
+            &addr.port().to_string(),
+            "--name",
+            "小明",
+        ],
+    );
+    cl.wait_stderr("Connected to remote host");
+    // The /nick sent on joining was dropped while it waited.
+    assert_eq!(cl.line(), "! password required: /pass PASSWORD");
+    assert_eq!(cl.line(), "! password required: /pass PASSWORD");
+    cl.write(b"/pass open sesame\n");
+    assert_eq!(cl.line(), "! password accepted");
+    let name = crate::util::bracketed_name(&peer.line());
+    // Taken now: the room heard it as GB2312 from room-client.
+    assert_eq!(
+        peer.line_bytes(),
+        [
+            format!("[{name}] is now ").into_bytes(),
+            gb("小明"),
+            b"\n".to_vec()
+        ]
+        .concat()
+    );
+    cl.write(b"hi\n");
+    assert_eq!(
+        peer.line_bytes(),
+        [
+            b"<".to_vec(),
+            gb("小明"),
+            format!("@{name}> hi\n").into_bytes()
+        ]
+        .concat()
+    );
+}

@@ -854,6 +854,64 @@ fn a_port_another_window_holds_is_refused_and_that_window_keeps_its_lines() {
 }
 
 #[test]
+fn room_mode_in_a_class_room_gives_the_password_shows_the_topic_and_marks_operators() {
+    if !have("tmux") {
+        return;
+    }
+    let mut srv = Proc::spawn(
+        "room-server",
+        &[
+            "-b",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "--password",
+            "pw",
+            "--op-password",
+            "chalk",
+        ],
+    );
+    let addr = srv.listen_addr("Chat server started on");
+    let mut teacher = crate::room::Conn::open("127.0.0.2", addr);
+    teacher.line(); // password required
+    teacher.send(b"/pass pw\n/nick teacher\n/op chalk\n/topic Lab 3\n");
+    loop {
+        if teacher.line() == "! topic: Lab 3\n" {
+            break;
+        }
+    }
+    let lc = Lanchat::start_sized(&["--room", &addr.to_string(), "--name", "aaa"], 120, 30);
+    lc.wait(|s| s.contains("! password required: /pass PASSWORD"));
+    // The password is sent, never shown as a line of the user's.
+    lc.type_line("/pass pw");
+    let me = lc.addr().to_string();
+    // In: --name and the member list follow; the topic after the history.
+    let screen = lc.wait(|s| {
+        s.contains("在线用户 2") && s.contains("@teacher 127.0.0.2") && s.contains("! topic: Lab 3")
+    });
+    assert!(!screen.contains("/pass pw"), "{screen}");
+    assert!(screen.contains(&format!("aaa {me}")), "{screen}");
+    let mut seen = Vec::new();
+    loop {
+        let l = teacher.line();
+        if l == format!("[{me}] is now aaa\n") {
+            break;
+        }
+        seen.push(l);
+    }
+    assert_eq!(seen, vec![format!("[{me}] entered room\n")]);
+    // An operator's action shows, and the member list follows it.
+    lc.type_line("/op chalk");
+    lc.wait(|s| s.contains("! you are an operator") && s.contains(&format!("@aaa {me}")));
+    lc.type_line("/kick teacher enough");
+    lc.wait(|s| s.contains("在线用户 1") && s.contains("was removed by aaa@"));
+    lc.type_line("/quit");
+    let (code, _) = lc.exit();
+    assert_eq!(code, 0);
+    drop(srv);
+}
+
+#[test]
 fn room_mode_takes_its_name_on_joining_shows_history_as_history_and_completes_others() {
     if !have("tmux") {
         return;

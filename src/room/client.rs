@@ -65,11 +65,17 @@ pub enum ClientError {
 
 /// Takes `name` in the room on joining (`--name`): sends `/nick NAME`,
 /// encoded with `send`; the room answers as it answers any `/nick`.
+/// Returns the line, to be sent again once a room with a password lets
+/// this member in ([`Config::rejoin`]).
 ///
 /// # Errors
 /// [`ClientError::Name`] when the name cannot be written in `send`, or
 /// the line cannot be sent.
-pub fn take_name(mut stream: &TcpStream, name: &str, send: Encoding) -> Result<(), ClientError> {
+pub fn take_name(
+    mut stream: &TcpStream,
+    name: &str,
+    send: Encoding,
+) -> Result<Vec<u8>, ClientError> {
     let fail = |reason: String| ClientError::Name {
         name: name.to_string(),
         reason,
@@ -78,7 +84,10 @@ pub fn take_name(mut stream: &TcpStream, name: &str, send: Encoding) -> Result<(
         .encode(&format!("/nick {name}"))
         .map_err(|e| fail(e.to_string()))?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(|e| fail(net::describe(&e)))
+    stream
+        .write_all(&line)
+        .map_err(|e| fail(net::describe(&e)))?;
+    Ok(line)
 }
 
 /// The port of a room when none is given.
@@ -128,7 +137,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Cl
 }
 
 /// How the client encodes and decodes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Encoding of lines sent.
     pub send: Encoding,
@@ -136,6 +145,9 @@ pub struct Config {
     pub receive: Encoding,
     /// How piped stdin is read (`--stdin-encoding`).
     pub stdin: StdinText,
+    /// Sent again when a room with a password takes the user's `/pass`
+    /// (the `--name` line, dropped while the member waited outside).
+    pub rejoin: Option<Vec<u8>>,
 }
 
 /// Why the client ended.
@@ -212,14 +224,23 @@ fn spawn_socket_reader(
     encoding: Encoding,
     mut sink: Sink,
     events: SyncSender<Got>,
+    rejoin: Option<Vec<u8>>,
 ) {
     thread::spawn(move || {
+        let mut writer = stream.try_clone().ok();
         let mut reader = Reader::new(stream);
         let mut out = String::new();
         loop {
             let more = reader.read(|frame| {
                 match frame {
                     Frame::Line(line) => {
+                        if line == crate::room::wire::PASSWORD_ACCEPTED.trim_end().as_bytes() {
+                            // One short line: written whole beside the
+                            // main thread's lines.
+                            if let (Some(w), Some(again)) = (&mut writer, &rejoin) {
+                                let _ = w.write_all(again);
+                            }
+                        }
                         let (text, _) = encoding.decode(line);
                         sanitize::push_line(&mut out, &text);
                     }
@@ -286,7 +307,13 @@ pub fn run<E: Write>(
         Sink::Stdout(io::stdout())
     };
     let reader = stream.try_clone().map_err(ClientError::Read)?;
-    spawn_socket_reader(reader, config.receive, sink, events_tx);
+    spawn_socket_reader(
+        reader,
+        config.receive,
+        sink,
+        events_tx,
+        config.rejoin.clone(),
+    );
 
     let mut writer = &stream;
     let mut report = Report {

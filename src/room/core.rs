@@ -589,17 +589,6 @@ impl<C> Room<C> {
         self.append(None, entry, from, now);
     }
 
-    /// Appends a notice about member `key` to everyone but itself.
-    pub(super) fn notice_by(&mut self, key: usize, entry: Entry, now: Instant) {
-        let Some(id) = self.members.get(key).map(|m| m.outbox.id()) else {
-            return;
-        };
-        if !self.flow.has_room(self.feed.bytes()) {
-            self.make_room(now);
-        }
-        self.append(Some(key), entry, id, now);
-    }
-
     /// A notice of the room's own for one member alone (`! slow down …`).
     /// At most [`PRIVATE_MAX`] bytes of them wait for a member (one that
     /// keeps sending over-long lines and never reads gets no more).

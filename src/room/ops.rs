@@ -224,7 +224,8 @@ impl<C> Room<C> {
         let (tongue, label) = (m.tongue, m.label.clone());
         let notice = Entry::opped(&label).in_tongue(tongue);
         self.action(notice.wire());
-        self.notice_by(key, notice, now);
+        // To everyone, itself too (its member list marks it).
+        self.notice(notice, 0, now);
     }
 
     /// `/kick NAME|ADDR [reason]`.

@@ -167,7 +167,10 @@ fn five_wrong_passwords_in_a_minute_close_the_address_for_a_minute() {
     say(&mut r, a, "/op teacher", t);
     assert_eq!(read(&mut r, a), "! too many wrong passwords\n".repeat(2));
     say(&mut r, a, "/op teacher", t + Duration::from_secs(61));
-    assert_eq!(read(&mut r, a), "! you are an operator\n");
+    assert_eq!(
+        read(&mut r, a),
+        "! you are an operator\n[10.0.0.2:1000] became an operator\n"
+    );
 }
 
 #[test]

@@ -22,6 +22,28 @@ pub fn help() -> Vec<String> {
     t!("window.help").lines().map(str::to_string).collect()
 }
 
+/// The words a room-server reads (`/nick`, `/who`, `/msg`, `/encoding`
+/// and the password and operators' words): in room mode they go to the
+/// server as they are typed (a password is never shown as a sent line).
+fn is_room_word(name: &str) -> bool {
+    matches!(
+        name,
+        "nick"
+            | "who"
+            | "msg"
+            | "encoding"
+            | "pass"
+            | "op"
+            | "kick"
+            | "mute"
+            | "unmute"
+            | "ban"
+            | "unban"
+            | "bans"
+            | "topic"
+    )
+}
+
 impl Session {
     /// The user pressed Enter on `text`: what to do, or why not (the text
     /// then stays in the box).
@@ -134,7 +156,7 @@ impl Session {
             None => (rest, ""),
         };
         let mode = self.info().mode;
-        if mode == Mode::Room && matches!(name, "nick" | "who" | "msg") {
+        if mode == Mode::Room && is_room_word(name) {
             return self.room_command(text);
         }
         if mode == Mode::Ipmsg {

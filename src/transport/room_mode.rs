@@ -35,7 +35,8 @@ struct Shown {
 }
 
 /// A WHO of the room (`NAME@ip:port` or `ip:port`), read once: its name
-/// and its address.
+/// and its address. (An operator's `@` in a `/who` answer is taken off
+/// first: see [`Members::take`].)
 fn member(who: &str) -> Member {
     let (name, addr) = wire::split(who);
     Member {
@@ -49,8 +50,9 @@ fn member(who: &str) -> Member {
 /// the join, leave and name notices since.
 #[derive(Debug, Default)]
 struct Members {
-    /// Each member, in the order they joined.
-    list: Vec<Member>,
+    /// Each member, in the order they joined, and whether it is an
+    /// operator.
+    list: Vec<(Member, bool)>,
     /// While a `/who` answer is read: member lines still to come, and
     /// whether a `... and K more` line ends it.
     answer: Option<(usize, bool)>,
@@ -77,7 +79,12 @@ impl Members {
                 true
             }
             Line::Member(who) if self.answer.is_some() => {
-                self.list.push(member(who));
+                // An operator is listed as `@WHO` (a name never has an `@`).
+                let (who, op) = match who.strip_prefix('@') {
+                    Some(w) => (w, true),
+                    None => (who, false),
+                };
+                self.list.push((member(who), op));
                 self.step(1);
                 true
             }
@@ -86,12 +93,19 @@ impl Members {
                 false
             }
             Line::Entered(who) => {
-                self.list.push(member(who));
+                self.list.push((member(who), false));
                 true
             }
-            Line::Left(who) => {
+            Line::Left(who) | Line::Removed(who) => {
                 let who = sanitize::one_line(who);
-                self.list.retain(|m| m.label != who);
+                self.list.retain(|(m, _)| m.label != who);
+                true
+            }
+            Line::Opped(who) => {
+                let who = sanitize::one_line(who);
+                for (_, op) in self.list.iter_mut().filter(|(m, _)| m.label == who) {
+                    *op = true;
+                }
                 true
             }
             Line::Renamed { who, now } => {
@@ -102,7 +116,7 @@ impl Members {
                     member(&format!("{now}@{addr}"))
                 };
                 let who = sanitize::one_line(who);
-                for m in self.list.iter_mut().filter(|m| m.label == who) {
+                for (m, _) in self.list.iter_mut().filter(|(m, _)| m.label == who) {
                     m.clone_from(&new);
                 }
                 true
@@ -135,13 +149,17 @@ impl Members {
         self.quiet = false;
     }
 
-    /// The pane's list.
+    /// The pane's list (an operator's group is [`crate::chat::OPERATOR`]).
     fn users(&self) -> Vec<User> {
         self.list
             .iter()
-            .map(|m| User {
+            .map(|(m, op)| User {
                 nick: m.name.clone().unwrap_or_default(),
-                group: String::new(),
+                group: if *op {
+                    crate::chat::OPERATOR.to_string()
+                } else {
+                    String::new()
+                },
                 addr: m
                     .addr
                     .unwrap_or_else(|| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)),
@@ -193,14 +211,24 @@ impl Room {
         });
         // The name given with --name, taken on joining (the room answers
         // like any /nick); then who is here already, for the members pane
-        // (the answer is not shown in the messages).
+        // (the answer is not shown in the messages). A room with a
+        // password drops both until the user's /pass is taken: then they
+        // are sent again.
+        let mut hello = Vec::new();
         if let Some(mut nick) = nick {
             nick.push(b'\n');
-            let _ = writer.try_send(nick);
+            hello.push(nick);
         }
-        let _ = writer.try_send(b"/who\n".to_vec());
+        hello.push(b"/who\n".to_vec());
+        for line in &hello {
+            let _ = writer.try_send(line.clone());
+        }
         let room_journal = journal.clone();
-        thread::spawn(move || read_room(reader, decode, room_journal, sink));
+        let again = Again {
+            writer: writer.clone(),
+            hello,
+        };
+        thread::spawn(move || read_room(reader, decode, room_journal, sink, again));
         Ok(Room {
             writer,
             stream,
@@ -210,7 +238,19 @@ impl Room {
     }
 }
 
-fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink: Sink) {
+/// What is sent again once a room with a password lets this member in.
+struct Again {
+    writer: SyncSender<Vec<u8>>,
+    hello: Vec<Vec<u8>>,
+}
+
+fn read_room(
+    stream: TcpStream,
+    decode: Encoding,
+    journal: Option<Journal>,
+    sink: Sink,
+    again: Again,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| net::canonical(a).to_string())
@@ -246,6 +286,12 @@ fn read_room(stream: TcpStream, decode: Encoding, journal: Option<Journal>, sink
                 }
             };
             let (text, malformed) = decode.decode(line);
+            if text == wire::PASSWORD_ACCEPTED.trim_end() {
+                members.quiet = true;
+                for line in &again.hello {
+                    let _ = again.writer.try_send(line.clone());
+                }
+            }
             let parsed = wire::parse(text.as_ref());
             let shown = members.take(&parsed);
             changed |= shown.changed;
@@ -385,7 +431,7 @@ mod tests {
     }
 
     fn names(m: &Members) -> Vec<&str> {
-        m.list.iter().map(|m| m.label.as_str()).collect()
+        m.list.iter().map(|(m, _)| m.label.as_str()).collect()
     }
 
     #[test]
@@ -417,6 +463,31 @@ mod tests {
         let shown = feed(&mut m, &["! 1 members:", "!   x@10.0.0.9:1"]);
         assert_eq!(shown, vec![true, true]);
         assert_eq!(names(&m), vec!["x@10.0.0.9:1"]);
+    }
+
+    #[test]
+    fn operators_are_marked_and_removed_members_leave_the_pane() {
+        let mut m = Members::asked();
+        feed(
+            &mut m,
+            &[
+                "! 3 members:",
+                "!   @teacher@10.0.0.2:5",
+                "!   bob@10.0.0.3:6",
+                "!   10.0.0.4:7",
+                "[10.0.0.4:7] became an operator",
+                "[bob@10.0.0.3:6] was removed by teacher@10.0.0.2:5: too loud",
+            ],
+        );
+        assert_eq!(names(&m), vec!["teacher@10.0.0.2:5", "10.0.0.4:7"]);
+        let users = m.users();
+        assert_eq!(users[0].nick, "teacher");
+        assert_eq!(users[0].group, crate::chat::OPERATOR);
+        assert_eq!(users[1].group, crate::chat::OPERATOR);
+        // A name change keeps the mark.
+        feed(&mut m, &["[teacher@10.0.0.2:5] is now 老师"]);
+        assert_eq!(m.users()[0].nick, "老师");
+        assert_eq!(m.users()[0].group, crate::chat::OPERATOR);
     }
 
     #[test]

@@ -125,10 +125,17 @@ pub fn draw(app: &App, frame: &mut Frame) {
                     Mode::Room => u.addr.to_string(),
                     _ => u.addr.ip().to_string(),
                 };
+                // A room's operator: `@` before its name, as IRC shows it.
+                let op = u.group == crate::chat::OPERATOR;
+                let nick = if op {
+                    format!("@{}", u.nick)
+                } else {
+                    u.nick.clone()
+                };
                 let mut spans = vec![
-                    Span::styled(u.nick.clone(), style.add_modifier(Modifier::BOLD)),
+                    Span::styled(nick, style.add_modifier(Modifier::BOLD)),
                     Span::styled(
-                        if u.nick.is_empty() {
+                        if u.nick.is_empty() && !op {
                             addr
                         } else {
                             format!(" {addr}")
@@ -136,7 +143,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
                         style,
                     ),
                 ];
-                if !u.group.is_empty() {
+                if !u.group.is_empty() && !op {
                     spans.push(Span::styled(
                         format!(" {}", u.group),
                         style.fg(Color::DarkGray),
