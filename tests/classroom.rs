@@ -411,3 +411,129 @@ fn room_client_takes_its_name_once_the_password_is_given() {
         .concat()
     );
 }
+
+// ---- the page, in a real browser ------------------------------------------------
+
+async fn js(page: &fantoccini::Client, script: &str) -> serde_json::Value {
+    page.execute(script, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_asks_for_the_password_pins_the_topic_and_an_operator_kicks_from_the_list() {
+    use crate::util::have;
+    use crate::web::{wait_for, Driver};
+    use fantoccini::Locator;
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let (mut srv, room, web) = crate::web::server(&[
+        "--password",
+        "open sesame",
+        "--op-password",
+        "chalk",
+        "--history",
+        "5",
+    ]);
+    let mut student = enter("127.0.0.3", room);
+    // A UTF-8 member (its name tells the room so); the page is GB2312.
+    student.send("/nick 学生\n".as_bytes());
+    let s = student.name.clone();
+    until(&mut student, format!("[{s}] is now 学生\n").as_bytes());
+    let driver = Driver::start();
+    let page = driver.browser("classroom").await;
+    page.goto(&format!("http://{web}/")).await.unwrap();
+    wait_for(
+        &page,
+        "the password prompt",
+        "return !document.getElementById('gate').hidden",
+    )
+    .await;
+    // A wrong password: said, and the prompt stays.
+    let pw = page.find(Locator::Id("password")).await.unwrap();
+    pw.send_keys("nope\u{E007}").await.unwrap();
+    wait_for(
+        &page,
+        "wrong password said",
+        "return document.getElementById('error').textContent === '! wrong password' && !document.getElementById('gate').hidden",
+    )
+    .await;
+    let pw = page.find(Locator::Id("password")).await.unwrap();
+    pw.clear().await.unwrap();
+    pw.send_keys("open sesame\u{E007}").await.unwrap();
+    wait_for(
+        &page,
+        "in the room",
+        "return document.getElementById('gate').hidden && document.querySelectorAll('#members > li').length === 2",
+    )
+    .await;
+    let me = js(&page, "return document.getElementById('me').textContent").await;
+    let me = me.as_str().unwrap().to_string();
+    until(&mut student, format!("[{me}] entered room\n").as_bytes());
+    // The operator's words from the input box.
+    let input = page.find(Locator::Id("input")).await.unwrap();
+    input.send_keys("/op chalk\u{E007}").await.unwrap();
+    until(
+        &mut student,
+        format!("[{me}] became an operator\n").as_bytes(),
+    );
+    wait_for(
+        &page,
+        "an operator, marked in the list",
+        "return document.body.classList.contains('op') && document.querySelector('#members li.you').classList.contains('op')",
+    )
+    .await;
+    let input = page.find(Locator::Id("input")).await.unwrap();
+    input
+        .send_keys("/topic 第三课：循环\u{E007}")
+        .await
+        .unwrap();
+    until(&mut student, "! topic: 第三课：循环\n".as_bytes());
+    wait_for(
+        &page,
+        "the topic pinned",
+        "return !document.getElementById('topic').hidden && document.getElementById('topic').textContent === '第三课：循环'",
+    )
+    .await;
+    // Neither the password nor the operator's words show as sent lines.
+    let shown = js(
+        &page,
+        "return document.getElementById('messages').textContent",
+    )
+    .await;
+    let shown = shown.as_str().unwrap();
+    assert!(
+        !shown.contains("/op chalk") && !shown.contains("/pass"),
+        "{shown}"
+    );
+    let png = page.screenshot().await.unwrap();
+    std::fs::write(std::env::temp_dir().join("lanchat-classroom.png"), png).unwrap();
+    // Kick from the member list.
+    let kick = page
+        .find(Locator::Css(&format!(
+            "#members li[data-who='学生@{}'] button[data-act='kick']",
+            student.name
+        )))
+        .await
+        .unwrap();
+    kick.click().await.unwrap();
+    let kicked = format!("[学生@{}] was removed by {me}\n", student.name);
+    until(&mut student, kicked.as_bytes());
+    assert!(student.closed());
+    wait_for(
+        &page,
+        "the student gone from the list",
+        "return document.querySelectorAll('#members > li').length === 1",
+    )
+    .await;
+    srv.wait_stderr(&format!("[学生@{}] removed", student.name));
+    // A reload in the same tab: the password is remembered for the
+    // session, the topic pinned again after the history.
+    page.refresh().await.unwrap();
+    wait_for(
+        &page,
+        "back in without asking",
+        "return document.getElementById('state').textContent === 'connected' && document.getElementById('gate').hidden && document.getElementById('topic').textContent === '第三课：循环'",
+    )
+    .await;
+    page.close().await.unwrap();
+}

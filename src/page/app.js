@@ -48,6 +48,12 @@ const log = $("messages"), box = $("input"), state = $("state"), me = $("me"), e
   newer = $("newer"), nick = $("nick"), list = $("members"), count = $("count");
 const MAX_ROWS = 2000;
 const NICK_KEY = "lanchat-nick";
+// The room password, remembered for this tab's session only.
+const PASS_KEY = "lanchat-room-password";
+const gate = $("gate"), password = $("password"), topic = $("topic");
+let isOp = false, stopped = false;
+// The words the room reads itself: never shown as a line of the reader's.
+const ROOM_WORDS = /^\/(nick|who|pass|op|encoding|kick|mute|unmute|ban|unban|bans|topic)( |$)/;
 let ws = null, retry = 1000, unseen = 0, maxLine = 65536, myLabel = "", inHistory = false,
   quietWho = 0;
 const waiting = []; // {text, quiet}: messages sent, not yet answered
@@ -110,6 +116,9 @@ function add(kind, from, text) {
 // The member list: one <li> per member, keyed by how the room names it.
 function memberItem(who) {
   const li = document.createElement("li");
+  // An operator is listed as "@WHO" (a name never holds an "@").
+  const op = who.startsWith("@");
+  if (op) { who = who.slice(1); li.classList.add("op"); }
   li.dataset.who = who;
   const { name, addr } = split(who);
   li.dataset.addr = addr;
@@ -118,10 +127,24 @@ function memberItem(who) {
   const a = document.createElement("span");
   a.textContent = addr;
   li.append(n, a);
+  // What an operator can do to a member (shown once the reader is one).
+  const acts = document.createElement("span");
+  acts.className = "acts";
+  for (const act of ["kick", "mute", "ban"]) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.act = act;
+    b.textContent = tr(`page.${act}`);
+    b.title = tr(`page.${act}_title`, { who: name || addr });
+    acts.append(b);
+  }
+  li.append(acts);
   li.title = who === myLabel ? tr("page.you") : tr("page.click_msg", { name: name || addr });
-  if (who === myLabel) li.className = "you";
+  if (who === myLabel) li.classList.add("you");
   return li;
 }
+function markOp(who) { const li = findMember(who); if (li) li.classList.add("op"); }
+function setTopic(text) { topic.textContent = text; topic.hidden = !text; }
 function findMember(who) {
   for (const li of list.children) if (li.dataset.who === who) return li;
   return null;
@@ -133,7 +156,9 @@ function renameMember(who, now) {
   const next = now === addr ? addr : `${now}@${addr}`;
   if (who === myLabel) { myLabel = next; me.textContent = next; }
   const li = findMember(who);
-  if (li) li.replaceWith(memberItem(next)); else addMember(next);
+  // An operator stays one under its new name.
+  const item = memberItem(li && li.classList.contains("op") ? `@${next}` : next);
+  if (li) li.replaceWith(item); else addMember(next);
 }
 function counted() { count.textContent = list.childElementCount; }
 
@@ -171,6 +196,8 @@ function connect() {
     quietWho += 1;
     sendRaw("/who", true);
     if (nick.value.trim()) sendNick();
+    isOp = false;
+    document.body.classList.remove("op");
   };
   ws.onmessage = (ev) => {
     let m;
@@ -182,10 +209,12 @@ function connect() {
       case "notice":
         if (/^! last \d+ lines:$/.test(m.text)) { add("notice", "", noticeText(m)); inHistory = true; break; }
         if (m.text === "! end of history") { inHistory = false; add("notice", "", noticeText(m)); break; }
+        if (access(m)) break;
         add("notice", "", noticeText(m));
         if (m.entered) addMember(m.entered);
         if (m.left) removeMember(m.left);
         if (m.renamed) renameMember(m.renamed, m.now);
+        if (m.op) markOp(m.op);
         if (m.text.startsWith("! nick ") || m.text.startsWith("! no member ")) showError(noticeText(m));
         break;
       case "who":
@@ -201,7 +230,7 @@ function connect() {
         if (!sent.quiet) {
           const msg = /^\/msg (\S+) (.*)$/s.exec(sent.text);
           if (msg) add("private me", tr("page.private_to", { who: msg[1] }), msg[2]);
-          else if (!/^\/(nick|who)( |$)/.test(sent.text)) add("me", tr("page.me"), sent.text);
+          else if (!ROOM_WORDS.test(sent.text)) add("me", tr("page.me"), sent.text);
           if (box.value === sent.text) box.value = "";
           showError("");
         }
@@ -218,12 +247,19 @@ function connect() {
     waiting.length = 0;
     quietWho = 0;
     inHistory = false;
+    // Removed by an operator, or banned: the page does not come back.
+    if (ev.code === 1008) {
+      stopped = true;
+      setState("closed", tr("page.removed", { why: ev.reason }));
+      gate.hidden = true;
+      return;
+    }
     // The room's reasons for turning a page away, in the reader's words.
     const reason = { "room full": tr("page.reason_full"),
       "too many connections from this address": tr("page.reason_too_many") }[ev.reason] || ev.reason;
     const secs = retry / 1000;
     setState("closed", reason ? tr("page.disconnected_why", { why: reason, secs }) : tr("page.disconnected", { secs }));
-    setTimeout(connect, retry);
+    if (!stopped) setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   };
 }
@@ -240,6 +276,56 @@ function send() {
   sendRaw(text, false);
 }
 
+// The room's gate and its operators: returns whether the notice `m` was
+// taken here (and so is not shown as a line).
+function access(m) {
+  const key = m.say && m.say.key;
+  switch (key) {
+    case "room.notice.password_required": {
+      const known = sessionStorage.getItem(PASS_KEY);
+      if (known && gate.dataset.tried !== "1") {
+        gate.dataset.tried = "1";
+        sendRaw(`/pass ${known}`, true);
+      } else {
+        gate.hidden = false;
+        password.focus();
+      }
+      return true;
+    }
+    case "room.notice.wrong_password":
+    case "room.notice.too_many_wrong":
+      sessionStorage.removeItem(PASS_KEY);
+      gate.hidden = false;
+      showError(noticeText(m));
+      password.select();
+      return true;
+    case "room.notice.password_accepted":
+      gate.hidden = true;
+      gate.dataset.tried = "";
+      if (password.value) sessionStorage.setItem(PASS_KEY, password.value);
+      password.value = "";
+      showError("");
+      // What was sent while outside was dropped: ask again.
+      quietWho = 1;
+      sendRaw("/who", true);
+      if (nick.value.trim()) sendNick();
+      return false;
+    case "room.notice.you_are_op":
+      isOp = true;
+      document.body.classList.add("op");
+      return false;
+    case "room.notice.topic":
+      setTopic(m.say.args.text);
+      return false;
+    case "room.notice.only_operators":
+    case "room.notice.not_yourself":
+    case "room.notice.no_member":
+      showError(noticeText(m));
+      return false;
+  }
+  return false;
+}
+
 // The room: the page is a member like a TCP client.
 function room() {
   $("send").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
@@ -249,9 +335,21 @@ function room() {
   nick.value = localStorage.getItem(NICK_KEY) || "";
   nick.addEventListener("change", sendNick);
   nick.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); nick.blur(); } });
+  gate.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (password.value) sendRaw(`/pass ${password.value}`, true);
+  });
   list.addEventListener("click", (ev) => {
     const li = ev.target.closest("li");
     if (!li || li.dataset.who === myLabel) return;
+    const act = ev.target.closest("button[data-act]");
+    if (act && isOp) {
+      const { name, addr } = split(li.dataset.who);
+      // A member by its name (or ip:port); a ban is on its address.
+      const target = act.dataset.act === "ban" ? addr.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1") : (name || addr);
+      sendRaw(`/${act.dataset.act} ${target}`, false);
+      return;
+    }
     const { name, addr } = split(li.dataset.who);
     box.value = `/msg ${name || addr} `;
     box.focus();

@@ -83,12 +83,6 @@ impl<C> Room<C> {
         let Some(to) = self.members.get(key).map(|m| m.tongue) else {
             return;
         };
-        // A page decodes the names as the room sends them.
-        let to = if self.members[key].page {
-            Tongue::Unknown
-        } else {
-            to
-        };
         let listed = self.roster(WHO_MAX, to);
         let more = self.present().saturating_sub(listed.len());
         let answer = Entry::who(self.present(), listed, more);

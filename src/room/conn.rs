@@ -135,7 +135,11 @@ pub fn goodbye(room: &mut LinkedRoom, key: usize, pages: Option<&mut PageCache>,
                 let _ = ws.write(tungstenite::Message::text(super::web::notice(text)));
             }
             // A close reason is at most 123 bytes.
-            let mut reason = text.to_string();
+            let mut reason = if text.is_empty() {
+                "removed from the room".to_string()
+            } else {
+                text.to_string()
+            };
             while reason.len() > 120 {
                 reason.pop();
             }
