@@ -29,7 +29,7 @@ COUNT = int(os.environ.get("COUNT", "1000000"))
 LINES = int(os.environ.get("LINES", "1000000"))
 ROOM_COUNT = int(os.environ.get("ROOM_COUNT", "5000"))  # lines per sender, full blast
 BULK_LINES = int(os.environ.get("BULK_LINES", "20000"))  # lines of 1,000 bytes, bulk sender
-# ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk,
+# ONLY=room,storm,bulk (a comma list of: udp, sweep, input, room, storm, bulk, class,
 # names, web, lanchat, render, startup, files, gui) runs those parts and prints them; BENCHMARKS.md is written only
 # by a full run, so every figure in it comes from one run. ROOMS=room-server
 # limits the room parts to those servers.
@@ -567,6 +567,17 @@ def room_fanout(kind, args):
         port, ["fanout", "--clients", "100", "--senders", "10"] + args))
 
 
+def room_fanout_class(args, cls):
+    """The fan-out of room-server; with `cls`, a room with --password and
+    --op-password whose members all give the password and whose first
+    member is an operator."""
+    extra = ("--password", "lesson", "--op-password", "chalk") if cls else ()
+    load = ["--password", "lesson", "--op", "chalk"] if cls else []
+    return median_of_runs("room-server", lambda: start_room(
+        "room-server", args=("--max-rate", "1000000") + extra), lambda port: room_load(
+        port, ["fanout", "--clients", "100", "--senders", "10"] + args + load))
+
+
 # ---- lanchat under a flood ---------------------------------------------------
 
 def tmux(sock, *args):
@@ -990,6 +1001,21 @@ def main():
             print("join to a room with --history 1000 of 1,000-byte lines: end of history after p50 %.2f ms (max %.2f ms), %d lines"
                   % (hist["p50_ms"], hist["max_ms"], hist["history_lines"]))
 
+    # A class's room (--password, an operator present) next to the plain
+    # room, alternating in the same run: no slower.
+    fan_class = {}
+    if part("class"):
+        for label, args in modes:
+            for cls in (False, True):
+                r = room_fanout_class(args, cls)
+                fan_class[(label, cls)] = r
+                if r:
+                    print("room-server %-6s %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
+                          % ("class" if cls else "plain", label, r["delivery_pct"], r["lines_per_s"],
+                             r["p50_ms"], r["p99_ms"]))
+                else:
+                    print("room-server %-6s %-50s no result" % ("class" if cls else "plain", label))
+
     web_held = {}
     web_fan = {}
     loads = {}
@@ -1179,6 +1205,22 @@ def main():
                   "1,000 bytes (`room-load history`; 20 joins one after another, median of %d runs): "
                   "from connecting to `! end of history`, p50 %.2f ms, max %.2f ms; %d lines "
                   "received each time.\n" % (RUNS, hist["p50_ms"], hist["max_ms"], hist["history_lines"]))
+    md.append("\n### A class's room: a password and an operator\n")
+    md.append("The fan-out rows again (room-server, 100 clients, 10 sending): a plain room, and one "
+              "started with `--password` and `--op-password` whose members all give the password "
+              "(`room-load fanout --password PW --op PW`; the first member is an operator for the "
+              "whole run), alternating in the same run:\n")
+    md.append("| load | room | delivered | lines/s delivered | p50 latency | p99 latency |")
+    md.append("|---|---|---|---|---|---|")
+    for label, _ in modes:
+        for cls in (False, True):
+            r = fan_class.get((label, cls))
+            room = "--password, an operator" if cls else "plain"
+            if r:
+                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
+                          % (label, room, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+            else:
+                md.append("| %s | %s | no result | | | |" % (label, room))
     md.append("\n### The web page (room-server --web)\n")
     md.append("WebSocket members as browsers are (`room-load hold-web`, `fanout --ws 50`; every "
               "WebSocket member read by one epoll thread, JSON decoded per message). Held: N "

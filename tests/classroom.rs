@@ -183,10 +183,13 @@ fn bans_survive_a_restart_with_bans_file() {
     let p = pest.name.clone();
     teacher.line();
     teacher.send(b"/op chalk\n");
-    until(&mut teacher, b"! you are an operator\n");
+    let t = teacher.name.clone();
+    until(
+        &mut teacher,
+        format!("[{t}] became an operator\n").as_bytes(),
+    );
     teacher.send(b"/ban 127.0.0.0/16\n/ban 127.0.0.3\n");
     assert_eq!(teacher.line(), "! not on yourself\n");
-    let t = teacher.name.clone();
     assert_eq!(
         teacher.line(),
         format!("[127.0.0.3/32] was banned by {t}\n")
@@ -217,7 +220,11 @@ fn bans_survive_a_restart_with_bans_file() {
     assert!(back.closed());
     let mut teacher = Conn::open("127.0.0.2", addr);
     teacher.send(b"/op chalk\n/unban 127.0.0.3\n");
-    until(&mut teacher, b"! you are an operator\n");
+    let t = teacher.name.clone();
+    until(
+        &mut teacher,
+        format!("[{t}] became an operator\n").as_bytes(),
+    );
     assert_eq!(
         teacher.line(),
         format!("[127.0.0.3/32] was unbanned by {}\n", teacher.name)

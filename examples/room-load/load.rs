@@ -70,6 +70,14 @@ enum Mode {
         /// carries `<cN@ip:port>`
         #[arg(long)]
         named: bool,
+        /// A room with a password (`room-server --password`): every TCP
+        /// client gives it first (`/pass PW`)
+        #[arg(long, value_name = "PW")]
+        password: Option<String>,
+        /// The first client becomes an operator (`/op PW`), so the room
+        /// has one while the load runs
+        #[arg(long, value_name = "PW")]
+        op: Option<String>,
     },
     /// History: one client relays L lines of S bytes into a room started
     /// with `--history L`; then, N times, a new member joins and reads its
@@ -485,6 +493,7 @@ fn fanout(
     server: SocketAddr,
     web: Option<SocketAddr>,
     (clients, ws, senders, named): (usize, usize, usize, bool),
+    (password, op): (Option<&str>, Option<&str>),
     rate: u64,
     seconds: u64,
     count: u64,
@@ -501,6 +510,13 @@ fn fanout(
     let conns: Vec<TcpStream> = (0..tcp)
         .map(|i| {
             let mut c = connect(server, i).expect("connect");
+            if let Some(pw) = password {
+                c.write_all(format!("/pass {pw}\n").as_bytes())
+                    .expect("/pass");
+            }
+            if let (Some(pw), 0) = (op, i) {
+                c.write_all(format!("/op {pw}\n").as_bytes()).expect("/op");
+            }
             if named {
                 c.write_all(format!("/nick c{i}\n").as_bytes())
                     .expect("/nick");
@@ -514,7 +530,16 @@ fn fanout(
                 .expect("WebSocket connect")
         })
         .collect();
-    let _stuck = stuck.then(|| connect(server, clients).expect("connect stuck client"));
+    let _stuck = stuck.then(|| {
+        let mut c = connect(server, clients).expect("connect stuck client");
+        // In a room with a password it is let in first: a member that
+        // never reads, not one waiting outside.
+        if let Some(pw) = password {
+            c.write_all(format!("/pass {pw}\n").as_bytes())
+                .expect("/pass");
+        }
+        c
+    });
     let stop_reading = Arc::new(AtomicBool::new(false));
     // One epoll thread reads every TCP client (and one every WebSocket
     // member), so the figures measure the room and not the wake-up of a
@@ -820,10 +845,13 @@ pub fn main() {
             count,
             ws,
             named,
+            password,
+            op,
         } => fanout(
             args.server,
             args.web,
             (clients, ws, senders, named),
+            (password.as_deref(), op.as_deref()),
             rate,
             seconds,
             count,
