@@ -226,6 +226,43 @@ kill -INT "$rs"; set +e; wait "$rs"; code=$?; set -e
 [ $code -eq 130 ] || die "room-server.exe after Ctrl-C exited $code"
 ok "room-client.exe to a closed port: 'connection refused', exit 1; room-server.exe Ctrl-C → 130"
 
+# --- room-server.exe: a class's room (password file, operator, a kept ban) ----
+printf 'lesson\n' >"$tmp/room.pw"
+wine "$EXE/room-server.exe" -b 127.0.0.1 -p 0 --password-file "Z:$tmp/room.pw" \
+    --op-password chalk --bans "Z:$tmp/class.bans" >/dev/null 2>"$tmp/cls.err" &
+pids+=($!); cls=$!
+until_line "$tmp/cls.err" "Chat server started on"
+cport=$(port_of "$tmp/cls.err" "Chat server started on")
+python3 - "$cport" <<'PY' || die "room-server.exe's class room: $(cat "$tmp/cls.err")"
+import socket, sys
+port = int(sys.argv[1])
+def member(src):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(src, 0))
+    return s, s.makefile("rb")
+def until(f, want):
+    while True:
+        line = f.readline()
+        if not line:
+            sys.exit("closed before %r" % want)
+        if line.decode("utf-8", "replace").rstrip("\n").startswith(want):
+            return
+t, tf = member("127.0.0.2")
+until(tf, "! password required: /pass PASSWORD")
+t.sendall(b"/pass nope\n/pass lesson\n/op chalk\n/ban 127.0.0.3\n/bans\n")
+for want in ("! wrong password", "! password accepted", "! you are an operator",
+             "[127.0.0.3/32] was banned by", "! ban 127.0.0.3/32 until lifted"):
+    until(tf, want)
+b, bf = member("127.0.0.3")
+until(bf, "! banned")
+if bf.readline():
+    sys.exit("a banned address was not closed")
+PY
+grep -q '^127.0.0.3/32 - ' "$tmp/class.bans" || die "room-server.exe did not keep the ban: $(cat "$tmp/class.bans" 2>&1)"
+grep -q 'was banned by' "$tmp/cls.err" || die "room-server.exe did not log the ban: $(cat "$tmp/cls.err")"
+kill -INT "$cls"; set +e; wait "$cls"; code=$?; set -e
+[ $code -eq 130 ] || die "room-server.exe (class room) after Ctrl-C exited $code"
+ok "room-server.exe: --password-file, /pass, /op, /ban kept in --bans FILE, a banned address refused"
+
 # --- lanchat.exe in tmux → a Linux chat-window ----------------------------------
 "$LIN/chat-window" -b 127.0.0.1 -p 0 --count 1 --timeout 90s >"$tmp/lc.out" 2>"$tmp/lc-cw.err" &
 pids+=($!); cw=$!

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use super::core::Room;
-use super::entry::Entry;
+use super::core::{for_stderr, Room};
+use super::entry::{Entry, Label};
 use super::names::{self, Command, WHO_MAX};
 use super::tongue::{self, Tongue};
 use super::wire;
@@ -166,5 +166,52 @@ impl<C> Room<C> {
             _ => None,
         };
         m.outbox.set_slot(slot);
+    }
+
+    // ---- names ------------------------------------------------------------
+
+    /// Gives member `key` a new nick (already taken in the directory as
+    /// `nick_key`): returns its label before.
+    pub(super) fn rename(
+        &mut self,
+        key: usize,
+        nick: Option<&[u8]>,
+        nick_key: Option<Vec<u8>>,
+    ) -> Label {
+        let m = &mut self.members[key];
+        let label: Label = wire::label(nick, &m.name).into();
+        m.nick = nick.map(Into::into);
+        m.nick_key = nick_key;
+        std::mem::replace(&mut m.label, label)
+    }
+
+    /// The labels of the first `max` members, in the order they joined,
+    /// an operator's with `@` before it, written for a member in `to`.
+    pub(super) fn roster(&self, max: usize, to: Tongue) -> Vec<Label> {
+        self.roster
+            .values()
+            .take(max)
+            .filter_map(|k| self.members.get(*k))
+            .map(|m| {
+                let label = match (to.known(), m.tongue) {
+                    (Some(to), from) => Entry::named(m.label.to_vec())
+                        .in_tongue(from)
+                        .wire_in(to)
+                        .map_or_else(|| m.label.clone(), Into::into),
+                    _ => m.label.clone(),
+                };
+                if m.op {
+                    [&b"@"[..], &label].concat().into()
+                } else {
+                    label
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn say_renamed(&mut self, notice: &Entry) {
+        let wire = notice.wire();
+        let line = for_stderr(wire.strip_suffix(b"\n").unwrap_or(wire));
+        self.say(line);
     }
 }

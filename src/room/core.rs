@@ -8,7 +8,10 @@
 //! ```text
 //! bytes (TCP) ──take_bytes──▶ framer ─┐
 //! lines (page) ──take_lines───────────┼─▶ allowance (--max-rate: throttle) ─▶ line
-//!                                     │     /nick /who /msg ──▶ commands (super::commands)
+//!                                     │     (waiting for --password: /pass only, the rest dropped)
+//!                                     │     /nick /who /msg /encoding ──▶ commands (super::commands)
+//!                                     │     /pass /op /kick /mute /ban /topic… ──▶ super::ops
+//!                                     │     muted: dropped, told once
 //!                                     │     anything else ──▶ Entry::said ──▶ feed (once) + history
 //! join / leave ──▶ notices ──▶ feed   │
 //! feed ──▶ each member's outbox ──▶ take_writes(): whom to write to now
@@ -684,53 +687,6 @@ impl<C> Room<C> {
         if let Some(topic) = self.topic.clone() {
             self.queue_private(key, topic);
         }
-    }
-
-    // ---- names ------------------------------------------------------------
-
-    /// Gives member `key` a new nick (already taken in the directory as
-    /// `nick_key`): returns its label before.
-    pub(super) fn rename(
-        &mut self,
-        key: usize,
-        nick: Option<&[u8]>,
-        nick_key: Option<Vec<u8>>,
-    ) -> Label {
-        let m = &mut self.members[key];
-        let label: Label = wire::label(nick, &m.name).into();
-        m.nick = nick.map(Into::into);
-        m.nick_key = nick_key;
-        std::mem::replace(&mut m.label, label)
-    }
-
-    /// The labels of the first `max` members, in the order they joined,
-    /// an operator's with `@` before it, written for a member in `to`.
-    pub(super) fn roster(&self, max: usize, to: Tongue) -> Vec<Label> {
-        self.roster
-            .values()
-            .take(max)
-            .filter_map(|k| self.members.get(*k))
-            .map(|m| {
-                let label = match (to.known(), m.tongue) {
-                    (Some(to), from) => Entry::named(m.label.to_vec())
-                        .in_tongue(from)
-                        .wire_in(to)
-                        .map_or_else(|| m.label.clone(), Into::into),
-                    _ => m.label.clone(),
-                };
-                if m.op {
-                    [&b"@"[..], &label].concat().into()
-                } else {
-                    label
-                }
-            })
-            .collect()
-    }
-
-    pub(super) fn say_renamed(&mut self, notice: &Entry) {
-        let wire = notice.wire();
-        let line = for_stderr(wire.strip_suffix(b"\n").unwrap_or(wire));
-        self.say(line);
     }
 }
 

@@ -7,7 +7,9 @@
 //!   what everyone is told, throttling), with `membership` (admission,
 //!   joining, leaving), `pace` (whom to write to,
 //!   who is read again, the flow scan), `commands` (`/nick`, `/who`,
-//!   `/msg`), `names` (the name rules, the directory), `history`, `feed`
+//!   `/msg`, `/encoding`), `ops` (`/pass` and the operators' words),
+//!   `access` (the guessing limit, bans), `tongue` (each member's encoding
+//!   and re-encoding), `names` (the name rules, the directory), `history`, `feed`
 //!   (everything said, once, and each member's place in it), `flow`
 //!   (backpressure, stuck members, memory) and `limits`: no socket, no
 //!   clock;
