@@ -318,6 +318,29 @@ fn a_gb2312_member_a_utf8_member_and_a_page_read_each_other() {
     // character: an emoji arrives whole.
     nc.send("笑😀\n".as_bytes());
     assert_eq!(win.line(), format!("<小李@{}> 笑😀", nc.name));
+    // The real nc in a UTF-8 terminal: it reads room-client's GB2312 as
+    // UTF-8, and room-client reads it as GB2312.
+    if crate::util::have("nc") {
+        let mut real = Proc::spawn_cmd(
+            "nc",
+            Command::new("nc").args(["-s", "127.0.0.5", "127.0.0.1", &addr.port().to_string()]),
+        );
+        let r = crate::util::bracketed_name(&nc.line());
+        real.write("/nick 小张\n".as_bytes());
+        until(&mut nc, format!("[{r}] is now 小张\n").as_bytes());
+        win.write("小张你好\n".as_bytes());
+        loop {
+            if real.line() == format!("<老王@{w}> 小张你好") {
+                break;
+            }
+        }
+        real.write("老王好\n".as_bytes());
+        loop {
+            if win.line() == format!("<小张@{r}> 老王好") {
+                break;
+            }
+        }
+    }
 }
 
 #[test]

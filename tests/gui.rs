@@ -404,11 +404,16 @@ async fn the_desktop_window_in_a_room_next_to_a_raw_member() {
     if !have("chromium") || !have("chromedriver") {
         return;
     }
-    let mut srv = Proc::spawn("room-server", &["-b", "127.0.0.1", "-p", "0"]);
+    let mut srv = Proc::spawn(
+        "room-server",
+        &["-b", "127.0.0.1", "-p", "0", "--op-password", "chalk"],
+    );
     let addr = srv.listen_addr("Chat server started on");
     let mut bob = crate::room::Conn::open("127.0.0.2", addr);
-    bob.send(b"/nick bob\n");
+    bob.send(b"/nick bob\n/op chalk\n");
     bob.line();
+    bob.line(); // you are an operator
+    bob.line(); // became an operator
     let gui = Gui::start(&["--room", &addr.to_string(), "--name", "desk"]);
     let driver = Driver::start();
     let page = open(&driver, "gui-room", &gui.url).await;
@@ -426,6 +431,13 @@ async fn the_desktop_window_in_a_room_next_to_a_raw_member() {
         &page,
         "bob listed",
         "return [...document.querySelectorAll('#members li b')].some(b => b.textContent === 'bob')",
+    )
+    .await;
+    // An operator is marked (`@` before its name), its name still its name.
+    wait_for(
+        &page,
+        "bob marked as an operator",
+        "return [...document.querySelectorAll('#members li.op b')].map(b => b.textContent + getComputedStyle(b, '::before').content).join() === 'bob\"@\"'",
     )
     .await;
     js(&page, "[...document.querySelectorAll('#members li')].find(l => l.querySelector('b').textContent === 'bob').click()").await;

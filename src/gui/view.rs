@@ -275,12 +275,8 @@ fn meta(s: &Session) -> Meta {
         Some(users) => users
             .iter()
             .map(|u| MemberView {
-                // A room's operator: `@` before its name.
-                name: if u.group == crate::chat::OPERATOR {
-                    format!("@{}", u.nick)
-                } else {
-                    u.nick.clone()
-                },
+                // A room's operator has the group `@` (the page marks it).
+                name: u.nick.clone(),
                 addr: u.addr.to_string(),
                 group: u.group.clone(),
                 selected: s.selected() == Some(u.addr),

@@ -520,6 +520,8 @@ function desktop(token) {
       li.append(n, a);
       if (u.me) li.className = "you";
       if (u.selected) li.classList.add("selected");
+      // A room's operator (its group is "@"): marked as on the room's page.
+      if (m.mode === "room" && u.group === "@") li.classList.add("op");
       li.title = u.me ? tr("page.you") : tr("page.click_to");
       return li;
     }));
