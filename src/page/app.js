@@ -319,7 +319,6 @@ function access(m) {
       return false;
     case "room.notice.only_operators":
     case "room.notice.not_yourself":
-    case "room.notice.no_member":
       showError(noticeText(m));
       return false;
   }

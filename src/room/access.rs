@@ -94,20 +94,17 @@ impl Guesses {
         false
     }
 
+    /// Forgets the address counted longest ago that is not locked out
+    /// (all of them locked: the oldest), to make room for a new one.
     fn forget_oldest(&mut self, now: Instant) {
-        while let Some(ip) = self.order.pop_front() {
-            if self.locked.get(&ip).is_some_and(|u| *u > now) {
-                self.order.push_back(ip);
-                // Every address is locked: forget this one's count anyway.
-                if self.order.len() >= GUESS_TABLE {
-                    self.wrong.remove(&ip);
-                    return;
-                }
-                continue;
-            }
-            self.locked.remove(&ip);
+        let free = self
+            .order
+            .iter()
+            .position(|ip| self.locked.get(ip).is_none_or(|u| *u <= now))
+            .unwrap_or(0);
+        if let Some(ip) = self.order.remove(free) {
             self.wrong.remove(&ip);
-            return;
+            self.locked.remove(&ip);
         }
     }
 }
@@ -216,10 +213,14 @@ impl Bans {
     /// The bans as the file keeps them, when they changed since the last
     /// call (ends in wall-clock time: `wall` is the wall clock at `now`).
     pub fn take_changed(&mut self, now: Instant, wall: SystemTime) -> Option<String> {
-        self.expire(now);
+        // Asked after every turn of the server: nothing to do unless an
+        // operator changed them (bans that ended leave the file at the
+        // next change; they are dropped when it is read back anyway).
         if !std::mem::take(&mut self.changed) {
             return None;
         }
+        self.expire(now);
+        self.changed = false;
         Some(to_file(&self.list, now, wall))
     }
 
@@ -324,7 +325,21 @@ mod tests {
             g.wrong(IpAddr::V4(i.into()), t);
         }
         assert!(g.wrong.len() <= GUESS_TABLE);
-        assert!(g.order.len() <= GUESS_TABLE);
+        assert_eq!(
+            g.order.len(),
+            g.wrong.len(),
+            "one place in the order per address"
+        );
+        // Locked addresses are kept while others can go.
+        let mut g = Guesses::default();
+        let locked = IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9));
+        for _ in 0..GUESS_MAX {
+            g.wrong(locked, t);
+        }
+        for i in 0..(GUESS_TABLE as u32 + 100) {
+            g.wrong(IpAddr::V4(i.into()), t);
+        }
+        assert!(g.locked(locked, t), "still locked out");
     }
 
     #[test]
