@@ -19,7 +19,14 @@
 #      (scripts/ipmsg-peer.py) on host 3: the user list, messages both ways
 #      with their receipts (✓), a retransmission shown once, an unanswered
 #      line marked ✗ not delivered, a line for iptux alone, a hostile nick
-#      escaped, BR_EXIT on /quit, the --log.
+#      escaped, BR_EXIT on /quit, the --log;
+#   8. a class's room across hosts: room-server --password-file
+#      --op-password --bans on host 1; the teacher (nc, UTF-8) on host 2
+#      takes the room; a student's room-client (GB2312) on host 3 reads and
+#      is read right; host 4 guesses 5 wrong passwords and is locked out
+#      while host 3 stays; the teacher bans host 3, which is removed and
+#      refused, also after a restart of the room; the chat log says who
+#      did what.
 # Always tears down what it created (trap), even on failure or Ctrl-C.
 #
 # Usage: sudo scripts/smoke-netns.sh [HOSTS]     (HOSTS ≥ 3, default 4)
@@ -46,13 +53,15 @@ if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
     exit $SKIP
 fi
 if [[ -z "${LANCHAT_BIN:-}" ]]; then
-    cargo build --release --quiet --bin chat-window --bin input-box --bin lanchat
+    cargo build --release --quiet --bin chat-window --bin input-box --bin lanchat --bin room-server --bin room-client
     LANCHAT_BIN=target/release
 fi
 LANCHAT_BIN=$(cd "$LANCHAT_BIN" && pwd)
 cw="$LANCHAT_BIN/chat-window"
 ib="$LANCHAT_BIN/input-box"
 lc="$LANCHAT_BIN/lanchat"
+rs="$LANCHAT_BIN/room-server"
+rc="$LANCHAT_BIN/room-client"
 
 netns_setup smoke-netns "$hosts"
 
@@ -282,6 +291,76 @@ elif [[ ${CI:-} == true ]]; then
     fail "ipmsg: iptux, xvfb-run, tmux, xdotool and xclip are required in CI (.ci/run installs them)"
 else
     echo "smoke-netns ipmsg: SKIPPED (needs iptux, xvfb-run, tmux, xdotool and xclip)"
+fi
+
+# --- 8. a class's room across hosts -----------------------------------------
+if ((hosts < 4)); then
+    echo "smoke-netns room: SKIPPED (needs 4 hosts: the room, a teacher, a student, a guesser)"
+elif command -v nc >/dev/null; then
+    room=$(addr4 1)
+    printf 'lesson\n' >"$work/room.pw"
+    start_room() {
+        ip netns exec "$(ns 1)" "$rs" -p 5000 --password-file "$work/room.pw" --op-password chalk \
+            --bans "$work/class.bans" --history 20 --history-file "$work/class.log" 2>"$work/rs-$1.err" &
+        pids+=($!)
+        rs_pid=$!
+        until_line "$work/rs-$1.err" "Chat server started on"
+    }
+    start_room 1
+    # The teacher: nc in a UTF-8 terminal on host 2.
+    mkfifo "$work/t.in" "$work/s.in"
+    ip netns exec "$(ns 2)" nc "$room" 5000 <"$work/t.in" >"$work/t.out" &
+    pids+=($!)
+    exec 5>"$work/t.in"
+    until_line "$work/t.out" "^! password required: /pass PASSWORD"
+    printf '/pass lesson\n/nick 老师\n/op chalk\n/topic 第一课：循环\n' >&5
+    until_line "$work/t.out" "^! topic: 第一课：循环"
+    # A student: room-client (GB2312, as on Windows) on host 3.
+    ip netns exec "$(ns 3)" "$rc" "$room" -p 5000 <"$work/s.in" >"$work/s.out" 2>"$work/s.err" &
+    pids+=($!)
+    student=$!
+    exec 6>"$work/s.in"
+    until_line "$work/s.out" "^! password required: /pass PASSWORD"
+    printf '/pass lesson\n/nick 小明\n/topic\n老师好\n' >&6
+    until_line "$work/s.out" "^! topic: 第一课：循环"  # the teacher's UTF-8, in GB2312 for room-client
+    until_line "$work/t.out" "^<小明@$(addr4 3):[0-9]*> 老师好$"  # the student's GB2312, in UTF-8
+    printf '同学们好\n' >&5
+    until_line "$work/s.out" "^<老师@$(addr4 2):[0-9]*> 同学们好$"
+    # Host 4 guesses: five wrong passwords, then it is refused at once.
+    printf '/pass a\n/pass b\n/pass c\n/pass d\n/pass e\n' |
+        ip netns exec "$(ns 4)" timeout 20 nc "$room" 5000 >"$work/g1.out" || true
+    grep -q '^! too many wrong passwords$' "$work/g1.out" ||
+        fail "room: 5 wrong passwords from host 4 were not stopped: $(cat "$work/g1.out")"
+    ip netns exec "$(ns 4)" timeout 20 nc "$room" 5000 </dev/null >"$work/g2.out" || true
+    [[ $(cat "$work/g2.out") == "! too many wrong passwords" ]] ||
+        fail "room: host 4 was not refused at once: $(cat "$work/g2.out")"
+    printf 'still here\n' >&6
+    until_line "$work/t.out" "^<小明@$(addr4 3):[0-9]*> still here$"
+    # The teacher bans host 3: the student is removed and refused.
+    printf '/ban %s 30\n' "$(addr4 3)" >&5
+    until_line "$work/t.out" "^\[$(addr4 3)/32\] was banned by 老师@$(addr4 2):[0-9]* for 30 minutes$"
+    until_line "$work/s.out" "^! banned"
+    set +e; wait "$student"; code=$?; set -e
+    ((code == 1)) && grep -q "Disconnected from server" "$work/s.err" ||
+        fail "room: the banned room-client exited $code: $(cat "$work/s.err")"
+    ip netns exec "$(ns 3)" timeout 20 nc "$room" 5000 </dev/null >"$work/b1.out" || true
+    [[ $(cat "$work/b1.out") == "! banned" ]] || fail "room: host 3 was let in again: $(cat "$work/b1.out")"
+    grep -q "was banned by 老师@$(addr4 2)" "$work/rs-1.err" || fail "room: the ban is not on stderr"
+    grep -q "\[老师@$(addr4 2):[0-9]*\] set the topic: 第一课：循环" "$work/class.log" ||
+        fail "room: the chat log lacks the topic: $(cat "$work/class.log")"
+    # A restart keeps the ban; the guessing lock (a minute, in memory) is gone.
+    exec 5>&-
+    kill -TERM "$rs_pid"; wait "$rs_pid" || true
+    start_room 2
+    ip netns exec "$(ns 3)" timeout 20 nc "$room" 5000 </dev/null >"$work/b2.out" || true
+    [[ $(cat "$work/b2.out") == "! banned" ]] || fail "room: the ban did not survive a restart: $(cat "$work/b2.out")"
+    ip netns exec "$(ns 4)" timeout 5 nc -N "$room" 5000 </dev/null >"$work/g3.out" || true
+    grep -q '^! password required' "$work/g3.out" || fail "room: host 4 after the restart: $(cat "$work/g3.out")"
+    exec 6>&-
+    kill -TERM "$rs_pid"; wait "$rs_pid" || true
+    echo "smoke-netns room: a class's room across 4 hosts: password, operator, topic, GB2312 and UTF-8 read each other, guessing locked out, a ban kept over a restart"
+else
+    fail "room: nc is required (.ci/run installs it)"
 fi
 
 if ((failures)); then
