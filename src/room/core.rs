@@ -276,6 +276,9 @@ pub struct Room<C> {
     pub(super) bans: Bans,
     /// `/topic`: told to everyone who joins, after the history.
     pub(super) topic: Option<Rc<Entry>>,
+    /// Addresses an operator muted a member from, until when (`None`:
+    /// until `/unmute`): a member who joins from there again is muted.
+    pub(super) muted_hosts: HashMap<IpAddr, Option<Instant>>,
 }
 
 impl<C> Room<C> {
@@ -307,6 +310,7 @@ impl<C> Room<C> {
             guesses: Guesses::default(),
             bans: Bans::default(),
             topic: None,
+            muted_hosts: HashMap::new(),
         }
     }
 

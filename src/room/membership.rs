@@ -98,7 +98,7 @@ impl<C> Room<C> {
             page,
             waiting,
             op: false,
-            muted: None,
+            muted: self.muted_from(addr.ip(), now),
             told_muted: false,
             tongue: Tongue::Unknown,
             nick_key: None,

@@ -254,6 +254,10 @@ impl<C> Room<C> {
             let m = &mut self.members[t];
             m.muted = Some(until);
             m.told_muted = false;
+            // Kept for its address too: leaving and coming back does not
+            // lift it.
+            let ip = access::canonical(m.addr.ip());
+            self.muted_hosts.insert(ip, until);
             self.announce(key, t, |who, op| wire::muted(who, op, minutes), now);
         }
     }
@@ -267,7 +271,10 @@ impl<C> Room<C> {
             return;
         };
         for t in targets {
-            self.members[t].muted = None;
+            let m = &mut self.members[t];
+            m.muted = None;
+            let ip = access::canonical(m.addr.ip());
+            self.muted_hosts.remove(&ip);
             self.announce(key, t, wire::unmuted, now);
         }
     }
@@ -319,9 +326,11 @@ impl<C> Room<C> {
         let text = String::from_utf8_lossy(what);
         let net = match access::parse_net(&text) {
             Ok(net) => net,
-            Err(BanError::NotAnAddress) => {
-                return self.tell(key, Entry::named(wire::not_an_address(what)))
-            }
+            // A member's name or `ip:port`: its address.
+            Err(BanError::NotAnAddress) => match self.member_net(key, what) {
+                Some(net) => net,
+                None => return self.tell(key, Entry::named(wire::not_an_address(what))),
+            },
             Err(BanError::TooWide) => {
                 let widest = if text.contains(':') {
                     access::WIDEST_V6
@@ -353,6 +362,36 @@ impl<C> Room<C> {
             .collect();
         for t in inside {
             self.remove_for(key, t, b"banned", Some(wire::BANNED), now);
+        }
+    }
+
+    /// The address (as a /32 or /128) of the member `who` names, as
+    /// operator `key` typed it (`/ban 小明`).
+    fn member_net(&self, key: usize, who: &[u8]) -> Option<ipnet::IpNet> {
+        let tongue = self.members.get(key).map_or(Tongue::Unknown, |m| m.tongue);
+        let t = self
+            .directory
+            .find(&tongue::name_key(who, tongue))
+            .or_else(|| self.directory.find(who))?;
+        let ip = access::canonical(self.members.get(t)?.addr.ip());
+        Some(ipnet::IpNet::from(ip))
+    }
+
+    /// Whether a member joining from `ip` is muted: an operator muted a
+    /// member from there, for a time not yet up.
+    pub(super) fn muted_from(
+        &mut self,
+        ip: std::net::IpAddr,
+        now: Instant,
+    ) -> Option<Option<Instant>> {
+        let ip = access::canonical(ip);
+        match self.muted_hosts.get(&ip) {
+            Some(Some(until)) if *until <= now => {
+                self.muted_hosts.remove(&ip);
+                None
+            }
+            Some(until) => Some(*until),
+            None => None,
         }
     }
 

@@ -430,3 +430,41 @@ fn relay_bytes_is_the_room_as_it_was() {
     say(&mut r, utf8, "/encoding utf-8", t);
     assert_eq!(read(&mut r, utf8), "! encoding: bytes\n");
 }
+
+#[test]
+fn a_mute_sticks_to_the_address_and_a_ban_may_name_a_member() {
+    let (mut r, t) = classroom();
+    let op = enter(&mut r, 2, t);
+    say(&mut r, op, "/op teacher", t);
+    let bob = enter(&mut r, 3, t);
+    let carol = enter(&mut r, 4, t);
+    say(&mut r, bob, "/nick bob", t);
+    say(&mut r, op, "/mute bob 10", t);
+    // Leaving and coming back does not lift it.
+    r.remove(bob, Leave::Closed, t);
+    let again = enter(&mut r, 3, t + Duration::from_secs(60));
+    read(&mut r, carol);
+    read(&mut r, again);
+    say(&mut r, again, "I'm back", t + Duration::from_secs(60));
+    assert_eq!(read(&mut r, again), "! you are muted\n");
+    assert_eq!(read(&mut r, carol), "");
+    // Its time up, a new connection from there speaks.
+    r.remove(again, Leave::Closed, t);
+    let later = enter(&mut r, 3, t + Duration::from_secs(601));
+    say(&mut r, later, "hello", t + Duration::from_secs(601));
+    assert!(read(&mut r, carol).ends_with("<10.0.0.3:1000> hello\n"));
+    // /unmute lifts it for the address too.
+    say(&mut r, op, "/mute 10.0.0.3", t);
+    say(&mut r, op, "/unmute 10.0.0.3", t);
+    r.remove(later, Leave::Closed, t);
+    let free = enter(&mut r, 3, t);
+    read(&mut r, carol);
+    say(&mut r, free, "free", t);
+    assert_eq!(read(&mut r, carol), "<10.0.0.3:1000> free\n");
+    // `/ban NAME` bans that member's address.
+    say(&mut r, free, "/nick dave", t);
+    read(&mut r, op);
+    say(&mut r, op, "/ban dave", t);
+    assert!(read(&mut r, op).starts_with("[10.0.0.3/32] was banned by "));
+    assert_eq!(r.admit(addr(3, 1).ip(), t), Err(Refusal::Banned));
+}
