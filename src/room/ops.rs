@@ -136,6 +136,10 @@ impl<C> Room<C> {
             return;
         };
         let (ip, waiting) = (m.addr.ip(), m.waiting);
+        if given.is_empty() {
+            // `/pass` alone: how, not a guess.
+            return self.tell(key, Entry::notice(wire::PASSWORD_REQUIRED));
+        }
         if self.guesses.locked(ip, now) {
             return self.refused_guessing(key, waiting);
         }

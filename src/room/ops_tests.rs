@@ -99,6 +99,12 @@ fn a_member_without_the_password_is_not_in_the_room() {
     );
     assert_eq!(r.present(), 1);
     assert_eq!(r.len(), 2);
+    say(&mut r, b, "/pass", t);
+    assert_eq!(
+        read(&mut r, b),
+        "! password required: /pass PASSWORD\n",
+        "how, not a guess"
+    );
     say(&mut r, b, "/pass nope", t);
     assert_eq!(read(&mut r, b), "! wrong password\n");
     say(&mut r, b, "/pass lesson", t);
