@@ -567,6 +567,37 @@ def room_fanout(kind, args):
         port, ["fanout", "--clients", "100", "--senders", "10"] + args))
 
 
+def ab_fanout(modes, names, run):
+    """The fan-out rows twice, A and B alternating in one run: `run(args,
+    b)` for each mode with b False then True; printed as they come (named
+    by `names`). Returns {(mode label, b): figures or None}."""
+    out = {}
+    for label, args in modes:
+        for b in (False, True):
+            r = run(args, b)
+            out[(label, b)] = r
+            if r:
+                print("room-server %-6s %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
+                      % (names[b], label, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+            else:
+                print("room-server %-6s %-50s no result" % (names[b], label))
+    return out
+
+
+def ab_table(md, modes, results, column, names):
+    """The table of `ab_fanout`'s results, `column` naming what differs."""
+    md.append("| load | %s | delivered | lines/s delivered | p50 latency | p99 latency |" % column)
+    md.append("|---|---|---|---|---|---|")
+    for label, _ in modes:
+        for b in (False, True):
+            r = results.get((label, b))
+            if r:
+                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
+                          % (label, names[b], r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
+            else:
+                md.append("| %s | %s | no result | | | |" % (label, names[b]))
+
+
 def room_fanout_class(args, cls):
     """The fan-out of room-server; with `cls`, a room with --password and
     --op-password whose members all give the password and whose first
@@ -985,14 +1016,8 @@ def main():
     fan_named = {}
     hist = None
     if part("names"):
-        for label, args in modes:
-            for named in (False, True):
-                r = room_fanout("room-server", args + (["--named"] if named else []))
-                fan_named[(label, named)] = r
-                if r:
-                    print("room-server %-6s %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
-                          % ("named" if named else "plain", label, r["delivery_pct"], r["lines_per_s"],
-                             r["p50_ms"], r["p99_ms"]))
+        fan_named = ab_fanout(modes, ("plain", "named"), lambda args, named: room_fanout(
+            "room-server", args + (["--named"] if named else [])))
         hist = median_of_runs("room-server", lambda: start_room(
             "room-server", args=("--max-rate", "1000000", "--history", "1000")),
             lambda port: room_load(port, ["history", "--lines", "1000", "--size", "1000",
@@ -1005,16 +1030,7 @@ def main():
     # room, alternating in the same run: no slower.
     fan_class = {}
     if part("class"):
-        for label, args in modes:
-            for cls in (False, True):
-                r = room_fanout_class(args, cls)
-                fan_class[(label, cls)] = r
-                if r:
-                    print("room-server %-6s %-50s delivered %6.2f%%  %9.0f lines/s  p50 %.2f ms  p99 %.2f ms"
-                          % ("class" if cls else "plain", label, r["delivery_pct"], r["lines_per_s"],
-                             r["p50_ms"], r["p99_ms"]))
-                else:
-                    print("room-server %-6s %-50s no result" % ("class" if cls else "plain", label))
+        fan_class = ab_fanout(modes, ("plain", "class"), room_fanout_class)
 
     web_held = {}
     web_fan = {}
@@ -1189,17 +1205,7 @@ def main():
     md.append("The fan-out rows again (room-server, 100 clients, 10 sending), without names and "
               "with every member named first (`room-load fanout --named`: each sends `/nick cN`, "
               "so every line carries `<cN@ip:port>`), alternating in the same run:\n")
-    md.append("| load | members | delivered | lines/s delivered | p50 latency | p99 latency |")
-    md.append("|---|---|---|---|---|---|")
-    for label, _ in modes:
-        for named in (False, True):
-            r = fan_named.get((label, named))
-            who = "named" if named else "ip:port"
-            if r:
-                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
-                          % (label, who, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
-            else:
-                md.append("| %s | %s | no result | | | |" % (label, who))
+    ab_table(md, modes, fan_named, "members", ("ip:port", "named"))
     if hist:
         md.append("\nA member joining a room started with `--history 1000` after 1,000 lines of "
                   "1,000 bytes (`room-load history`; 20 joins one after another, median of %d runs): "
@@ -1210,17 +1216,7 @@ def main():
               "started with `--password` and `--op-password` whose members all give the password "
               "(`room-load fanout --password PW --op PW`; the first member is an operator for the "
               "whole run), alternating in the same run:\n")
-    md.append("| load | room | delivered | lines/s delivered | p50 latency | p99 latency |")
-    md.append("|---|---|---|---|---|---|")
-    for label, _ in modes:
-        for cls in (False, True):
-            r = fan_class.get((label, cls))
-            room = "--password, an operator" if cls else "plain"
-            if r:
-                md.append("| %s | %s | %.2f %% | %.0f | %.2f ms | %.2f ms |"
-                          % (label, room, r["delivery_pct"], r["lines_per_s"], r["p50_ms"], r["p99_ms"]))
-            else:
-                md.append("| %s | %s | no result | | | |" % (label, room))
+    ab_table(md, modes, fan_class, "room", ("plain", "--password, an operator"))
     md.append("\n### The web page (room-server --web)\n")
     md.append("WebSocket members as browsers are (`room-load hold-web`, `fanout --ws 50`; every "
               "WebSocket member read by one epoll thread, JSON decoded per message). Held: N "

@@ -125,8 +125,8 @@ pub struct Ban {
 pub enum BanError {
     /// Not an address or a network.
     NotAnAddress,
-    /// Wider than [`WIDEST_V4`] / [`WIDEST_V6`].
-    TooWide,
+    /// Wider than [`WIDEST_V4`] / [`WIDEST_V6`]: the widest allowed.
+    TooWide(u8),
 }
 
 /// Reads `ADDR` or `ADDR/PREFIX` as the network a ban names (the host bits
@@ -155,7 +155,7 @@ pub fn parse_net(text: &str) -> Result<IpNet, BanError> {
         IpNet::V6(_) => WIDEST_V6,
     };
     if net.prefix_len() < widest {
-        return Err(BanError::TooWide);
+        return Err(BanError::TooWide(widest));
     }
     Ok(net)
 }
@@ -357,14 +357,14 @@ mod tests {
         assert_eq!(parse_net("10.0.0.7"), Ok("10.0.0.7/32".parse().unwrap()));
         assert_eq!(parse_net("10.0.0.7/24"), Ok("10.0.0.0/24".parse().unwrap()));
         assert_eq!(parse_net("10.1.0.0/16"), Ok("10.1.0.0/16".parse().unwrap()));
-        assert_eq!(parse_net("10.0.0.0/15"), Err(BanError::TooWide));
-        assert_eq!(parse_net("0.0.0.0/0"), Err(BanError::TooWide));
+        assert_eq!(parse_net("10.0.0.0/15"), Err(BanError::TooWide(16)));
+        assert_eq!(parse_net("0.0.0.0/0"), Err(BanError::TooWide(16)));
         assert_eq!(
             parse_net("::ffff:10.0.0.7"),
             Ok("10.0.0.7/32".parse().unwrap())
         );
         assert_eq!(parse_net("fd00::1/64"), Ok("fd00::/64".parse().unwrap()));
-        assert_eq!(parse_net("fd00::/32"), Err(BanError::TooWide));
+        assert_eq!(parse_net("fd00::/32"), Err(BanError::TooWide(48)));
         assert_eq!(parse_net("bob"), Err(BanError::NotAnAddress));
         assert_eq!(parse_net("10.0.0.7:5000"), Err(BanError::NotAnAddress));
     }

@@ -100,11 +100,7 @@ impl<C> Room<C> {
             return;
         };
         let tongue = m.tongue;
-        let found = self
-            .directory
-            .find(&tongue::name_key(to, tongue))
-            .or_else(|| self.directory.find(to));
-        match found {
+        match self.find_named(key, to) {
             Some(to) => {
                 let line = Entry::private(&self.members[key].label, text).in_tongue(tongue);
                 self.tell_counted(to, line, now);
@@ -114,6 +110,15 @@ impl<C> Room<C> {
                 self.tell_counted(key, answer, now);
             }
         }
+    }
+
+    /// The member `who` names, as member `key` typed it: a name (read in
+    /// `key`'s encoding, compared as text) or an `ip:port`.
+    pub(super) fn find_named(&self, key: usize, who: &[u8]) -> Option<usize> {
+        let tongue = self.members.get(key).map_or(Tongue::Unknown, |m| m.tongue);
+        self.directory
+            .find(&tongue::name_key(who, tongue))
+            .or_else(|| self.directory.find(who))
     }
 
     /// `/encoding LABEL`: this member's encoding from now on (`bytes`: its
@@ -193,13 +198,7 @@ impl<C> Room<C> {
             .take(max)
             .filter_map(|k| self.members.get(*k))
             .map(|m| {
-                let label = match (to.known(), m.tongue) {
-                    (Some(to), from) => Entry::named(m.label.to_vec())
-                        .in_tongue(from)
-                        .wire_in(to)
-                        .map_or_else(|| m.label.clone(), Into::into),
-                    _ => m.label.clone(),
-                };
+                let label = m.label_in(to);
                 if m.op {
                     [&b"@"[..], &label].concat().into()
                 } else {

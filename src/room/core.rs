@@ -217,6 +217,14 @@ impl<C> Member<C> {
         self.receives() && !self.waiting
     }
 
+    /// Its label as a member in `to` reads it.
+    pub(super) fn label_in(&self, to: Tongue) -> Label {
+        match super::tongue::recode(&self.label, self.tongue, to) {
+            Some(bytes) => bytes.into(),
+            None => self.label.clone(),
+        }
+    }
+
     /// Its label for stderr, decoded (see [`for_stderr`]).
     pub(super) fn shown(&self) -> String {
         for_stderr(&self.label)

@@ -1,48 +1,14 @@
 //! The room's rules, on made-up members and made-up times: no socket.
 
-use std::io::IoSlice;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::*;
 use crate::room::flow::STALL;
-
-fn room(config: Config) -> (Room<()>, Instant) {
-    let t0 = Instant::now();
-    let config = Config {
-        verbose: true,
-        ..config
-    };
-    let history = History::open(config.history, None, config.max_line).unwrap();
-    (Room::new(config, history, t0), t0)
-}
-
-fn addr(host: u8, port: u16) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, host], port))
-}
-
-fn join(room: &mut Room<()>, host: u8, now: Instant) -> usize {
-    room.admit(addr(host, 1000).ip(), now).unwrap();
-    room.join((), addr(host, 1000), None, now)
-}
+use crate::room::testkit::{addr, drain, join, room};
 
 /// Everything member `key` would be written now, as text, taken.
 fn read(room: &mut Room<()>, key: usize) -> String {
-    let mut got = Vec::new();
-    if let Some((_, outbox, feed)) = room.write_parts(key) {
-        loop {
-            let mut iov = [IoSlice::new(&[]); 16];
-            let n = outbox.slices(feed, &mut iov);
-            if n == 0 {
-                break;
-            }
-            let bytes: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
-            outbox.advance(feed, bytes.len());
-            got.extend(bytes);
-        }
-    }
-    room.wrote(key, Wrote::Idle);
-    String::from_utf8(got).unwrap()
+    String::from_utf8(drain(room, key)).unwrap()
 }
 
 #[test]

@@ -42,6 +42,8 @@ mod pace;
 mod page;
 pub mod server;
 mod tcp;
+#[cfg(test)]
+mod testkit;
 mod tongue;
 pub mod web;
 pub mod wire;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::access::{self, Ban, BanError};
 use super::core::{for_stderr, Leave, Room, Writing};
 use super::entry::Entry;
-use super::tongue::{self, Tongue};
+use super::tongue::Tongue;
 use super::wire;
 
 impl<C> Room<C> {
@@ -41,28 +41,16 @@ impl<C> Room<C> {
     /// Member `key`'s label written in `to` (as it is when either
     /// encoding is not known).
     fn label_in(&self, key: usize, to: Tongue) -> Vec<u8> {
-        let Some(m) = self.members.get(key) else {
-            return Vec::new();
-        };
-        match to.known() {
-            Some(to) => Entry::named(m.label.to_vec())
-                .in_tongue(m.tongue)
-                .wire_in(to)
-                .map_or_else(|| m.label.to_vec(), Into::into),
-            None => m.label.to_vec(),
-        }
+        self.members
+            .get(key)
+            .map_or_else(Vec::new, |m| m.label_in(to).to_vec())
     }
 
     /// The members `who` names, as operator `key` typed it: a name or an
     /// `ip:port` (one member in the room), or an address (every
     /// connection from it, members waiting for the password too).
     fn targets(&self, key: usize, who: &[u8]) -> Vec<usize> {
-        let tongue = self.members.get(key).map_or(Tongue::Unknown, |m| m.tongue);
-        if let Some(k) = self
-            .directory
-            .find(&tongue::name_key(who, tongue))
-            .or_else(|| self.directory.find(who))
-        {
+        if let Some(k) = self.find_named(key, who) {
             return vec![k];
         }
         let Some(ip) = std::str::from_utf8(who)
@@ -335,12 +323,7 @@ impl<C> Room<C> {
                 Some(net) => net,
                 None => return self.tell(key, Entry::named(wire::not_an_address(what))),
             },
-            Err(BanError::TooWide) => {
-                let widest = if text.contains(':') {
-                    access::WIDEST_V6
-                } else {
-                    access::WIDEST_V4
-                };
+            Err(BanError::TooWide(widest)) => {
                 return self.tell(key, Entry::named(wire::too_wide(what, widest)));
             }
         };
@@ -372,11 +355,7 @@ impl<C> Room<C> {
     /// The address (as a /32 or /128) of the member `who` names, as
     /// operator `key` typed it (`/ban 小明`).
     fn member_net(&self, key: usize, who: &[u8]) -> Option<ipnet::IpNet> {
-        let tongue = self.members.get(key).map_or(Tongue::Unknown, |m| m.tongue);
-        let t = self
-            .directory
-            .find(&tongue::name_key(who, tongue))
-            .or_else(|| self.directory.find(who))?;
+        let t = self.find_named(key, who)?;
         let ip = access::canonical(self.members.get(t)?.addr.ip());
         Some(ipnet::IpNet::from(ip))
     }

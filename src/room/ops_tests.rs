@@ -2,20 +2,13 @@
 //! and made-up times: no socket.
 
 use std::io::IoSlice;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::super::core::{Config, Leave, Refusal, Room, Wrote};
-use super::super::history::History;
+use super::super::core::{Config, Leave, Refusal, Room};
+use super::super::testkit::{addr, drain, join, room};
 
 const GBK_HELLO: &[u8] = &[0xC4, 0xE3, 0xBA, 0xC3]; // 你好
 const GBK_LAOWANG: &[u8] = &[0xC0, 0xCF, 0xCD, 0xF5]; // 老王
-
-fn room(config: Config) -> (Room<()>, Instant) {
-    let t0 = Instant::now();
-    let history = History::open(config.history, None, config.max_line).unwrap();
-    (Room::new(config, history, t0), t0)
-}
 
 fn classroom() -> (Room<()>, Instant) {
     room(Config {
@@ -24,15 +17,6 @@ fn classroom() -> (Room<()>, Instant) {
         history: 10,
         ..Config::default()
     })
-}
-
-fn addr(host: u8, port: u16) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, host], port))
-}
-
-fn join(room: &mut Room<()>, host: u8, now: Instant) -> usize {
-    room.admit(addr(host, 1000).ip(), now).unwrap();
-    room.join((), addr(host, 1000), None, now)
 }
 
 /// Joins and gives the password.
@@ -52,23 +36,8 @@ fn say_bytes(room: &mut Room<()>, key: usize, line: &[u8], now: Instant) {
     room.take_bytes(key, &data, now);
 }
 
-/// Everything member `key` would be written now, taken.
 fn bytes(room: &mut Room<()>, key: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    if let Some((_, outbox, feed)) = room.write_parts(key) {
-        loop {
-            let mut iov = [IoSlice::new(&[]); 16];
-            let n = outbox.slices(feed, &mut iov);
-            if n == 0 {
-                break;
-            }
-            let b: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
-            outbox.advance(feed, b.len());
-            got.extend(b);
-        }
-    }
-    room.wrote(key, Wrote::Idle);
-    got
+    drain(room, key)
 }
 
 fn read(room: &mut Room<()>, key: usize) -> String {

@@ -98,6 +98,15 @@ pub fn convert(
     Some(encode(&text, to))
 }
 
+/// `bytes` written by a member in `from` as a member in `to` reads them:
+/// re-encoded when both are known, differ, and the bytes are not ASCII and
+/// decode cleanly; `None`: they pass as they are.
+pub fn recode(bytes: &[u8], from: Tongue, to: Tongue) -> Option<Vec<u8>> {
+    let to = to.known()?;
+    let from = source(bytes, from).filter(|f| *f != to)?;
+    convert(bytes, from, to)
+}
+
 /// Text written in `to`, a character it cannot write as `\u{1F600}`.
 pub fn encode(text: &str, to: &'static encoding_rs::Encoding) -> Vec<u8> {
     if to == UTF_8 {
