@@ -890,6 +890,11 @@ fn room_mode_in_a_class_room_gives_the_password_shows_the_topic_and_marks_operat
         s.contains("在线用户 2") && s.contains("@teacher 127.0.0.2") && s.contains("! topic: Lab 3")
     });
     assert!(!screen.contains("/pass pw"), "{screen}");
+    assert_eq!(
+        screen.matches("! password required").count(),
+        1,
+        "asked once, not once per line sent on joining: {screen}"
+    );
     assert!(screen.contains(&format!("aaa {me}")), "{screen}");
     let mut seen = Vec::new();
     loop {

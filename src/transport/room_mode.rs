@@ -262,6 +262,10 @@ fn read_room(
     // Lines of the history the room tells a member who joins: said before,
     // so shown without a time (not as if said now), between dividers.
     let mut in_history = false;
+    // A room with a password answers each line sent before `/pass` with
+    // `! password required`: the answers to the lines lanchat sent itself
+    // on joining (the name, the /who) are not shown again after the first.
+    let (mut asked_password, mut echoes) = (false, again.hello.len());
     loop {
         let mut batch = Vec::new();
         let mut changed = false;
@@ -286,7 +290,15 @@ fn read_room(
                 }
             };
             let (text, malformed) = decode.decode(line);
+            if text == wire::PASSWORD_REQUIRED.trim_end()
+                && std::mem::replace(&mut asked_password, true)
+                && echoes > 0
+            {
+                echoes -= 1;
+                return;
+            }
             if text == wire::PASSWORD_ACCEPTED.trim_end() {
+                echoes = 0;
                 members.quiet = true;
                 for line in &again.hello {
                     let _ = again.writer.try_send(line.clone());
